@@ -1,0 +1,102 @@
+"""Artifact selection (CodeBuild's files/base-directory/discard-paths/exclude-paths) and output.
+
+With `-a DIR`, the primary artifact is written as DIR/artifacts.zip (what AWS's local
+agent writes) and unpacked in DIR/artifacts/; a secondary artifact ID as DIR/ID.zip
+and DIR/ID/. Nothing outside the source directory is ever read: `..`, absolute paths
+and symlinks that point outside are refused.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner.buildspec import Artifacts, ArtifactSpec
+from runner.errors import RunnerError
+from runner.globs import Entry, PathEscape, base_directories, check_relative, inside, select, walk
+
+PRIMARY = "artifacts"
+
+
+class ArtifactError(RunnerError):
+    """UPLOAD_ARTIFACTS failed: the message is the phase context (CLIENT_ERROR)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Selected:
+    source: Path
+    dest: str  # the path inside the artifact
+    link_target: str | None = None  # kept as a symlink (enable-symlinks)
+
+
+def collect(src_root: Path, spec: ArtifactSpec) -> list[Selected]:
+    """The files an artifact block selects, refusing anything that leaves src_root."""
+    try:
+        patterns = [check_relative(p) for p in spec.files]
+        excludes = [check_relative(p) for p in spec.exclude_paths]
+        bases = base_directories(src_root, spec.base_directory)
+    except PathEscape as e:
+        raise ArtifactError(str(e)) from e
+    chosen: dict[str, Selected] = {}
+    for base in bases:
+        entries, dirs = walk(base)
+        for entry in select(entries, dirs, patterns, excludes):
+            item = _selected(src_root, entry, spec)
+            if item is not None:
+                chosen.setdefault(item.dest, item)
+    if not chosen:
+        raise ArtifactError("no matching artifact paths found")
+    return sorted(chosen.values(), key=lambda s: s.dest)
+
+
+def _selected(src_root: Path, entry: Entry, spec: ArtifactSpec) -> Selected | None:
+    dest = entry.rel.rsplit("/", 1)[-1] if spec.discard_paths else entry.rel
+    if not entry.is_link:
+        return Selected(entry.path, dest)
+    target = os.readlink(entry.path)
+    if not inside(src_root, entry.path):
+        raise ArtifactError(f"{entry.rel} is a symlink to {target}, outside the source directory; refused")
+    if spec.enable_symlinks:
+        return Selected(entry.path, dest, link_target=target)
+    if entry.path.resolve().is_dir():
+        return None  # a link to a directory inside the workspace: its files are listed anyway
+    return Selected(entry.path.resolve(), dest)
+
+
+def write(selected: list[Selected], out_dir: Path, name: str) -> Path:
+    """Write name.zip and the unpacked tree name/ under out_dir; returns the zip path."""
+    tree = out_dir / name
+    if tree.exists():
+        shutil.rmtree(tree)
+    tree.mkdir(parents=True)
+    zip_path = out_dir / f"{name}.zip"
+    partial = zip_path.with_suffix(".zip.partial")
+    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for item in selected:
+            target = tree / item.dest
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if item.link_target is not None:
+                os.symlink(item.link_target, target)
+                info = zipfile.ZipInfo(item.dest)
+                info.external_attr = (stat.S_IFLNK | 0o777) << 16
+                archive.writestr(info, item.link_target)
+            else:
+                shutil.copy2(item.source, target)
+                archive.write(item.source, item.dest)
+    os.replace(partial, zip_path)  # a crash never leaves a half-written zip under its real name
+    return zip_path
+
+
+def upload(src_root: Path, artifacts: Artifacts, out_dir: Path) -> dict[str, list[str]]:
+    """Collect and write every artifact; returns the relative paths per identifier."""
+    blocks: Mapping[str, ArtifactSpec] = {PRIMARY: artifacts.primary, **artifacts.secondary}
+    collected = {ident: collect(src_root, spec) for ident, spec in blocks.items()}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for ident, selected in collected.items():
+        write(selected, out_dir, ident)
+    return {ident: [s.dest for s in selected] for ident, selected in collected.items()}

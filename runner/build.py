@@ -1,0 +1,441 @@
+"""Runs one build: source → phases in fresh containers → artifacts, reports, cache.
+
+Everything is recorded in the store before it is acted on; a Ctrl-C or `runner stop`
+ends as STOPPED, the timeout as TIMED_OUT, engine trouble as FAULT, and no container
+is left running in any case.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from runner import buildspec as buildspec_mod
+from runner import cache, docker_engine, phases, workspace
+from runner.artifacts import upload
+from runner.buildenv import BuildIdentity, codebuild_variables, compose
+from runner.buildlog import BuildLog
+from runner.buildspec import Buildspec
+from runner.errors import EngineError, RunnerError
+from runner.phase_runner import Deadline, PhaseOutcome, PhaseSetup, run_phase, wait_for_removals
+from runner.reports import Report, build_report, copy_reports
+from runner.secrets import Masker, load_secrets, resolve
+from runner.shell import read_exported
+from runner.source import describe
+from runner.store import Store
+from runner.store.builds import BuildRecord, create_build, finish_build, record_phase
+
+RUNTIME_WARNING = (
+    "Skipping install of runtimes. Runtime version selection is not supported by this build image."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BuildRequest:
+    source: Path
+    buildspec: Path
+    image: str
+    project: str
+    work_dir: Path
+    service: str | None = None
+    artifacts_dir: Path | None = None
+    reports_dir: Path | None = None
+    overrides: Mapping[str, str] = field(default_factory=dict)
+    project_env: Mapping[str, str] = field(default_factory=dict)
+    mount_source: bool = False
+    privileged: bool = False
+    secrets_file: Path | None = None
+    timeout_min: float = 60.0
+    initiator: str = field(default_factory=getpass.getuser)
+    region: str = "us-east-1"
+    memory: str | None = None
+    source_version: str | None = None
+    resolved_source_version: str | None = None
+    cache_dir: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseRecord:
+    name: str
+    status: str
+    started: float
+    ended: float
+    context: list[dict[str, str]]
+    snapshot: str | None = None  # the image this phase started from (for `runner debug`)
+    retried: bool = False  # a failed attempt that on-failure RETRY ran again
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "duration_s": round(self.ended - self.started, 3),
+            "context": self.context[0]["message"] if self.context else "",
+            "status_code": self.context[0]["status_code"] if self.context else "",
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BuildResult:
+    id: str
+    number: int
+    status: str
+    phases: tuple[PhaseRecord, ...]
+    exported_variables: Mapping[str, str]
+    artifacts: Mapping[str, list[str]]
+    reports: tuple[Report, ...]
+    workspace: str
+
+    def as_json(self) -> dict[str, Any]:
+        secondary = {k: v for k, v in self.artifacts.items() if k != "artifacts"}
+        return {
+            "id": self.id,
+            "number": self.number,
+            "status": self.status,
+            "phases": [p.as_json() for p in self.phases],
+            "exported_variables": dict(self.exported_variables),
+            "artifacts": {"primary": self.artifacts.get("artifacts", []), "secondary": secondary},
+            "reports": [r.as_json() for r in self.reports],
+        }
+
+
+def run_build(
+    request: BuildRequest,
+    store: Store,
+    show: Callable[[str], None] | None = None,
+    stop: threading.Event | None = None,
+) -> BuildResult:
+    """Validate first (nothing recorded on a config error), then record and run the build."""
+    spec = buildspec_mod.load(request.buildspec, _display_name(request))
+    secret_values = resolve(spec, load_secrets(request.secrets_file), spec.positions)
+    masker = Masker(list(secret_values.values()))
+    return _Build(request, spec, secret_values, masker, store, show, stop or threading.Event()).run()
+
+
+def _display_name(request: BuildRequest) -> str:
+    try:
+        return str(request.buildspec.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(request.buildspec)
+
+
+class _Build:
+    """The state of one running build; `run()` walks CodeBuild's phases."""
+
+    def __init__(
+        self,
+        request: BuildRequest,
+        spec: Buildspec,
+        secret_values: dict[str, str],
+        masker: Masker,
+        store: Store,
+        show: Callable[[str], None] | None,
+        stop: threading.Event,
+    ) -> None:
+        self.request, self.spec, self.secret_values = request, spec, secret_values
+        self.masker, self.store, self.stop = masker, store, stop
+        self.uuid = str(uuid.uuid4())
+        self.started = time.time()
+        self.phase_records: list[PhaseRecord] = []
+        self.record = self._create_record()
+        self.log = BuildLog(store, self.record.id, masker, show)
+        self.space: workspace.Workspace | None = None
+        self.setup: PhaseSetup
+        self.exported: dict[str, str] = {}
+        self.artifacts: dict[str, list[str]] = {}
+        self.reports: list[Report] = []
+
+    def _create_record(self) -> BuildRecord:
+        info = describe(self.request.source)
+        self.resolved = self.request.resolved_source_version or info.commit
+        self.source_version = self.request.source_version or info.branch or self.resolved
+        self.repo_url = info.repo_url
+        return create_build(
+            self.store,
+            BuildRecord(
+                id=f"{self.request.project}:{self.uuid}",
+                project=self.request.project,
+                number=0,
+                service=self.request.service,
+                status=phases.IN_PROGRESS,
+                initiator=self.request.initiator,
+                source_dir=str(self.request.source),
+                source_version=self.source_version,
+                resolved_source_version=self.resolved,
+                build_image=self.request.image,
+                buildspec=self.spec.path,
+                started=self.started,
+                ended=None,
+                pid=os.getpid(),
+                result=None,
+            ),
+        )
+
+    def run(self) -> BuildResult:
+        for warning in self.spec.warnings:
+            self.log.container(f"Warning: {warning}")
+        try:
+            self._phase("SUBMITTED", lambda: None)
+            self._phase("PROVISIONING", self._provision)
+            self._phase("DOWNLOAD_SOURCE", self._download_source)
+            self._command_phases()
+        except KeyboardInterrupt:
+            self._record_abnormal(phases.STOPPED, "BUILD_STOPPED", "Build was stopped (interrupted)")
+            self._finish()
+            raise
+        except _PhaseFailed:
+            pass
+        except EngineError as e:
+            self._record_abnormal(phases.FAULT, "ENGINE_ERROR", str(e))
+        return self._finish()
+
+    # ------------------------------------------------------------ phases
+
+    def _phase(self, name: str, action: Callable[[], None]) -> None:
+        started = time.time()
+        try:
+            action()
+        except (RunnerError, OSError) as e:
+            status = phases.FAULT if isinstance(e, EngineError | OSError) else phases.FAILED
+            self._record(name, status, started, "CLIENT_ERROR", _one_line(e))
+            raise _PhaseFailed() from e
+        self._record(name, phases.SUCCEEDED, started, "", "")
+
+    def _provision(self) -> None:
+        if docker_engine.image(self.request.image) is None:
+            raise EngineError(
+                f"build image {self.request.image} not found: run `runner images bootstrap` or pull/build it"
+            )
+
+    def _download_source(self) -> None:
+        self.space = workspace.create(
+            self.request.work_dir, self.uuid, self.request.source, self.request.mount_source
+        )
+        workspace.copy_source(self.request.source, self.space)
+        if self.spec.run_as or any(p.run_as for p in self.spec.phases):
+            workspace.open_permissions(self.space)
+        self.log.container(f"CODEBUILD_SRC_DIR={self.space.container_src}")
+        self.log.container(f"YAML location is {self.spec.path}")
+        self.setup = self._setup()
+        if self.spec.cache and self.request.cache_dir:
+            found = cache.restore(
+                self.spec.cache,
+                self.request.cache_dir,
+                self.space,
+                self.log.container,
+                self.setup.env,
+            )
+            restored = cache.restore_absolute_paths(self.space, self.setup) if found else None
+            if restored:
+                self.setup = replace(self.setup, image=restored)
+
+    def _command_phases(self) -> None:
+        setup = self.setup
+        deadline = Deadline(time.monotonic() + self.request.timeout_min * 60)
+        current, succeeding, attempt = phases.INSTALL, True, 1
+        image, state = setup.image, None
+        while current in phases.COMMAND_PHASES:
+            phase = self.spec.phase(current.lower())
+            self.log.container(f"Entering phase {current}")
+            if phase is None or not (phase.commands or phase.finally_commands):
+                self._record(current, phases.SUCCEEDED, time.time(), "", "", snapshot=image)
+                current = phases.following(current)
+                continue
+            if phase.runtime_versions:
+                self.log.container(RUNTIME_WARNING)
+            phase_setup = replace(setup, image=image, user=phase.run_as or self.spec.run_as)
+            refreshed = {"CODEBUILD_BUILD_SUCCEEDING": "1" if succeeding else "0"}
+            outcome = run_phase(phase, attempt, phase_setup, state, refreshed, self.log, deadline, self.stop)
+            self._record_outcome(current, outcome, image)
+            step = phases.next_step(
+                current, outcome.status, succeeding, phase.on_failure, outcome.message, attempt
+            )
+            if step.retry:
+                self.phase_records[-1] = replace(self.phase_records[-1], retried=True)
+                attempt += 1
+                self.log.container(f"Retrying phase {current} (attempt {attempt})")
+                continue
+            image, state, attempt = outcome.image_after, outcome.state_dir, 1
+            self._read_exported(state)
+            succeeding, current = step.succeeding, step.phase
+        if current == phases.UPLOAD_ARTIFACTS:
+            try:
+                self._phase(phases.UPLOAD_ARTIFACTS, self._upload_artifacts)
+            except _PhaseFailed:
+                pass  # recorded; FINALIZING still runs
+        self._phase(phases.FINALIZING, lambda: self._finalize(image))
+
+    def _setup(self) -> PhaseSetup:
+        assert self.space is not None
+        space = self.space
+        who = BuildIdentity(
+            project=self.request.project,
+            uuid=self.uuid,
+            number=self.record.number,
+            image=self.request.image,
+            initiator=self.request.initiator,
+            region=self.request.region,
+            src_dir=space.container_src,
+            start_ms=int(self.started * 1000),
+            source_version=self.source_version,
+            resolved_source_version=self.resolved,
+            repo_url=self.repo_url,
+        )
+        env = compose(
+            self.spec.env.variables,
+            self.secret_values,
+            self.request.project_env,
+            self.request.overrides,
+            codebuild_variables(who),
+        )
+        mounts = space.mounts()
+        if self.request.privileged:
+            mounts += (docker_engine.Mount("/var/run/docker.sock", "/var/run/docker.sock"),)
+        return PhaseSetup(
+            image=self.request.image,
+            env=env,
+            mounts=mounts,
+            workdir=space.container_src,
+            user=None,
+            privileged=self.request.privileged,
+            labels=docker_engine.labels("build", build=self.record.id, project=self.request.project),
+            shell=self.spec.env.shell,
+            tmp_host=space.tmp,
+            tmp_container=space.container_tmp,
+            nonce=uuid.uuid4().hex[:12],
+            snapshot_ref=_snapshot_ref(self.request.project, self.record.number),
+            memory=self.request.memory,
+            exported=self.spec.env.exported_variables,
+        )
+
+    def _read_exported(self, state_dir: str) -> None:
+        if self.space is None or not state_dir:
+            return
+        host = self.space.output / Path(state_dir).relative_to(workspace.CONTAINER_OUTPUT)
+        try:
+            self.exported = read_exported((host / "exported").read_bytes())
+        except OSError:
+            pass
+
+    def _upload_artifacts(self) -> None:
+        assert self.space is not None
+        if self.spec.artifacts is None:
+            return
+        out = self.request.artifacts_dir or (self.request.work_dir.parent / "artifacts" / self.uuid)
+        self.artifacts = upload(self.space.src, self.spec.artifacts, out)
+        self.log.container(f"Expanding {len(self.artifacts.get('artifacts', []))} file(s) into {out}")
+
+    def _finalize(self, image: str) -> None:
+        assert self.space is not None
+        ran_build = any(p.name == phases.BUILD for p in self.phase_records)
+        if self.spec.reports and ran_build:
+            self.reports = [
+                build_report(self.space.src, spec, f"{self.request.project}-{spec.name}")
+                for spec in self.spec.reports
+            ]
+            for report in self.reports:
+                self.log.container(
+                    f"Report {report.name}: {report.status} "
+                    f"({report.passed} passed, {report.failed} failed, "
+                    f"{report.skipped} skipped)"
+                )
+            if self.request.reports_dir:
+                copy_reports(self.space.src, self.reports, self.request.reports_dir)
+        if self.spec.cache and self.request.cache_dir:
+            cache.save(
+                self.spec.cache,
+                self.request.cache_dir,
+                self.space,
+                image,
+                self.setup,
+                self.log.container,
+            )
+
+    # ------------------------------------------------------------ records
+
+    def _record(
+        self,
+        name: str,
+        status: str,
+        started: float,
+        code: str,
+        message: str,
+        snapshot: str | None = None,
+    ) -> None:
+        ended = time.time()
+        context = [{"status_code": code, "message": message}]
+        self.phase_records.append(PhaseRecord(name, status, started, ended, context, snapshot))
+        record_phase(
+            self.store,
+            self.record.id,
+            len(self.phase_records),
+            name,
+            status,
+            started,
+            ended,
+            context,
+            snapshot,
+        )
+        if name not in ("SUBMITTED",):
+            self.log.container(f"Phase complete: {name} State: {status}")
+            self.log.container(f"Phase context status code: {code} Message: {message}")
+
+    def _record_outcome(self, name: str, outcome: PhaseOutcome, image: str) -> None:
+        context = outcome.context
+        self.phase_records.append(
+            PhaseRecord(name, outcome.status, outcome.started, outcome.ended, context, image)
+        )
+        record_phase(
+            self.store,
+            self.record.id,
+            len(self.phase_records),
+            name,
+            outcome.status,
+            outcome.started,
+            outcome.ended,
+            context,
+            image,
+        )
+        self.log.container(f"Phase complete: {name} State: {outcome.status}")
+        self.log.container(f"Phase context status code: {outcome.status_code} Message: {outcome.message}")
+
+    def _record_abnormal(self, status: str, code: str, message: str) -> None:
+        self._record("FINALIZING", status, time.time(), code, message)
+
+    def _finish(self) -> BuildResult:
+        wait_for_removals()
+        status = phases.build_status(p.status for p in self.phase_records if not p.retried)
+        self.log.container(f"Build {self.record.id} completed: {status}")
+        self.log.flush()
+        result = BuildResult(
+            id=self.record.id,
+            number=self.record.number,
+            status=status,
+            phases=tuple(self.phase_records),
+            exported_variables=self.masker.deep(self.exported),
+            artifacts=self.artifacts,
+            reports=tuple(self.reports),
+            workspace=str(self.space.root) if self.space else "",
+        )
+        finish_build(self.store, self.record.id, status, self.masker.deep(result.as_json()))
+        return result
+
+
+class _PhaseFailed(Exception):
+    """A non-command phase (provisioning, source, artifacts) failed and was recorded."""
+
+
+def _snapshot_ref(project: str, number: int) -> str:
+    name = re.sub(r"[^a-z0-9._-]+", "-", project.lower()).strip("-.") or "build"
+    return f"runner-snapshot/{name}:{number}"
+
+
+def _one_line(e: BaseException) -> str:
+    return str(e).splitlines()[0] if str(e) else type(e).__name__

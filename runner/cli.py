@@ -1,0 +1,73 @@
+"""Command line: `main(argv) -> int`; one module per subcommand; one error handler."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from runner import __version__
+from runner.errors import EXIT_FAILED, EXIT_INTERRUPTED, RunnerError
+
+# Subcommand modules under runner/commands; each defines add_parser(subparsers).
+COMMANDS = (
+    "build",
+    "validate",
+    "schema",
+    "history",
+    "logs",
+    "images",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="runner",
+        description="A local CodeBuild + CodePipeline + CodeDeploy on one Docker engine.",
+    )
+    parser.add_argument("--version", action="version", version=f"runner {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        importlib.import_module(f"runner.commands.{name}").add_parser(sub)
+    return parser
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM is handled like Ctrl-C: clean up, then exit 130."""
+
+
+def _on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+    raise Terminated()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print("runner: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except RunnerError as e:
+        print(f"runner: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except BrokenPipeError:
+        return EXIT_FAILED
+    except Exception as e:  # the last resort: a short line, the traceback in a file
+        log = _write_crash_log()
+        print(f"runner: internal error: {type(e).__name__}: {e} (traceback: {log})", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _write_crash_log() -> Path:
+    path = Path(tempfile.gettempdir()) / f"runner-crash-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    path.write_text(traceback.format_exc())
+    return path

@@ -1,0 +1,115 @@
+"""`runner build`: run a buildspec the way CodeBuild does (flags compatible with codebuild_build.sh)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from runner import base_images
+from runner.build import BuildRequest, BuildResult, run_build
+from runner.buildenv import parse_assignment, parse_env_file
+from runner.buildlog import printer
+from runner.errors import EXIT_FAILED, EXIT_OK, UsageError
+from runner.output import print_json, say
+from runner.paths import runner_home
+from runner.phases import SUCCEEDED
+from runner.recovery import recover
+from runner.store import open_store
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "build",
+        help="run a build (buildspec phases in fresh containers)",
+        description="Run a CodeBuild buildspec locally. Flags follow AWS's codebuild_build.sh.",
+    )
+    parser.add_argument("service", nargs="?", help="a service of pipeline.yml (else: a plain build)")
+    parser.add_argument("-s", dest="source", help="source directory (default: current directory)")
+    parser.add_argument("-b", dest="buildspec", help="buildspec file (default: SOURCE/buildspec.yml)")
+    parser.add_argument("-i", dest="image", help="build image (default: the bootstrap build image)")
+    parser.add_argument("-a", dest="artifacts", help="write artifacts to this directory")
+    parser.add_argument("-r", dest="reports", help="write test reports to this directory")
+    parser.add_argument("-e", dest="env_file", help="file of NAME=VALUE overrides")
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE", help="override a variable"
+    )
+    parser.add_argument("-m", dest="mount", action="store_true", help="mount the source, don't copy")
+    parser.add_argument(
+        "-d",
+        "--privileged",
+        dest="privileged",
+        action="store_true",
+        help="privileged build container with the Docker socket",
+    )
+    parser.add_argument("--secrets", help="secrets file for parameter-store / secrets-manager")
+    parser.add_argument("--timeout", type=float, default=60.0, metavar="MIN", help="build timeout")
+    parser.add_argument("--memory", help="memory limit of build containers (e.g. 512m)")
+    parser.add_argument("--project", help="project name (default: the source directory's name)")
+    parser.add_argument("--region", default=os.environ.get("AWS_REGION", "us-east-1"))
+    parser.add_argument("--no-cache", action="store_true", help="rebuild even if inputs are unchanged")
+    parser.add_argument("--json", action="store_true", help="print the build result as JSON")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.service:
+        raise UsageError("building a pipeline.yml service is not available yet; use -s DIR")
+    request = plain_request(args)
+    store = open_store()
+    recover(store, say)
+    result = run_build(request, store, show=printer(sys.stderr if args.json else sys.stdout))
+    report(result, args.json)
+    return EXIT_OK if result.status == SUCCEEDED else EXIT_FAILED
+
+
+def plain_request(args: argparse.Namespace) -> BuildRequest:
+    source = Path(args.source or ".").resolve()
+    if not source.is_dir():
+        raise UsageError(f"-s {args.source}: not a directory")
+    buildspec = Path(args.buildspec) if args.buildspec else source / "buildspec.yml"
+    if not buildspec.is_absolute() and not buildspec.exists():
+        buildspec = source / buildspec
+    if not buildspec.is_file():
+        raise UsageError(f"buildspec {buildspec} not found (use -b FILE)")
+    home = runner_home()
+    project = args.project or source.name
+    return BuildRequest(
+        source=source,
+        buildspec=buildspec,
+        image=args.image or os.environ.get("RUNNER_BUILD_IMAGE", base_images.BUILD),
+        project=project,
+        work_dir=home / "work",
+        artifacts_dir=Path(args.artifacts).resolve() if args.artifacts else None,
+        reports_dir=Path(args.reports).resolve() if args.reports else None,
+        overrides=overrides(args),
+        mount_source=args.mount,
+        privileged=args.privileged,
+        secrets_file=Path(args.secrets) if args.secrets else None,
+        timeout_min=args.timeout,
+        region=args.region,
+        memory=args.memory,
+        cache_dir=home / "cache" / project,
+    )
+
+
+def overrides(args: argparse.Namespace) -> dict[str, str]:
+    values = parse_env_file(Path(args.env_file)) if args.env_file else {}
+    values.update(parse_assignment(text) for text in args.env)
+    return values
+
+
+def report(result: BuildResult, as_json: bool) -> None:
+    if as_json:
+        print_json(result.as_json())
+        return
+    say(f"build {result.id} (#{result.number}): {result.status}")
+    for phase in result.phases:
+        context = phase.context[0]["message"] if phase.context else ""
+        say(f"  {phase.name:<17} {phase.status:<10} {phase.ended - phase.started:7.2f}s  {context}")
+    for report_ in result.reports:
+        say(f"  report {report_.name}: {report_.status} {report_.passed}/{report_.total} passed")
+        for case in report_.failures:
+            say(f"    FAILED {case.name}: {case.message}")

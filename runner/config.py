@@ -1,0 +1,403 @@
+"""pipeline.yml: the project's services, environments and pipeline (our only own format).
+
+Kept small on purpose; `runner schema` prints its JSON Schema, generated from the
+declarations below, and every error names file:line:column like buildspec errors.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runner.errors import ConfigError, UsageError
+from runner.paths import PIPELINE_FILE
+from runner.schema import Bool, Enum, Int, Key, ListOf, MapOf, Obj, OneOf, Str, find_node, validate
+from runner.yamlnodes import Document, load_file, load_text, position
+
+NAME = r"[a-z][a-z0-9-]{0,30}"
+NAME_HINT = "a lowercase name (letters, digits, -)"
+DURATION = r"\d+(\.\d+)?(ms|s|m|h|d)?"
+DURATION_HINT = "a duration such as 500ms, 30s, 5m, 2h or 7d"
+EXECUTION_MODES = ("SUPERSEDED", "QUEUED", "PARALLEL")
+DEFAULT_BUILD_IMAGE = "runner/build:bookworm"
+DEFAULT_ROUTER_IMAGE = "runner/router:bookworm"
+
+
+def seconds(text: str | int | float) -> float:
+    """'30s' → 30.0, '5m' → 300.0, '500ms' → 0.5; a bare number is seconds."""
+    match = re.fullmatch(DURATION, str(text).strip())
+    if match is None:
+        raise ValueError(f"not a duration: {text!r}")
+    value = float(str(text).rstrip("msdh") or 0)
+    unit = match.group(2) or "s"
+    return value * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRecipe:
+    """How a service's image is built after its build succeeded."""
+
+    dockerfile: str = "Dockerfile"
+    context: str = "."  # relative to the service path, or to the primary artifact with from_artifacts
+    from_artifacts: bool = False
+    build_args: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    name: str
+    path: str
+    buildspec: str
+    port: int
+    health: str
+    route: str  # a path prefix such as /catalog, or host:NAME
+    image: ImageRecipe = field(default_factory=ImageRecipe)
+    variables: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)
+    privileged: bool = False
+    inputs: tuple[str, ...] = ()
+    appspec: str | None = None
+
+    @property
+    def route_host(self) -> str | None:
+        return self.route[5:] if self.route.startswith("host:") else None
+
+
+@dataclass(frozen=True, slots=True)
+class Alarm:
+    name: str
+    metric: str  # error_rate | p95_ms | health
+    threshold: float
+    window_s: float
+    min_requests: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    name: str
+    port: int
+    test_port: int
+    strategy: str | Mapping[str, Any]
+    approval: str = "auto"  # auto | manual (before this environment)
+    approval_timeout_s: float = 7 * 86400
+    alarms: tuple[Alarm, ...] = ()
+    compose_file: str | None = None
+    termination_wait_s: float = 300.0
+    bake_s: float = 0.0
+    host: str = "127.0.0.1"
+
+
+@dataclass(frozen=True, slots=True)
+class TestStage:
+    buildspec: str
+    image: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    path: Path  # the pipeline.yml file
+    app: str
+    services: tuple[Service, ...]
+    environments: tuple[Environment, ...]
+    build_image: str = DEFAULT_BUILD_IMAGE
+    router_image: str = DEFAULT_ROUTER_IMAGE
+    region: str = "us-east-1"
+    time_scale: float = 60.0
+    execution_mode: str = "SUPERSEDED"
+    build_parallelism: int = 2
+    hook_timeout_s: float = 300.0
+    registry: str | None = None
+    branch: str | None = None
+    test: TestStage | None = None
+    secrets: str | None = None
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+    def service(self, name: str) -> Service:
+        for service in self.services:
+            if service.name == name:
+                return service
+        known = ", ".join(s.name for s in self.services)
+        raise UsageError(f"no service {name!r} in {self.path}; known: {known}")
+
+    def environment(self, name: str) -> Environment:
+        for env in self.environments:
+            if env.name == name:
+                return env
+        known = ", ".join(e.name for e in self.environments)
+        raise UsageError(f"no environment {name!r} in {self.path}; known: {known}")
+
+
+# ---------------------------------------------------------------- schema
+
+_VARS = MapOf(Str(), key_pattern=r"[A-Za-z_][A-Za-z0-9_]*", key_hint="a variable name")
+_PORT = Int(minimum=1, maximum=65535)
+
+_SERVICE = Obj(
+    (
+        Key("path", Str(allow_empty=False), required=True, description="directory of the service"),
+        Key("buildspec", Str(), description="buildspec file (default: <path>/buildspec.yml)"),
+        Key("variables", _VARS, default={}, description="build variables (project level)"),
+        Key(
+            "image",
+            Obj(
+                (
+                    Key("dockerfile", Str(), default="Dockerfile"),
+                    Key("context", Str(), default="."),
+                    Key(
+                        "from_artifacts",
+                        Bool(),
+                        default=False,
+                        description="use the build's primary artifact as the build context",
+                    ),
+                    Key("build_args", _VARS, default={}),
+                )
+            ),
+            description="how the service image is built",
+        ),
+        Key("port", _PORT, default=8000, description="port the service listens on"),
+        Key("health", Str(pattern=r"/.*", pattern_hint="a path such as /health"), default="/health"),
+        Key(
+            "route",
+            Str(
+                pattern=r"/[A-Za-z0-9._~/-]*|host:[A-Za-z0-9.-]+",
+                pattern_hint="a path prefix such as /api, or host:NAME",
+            ),
+            description="how the router reaches it (default: /<service>)",
+        ),
+        Key("env", _VARS, default={}, description="environment of the running service"),
+        Key("privileged", Bool(), default=False, description="privileged build (Docker socket)"),
+        Key("inputs", ListOf(Str()), default=(), description="extra paths that trigger a rebuild"),
+        Key("appspec", Str(), description="CodeDeploy appspec (default: <path>/appspec.yml if any)"),
+    )
+)
+
+_ALARM = Obj(
+    (
+        Key("name", Str(allow_empty=False), required=True),
+        Key(
+            "metric",
+            Enum(("error_rate", "p95_ms", "health")),
+            required=True,
+            description="error_rate: share of 5xx; p95_ms: latency; health: failing health checks",
+        ),
+        Key("threshold", Str(pattern=r"\d+(\.\d+)?", pattern_hint="a number"), default="0.05"),
+        Key("window", Str(pattern=DURATION, pattern_hint=DURATION_HINT), default="10s"),
+        Key("min_requests", Int(minimum=0), default=10),
+    )
+)
+
+_STRATEGY = OneOf(
+    Str(
+        pattern=r"(CodeDeployDefault\.)?(ECS|Lambda)?(AllAtOnce|Canary\d+Percent\d+Minutes?"
+        r"|Linear\d+PercentEvery\d+Minutes?)",
+        pattern_hint="AllAtOnce, CanaryNPercentMMinutes or LinearNPercentEveryMMinutes",
+    ),
+    Obj(
+        (
+            Key(
+                "canary",
+                Obj(
+                    (
+                        Key("percent", Int(minimum=1, maximum=99), required=True),
+                        Key("wait", Str(pattern=DURATION, pattern_hint=DURATION_HINT), required=True),
+                    )
+                ),
+            ),
+            Key(
+                "linear",
+                Obj(
+                    (
+                        Key("percent", Int(minimum=1, maximum=100), required=True),
+                        Key("every", Str(pattern=DURATION, pattern_hint=DURATION_HINT), required=True),
+                    )
+                ),
+            ),
+        )
+    ),
+)
+
+_ENVIRONMENT = Obj(
+    (
+        Key("name", Str(pattern=NAME, pattern_hint=NAME_HINT), required=True),
+        Key("port", _PORT, required=True, description="live port (production listener)"),
+        Key("test_port", _PORT, required=True, description="test port (test listener)"),
+        Key("host", Str(), default="127.0.0.1", description="address the router ports bind to"),
+        Key("strategy", _STRATEGY, default="AllAtOnce", description="traffic shifting configuration"),
+        Key(
+            "approval",
+            Enum(("auto", "manual")),
+            default="auto",
+            description="manual: wait for `runner approve` before deploying here",
+        ),
+        Key("approval_timeout", Str(pattern=DURATION, pattern_hint=DURATION_HINT), default="7d"),
+        Key("alarms", ListOf(_ALARM), default=()),
+        Key("compose", Str(), description="extra compose file for backing services"),
+        Key(
+            "termination_wait",
+            Str(pattern=DURATION, pattern_hint=DURATION_HINT),
+            default="5m",
+            description="how long the old slot stays warm for an instant rollback",
+        ),
+        Key(
+            "bake",
+            Str(pattern=DURATION, pattern_hint=DURATION_HINT),
+            default="0s",
+            description="how long alarms are watched after the traffic shift",
+        ),
+    )
+)
+
+SCHEMA = Obj(
+    (
+        Key(
+            "app",
+            Str(pattern=NAME, pattern_hint=NAME_HINT),
+            required=True,
+            description="application name; compose projects are <app>-<environment>",
+        ),
+        Key("build_image", Str(), default=DEFAULT_BUILD_IMAGE),
+        Key("router_image", Str(), default=DEFAULT_ROUTER_IMAGE),
+        Key("region", Str(), default="us-east-1"),
+        Key(
+            "time_scale",
+            Str(pattern=r"\d+(\.\d+)?", pattern_hint="a number"),
+            default="60",
+            description="AWS deployment-config minutes are divided by this (60: 1 min → 1 s)",
+        ),
+        Key("execution_mode", Enum(EXECUTION_MODES), default="SUPERSEDED"),
+        Key("build_parallelism", Int(minimum=1, maximum=16), default=2),
+        Key("hook_timeout", Str(pattern=DURATION, pattern_hint=DURATION_HINT), default="5m"),
+        Key("registry", Str(), description="host:port of a registry to push immutable tags to"),
+        Key("branch", Str(), description="branch whose commits trigger the pipeline"),
+        Key("secrets", Str(), description="secrets file for parameter-store / secrets-manager"),
+        Key("services", MapOf(_SERVICE, key_pattern=NAME, key_hint=NAME_HINT), required=True),
+        Key("environments", ListOf(_ENVIRONMENT, min_items=1), required=True),
+        Key("test", Obj((Key("buildspec", Str(allow_empty=False), required=True), Key("image", Str())))),
+    ),
+    description="runner pipeline.yml",
+)
+
+
+def find(start: Path | None = None) -> Path | None:
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / PIPELINE_FILE).is_file():
+            return candidate / PIPELINE_FILE
+    return None
+
+
+def load(path: Path) -> PipelineConfig:
+    return from_document(load_file(path, _display(path)), path.resolve())
+
+
+def loads(text: str, path: Path) -> PipelineConfig:
+    return from_document(load_text(text, _display(path)), path)
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def from_document(doc: Document, path: Path) -> PipelineConfig:
+    data, _ = validate(doc, SCHEMA)
+    services = tuple(_service(name, spec) for name, spec in data["services"].items())
+    environments = tuple(_environment(spec) for spec in data["environments"])
+    _check_unique(doc, environments)
+    test = data["test"]
+    return PipelineConfig(
+        path=path,
+        app=data["app"],
+        services=services,
+        environments=environments,
+        build_image=data["build_image"],
+        router_image=data["router_image"],
+        region=data["region"],
+        time_scale=float(data["time_scale"]),
+        execution_mode=data["execution_mode"],
+        build_parallelism=data["build_parallelism"],
+        hook_timeout_s=seconds(data["hook_timeout"]),
+        registry=data["registry"],
+        branch=data["branch"],
+        test=TestStage(test["buildspec"], test.get("image")) if test else None,
+        secrets=data["secrets"],
+    )
+
+
+def _service(name: str, spec: dict[str, Any]) -> Service:
+    path = spec["path"].rstrip("/")
+    image = spec.get("image") or {}
+    return Service(
+        name=name,
+        path=path,
+        buildspec=spec.get("buildspec") or f"{path}/buildspec.yml",
+        port=spec["port"],
+        health=spec["health"],
+        route=spec.get("route") or f"/{name}",
+        image=ImageRecipe(
+            dockerfile=image.get("dockerfile") or "Dockerfile",
+            context=image.get("context") or ".",
+            from_artifacts=bool(image.get("from_artifacts")),
+            build_args=dict(image.get("build_args") or {}),
+        ),
+        variables=dict(spec["variables"]),
+        env=dict(spec["env"]),
+        privileged=spec["privileged"],
+        inputs=tuple(spec["inputs"]),
+        appspec=spec.get("appspec"),
+    )
+
+
+def _environment(spec: dict[str, Any]) -> Environment:
+    return Environment(
+        name=spec["name"],
+        port=spec["port"],
+        test_port=spec["test_port"],
+        host=spec["host"],
+        strategy=spec["strategy"],
+        approval=spec["approval"],
+        approval_timeout_s=seconds(spec["approval_timeout"]),
+        alarms=tuple(
+            Alarm(a["name"], a["metric"], float(a["threshold"]), seconds(a["window"]), a["min_requests"])
+            for a in spec["alarms"]
+        ),
+        compose_file=spec.get("compose"),
+        termination_wait_s=seconds(spec["termination_wait"]),
+        bake_s=seconds(spec["bake"]),
+    )
+
+
+def _check_unique(doc: Document, environments: tuple[Environment, ...]) -> None:
+    """Environment names, and every port across environments, are used once."""
+    owners: dict[tuple[str, object], str] = {}
+    for env in environments:
+        for what, key in (
+            ("name", ("name", env.name)),
+            ("port", ("port", env.port)),
+            ("test_port", ("port", env.test_port)),
+        ):
+            if key in owners:
+                node = find_node(doc, "environments")
+                raise ConfigError(
+                    position(doc.name, node),
+                    f"environments.{env.name}.{what}",
+                    f"{key[1]} is already used by environment {owners[key]}",
+                )
+            owners[key] = env.name
+
+
+def json_schema() -> dict[str, Any]:
+    schema = SCHEMA.json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "runner pipeline.yml",
+        **schema,
+    }

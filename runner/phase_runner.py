@@ -1,0 +1,334 @@
+"""Runs one buildspec phase in fresh containers and returns its outcome as data.
+
+Normally a phase is one container. If the shell ends early (a command ran `exit`,
+or `set -e` stopped it), what is left of the phase (the remaining commands after a
+successful exit, or `finally` after a failure) continues in a fresh container from
+the state the shell left, exactly as it would have continued in CodeBuild's one shell.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runner import docker_engine
+from runner.buildlog import BuildLog
+from runner.buildspec import Phase
+from runner.docker_engine import Mount, RunRequest
+from runner.errors import EngineError
+from runner.phases import FAILED, FAULT, STOPPED, SUCCEEDED, TIMED_OUT
+from runner.shell import COMMANDS, FINALLY, Item, Marker, MarkerSplitter, phase_script, shell_binary
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseSetup:
+    """Everything a phase needs from its build (plain values; no Docker objects)."""
+
+    image: str
+    env: dict[str, str]
+    mounts: tuple[Mount, ...]
+    workdir: str
+    user: str | None
+    privileged: bool
+    labels: dict[str, str]
+    shell: str
+    tmp_host: Path
+    tmp_container: str
+    nonce: str
+    snapshot_ref: str  # repository:tag prefix for committed snapshots
+    memory: str | None = None
+    exported: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseOutcome:
+    status: str
+    started: float
+    ended: float
+    image_after: str  # the snapshot the next phase starts from
+    state_dir: str  # container path of the shell state this phase left
+    status_code: str = ""
+    message: str = ""
+    exit_code: int = 0
+    snapshots: tuple[str, ...] = ()
+
+    @property
+    def context(self) -> list[dict[str, str]]:
+        return [{"status_code": self.status_code, "message": self.message}]
+
+
+@dataclass
+class _Run:
+    """What one container of the phase did, read from its markers."""
+
+    started: list[tuple[str, int]] = field(default_factory=list)
+    ended: dict[tuple[str, int], int] = field(default_factory=dict)
+    exit_status: int | None = None
+
+
+class Deadline:
+    """Kills the running container when the build's time is up (TIMED_OUT)."""
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+        self.expired = False
+
+    def remaining(self) -> float:
+        return self.at - time.monotonic()
+
+
+def run_phase(
+    phase: Phase,
+    attempt: int,
+    setup: PhaseSetup,
+    state_in: str | None,
+    refreshed: dict[str, str],
+    log: BuildLog,
+    deadline: Deadline,
+    stop_requested: threading.Event,
+) -> PhaseOutcome:
+    started = time.time()
+    items = [Item(COMMANDS, i, "") for i in range(len(phase.commands))]
+    items += [Item(FINALLY, i, "") for i in range(len(phase.finally_commands))]
+    texts = {(COMMANDS, i): c for i, c in enumerate(phase.commands)}
+    texts |= {(FINALLY, i): c for i, c in enumerate(phase.finally_commands)}
+    base = f"{phase.name}-{attempt}"
+    for (section, index), text in texts.items():
+        (setup.tmp_host / "cmd").mkdir(exist_ok=True)
+        (setup.tmp_host / "cmd" / f"{base}-{section}{index}.sh").write_text(text + "\n")
+    items = [
+        Item(i.section, i.index, f"{setup.tmp_container}/cmd/{base}-{i.section}{i.index}.sh") for i in items
+    ]
+    image, failure, snapshots, part = setup.image, None, [], 0
+    state_dir = state_in
+    while items:
+        part += 1
+        state_out = f"{setup.tmp_container}/state/{base}-{part}"
+        script = phase_script(
+            setup.shell,
+            items,
+            state_dir,
+            state_out,
+            setup.workdir,
+            setup.nonce,
+            refreshed,
+            setup.exported,
+        )
+        script_host = setup.tmp_host / f"{base}-{part}.sh"
+        script_host.write_text(script)
+        run, outcome, snapshot = _run_container(
+            setup,
+            image,
+            f"{setup.tmp_container}/{base}-{part}.sh",
+            f"{base}-{part}",
+            texts,
+            log,
+            deadline,
+            stop_requested,
+        )
+        if snapshot:
+            image = snapshot
+            snapshots.append(snapshot)
+        if run.exit_status is None:  # killed: timeout, stop, OOM, engine trouble
+            return _abnormal(outcome, deadline, stop_requested, started, image, state_out, snapshots)
+        state_dir = state_out
+        failure, items = _progress(run, items, texts, failure)
+    status = FAILED if failure else SUCCEEDED
+    return PhaseOutcome(
+        status,
+        started,
+        time.time(),
+        image,
+        state_dir or "",
+        "COMMAND_EXECUTION_ERROR" if failure else "",
+        failure[0] if failure else "",
+        failure[1] if failure else 0,
+        tuple(snapshots),
+    )
+
+
+def _progress(
+    run: _Run,
+    items: list[Item],
+    texts: dict[tuple[str, int], str],
+    failure: tuple[str, int] | None,
+) -> tuple[tuple[str, int] | None, list[Item]]:
+    """After a container: the first failure so far, and the items still to run."""
+    for key in run.started:
+        status = run.ended.get(key, run.exit_status if run.exit_status is not None else 1)
+        if status != 0 and failure is None:
+            failure = (
+                f"Error while executing command: {texts[key]}. Reason: exit status {status}",
+                status,
+            )
+    if not run.started or all(k in run.ended for k in run.started):
+        return failure, []  # the script ran to its end
+    last = run.started[-1]
+    died_status = run.exit_status or 0
+    position = next(i for i, item in enumerate(items) if (item.section, item.index) == last)
+    rest = items[position + 1 :]
+    if died_status != 0:
+        # The shell stopped on a failure: skip the remaining commands, keep `finally`
+        # (unless it was `finally` itself that failed).
+        rest = [i for i in rest if i.section == FINALLY] if last[0] == COMMANDS else []
+    return failure, rest
+
+
+def _run_container(
+    setup: PhaseSetup,
+    image: str,
+    script: str,
+    name: str,
+    texts: dict[tuple[str, int], str],
+    log: BuildLog,
+    deadline: Deadline,
+    stop_requested: threading.Event,
+) -> tuple[_Run, docker_engine.RunOutcome, str | None]:
+    """One container: stream and parse its output, then snapshot it if it changed files."""
+    request = RunRequest(
+        image=image,
+        command=[shell_binary(setup.shell), script],
+        env=setup.env,
+        labels=setup.labels,
+        workdir=setup.workdir,
+        mounts=setup.mounts,
+        user=setup.user,
+        privileged=setup.privileged,
+        memory=setup.memory,
+    )
+    container = docker_engine.start(request)
+    timer = threading.Timer(max(deadline.remaining(), 0), _expire, (deadline, container))
+    timer.daemon = True
+    timer.start()
+    run = _Run()
+    try:
+        splitter = MarkerSplitter(setup.nonce)
+        for chunk in container.output():
+            for piece in splitter.feed(chunk.decode("utf-8", "replace")):
+                _handle(piece, run, texts, log)
+            if stop_requested.is_set():
+                container.kill()
+        for piece in splitter.flush():
+            _handle(piece, run, texts, log)
+        exit_code = container.wait(timeout_s=60)
+        outcome = container.finish(exit_code)
+        snapshot = _commit(container, setup, name) if outcome.changed else None
+        return run, outcome, snapshot
+    except BaseException:
+        container.kill()
+        raise
+    finally:
+        timer.cancel()
+        log.flush()
+        _remove_later(container)
+
+
+def _expire(deadline: Deadline, container: docker_engine.RunningContainer) -> None:
+    deadline.expired = True
+    container.kill()
+
+
+def _handle(piece: str | Marker, run: _Run, texts: dict[tuple[str, int], str], log: BuildLog) -> None:
+    if isinstance(piece, str):
+        log.output(piece)
+        return
+    key = (piece.section, piece.index)
+    if piece.kind == "S":
+        run.started.append(key)
+        log.container(f"Running command {texts[key]}")
+    elif piece.kind == "E":
+        run.ended[key] = piece.status
+        if piece.status != 0:
+            log.container(f"Command did not exit successfully {texts[key]} exit status {piece.status}")
+    elif piece.kind == "X":
+        run.exit_status = piece.status
+
+
+_removals: list[threading.Thread] = []
+
+
+def _remove_later(container: docker_engine.RunningContainer) -> None:
+    """Removing a container costs tens of ms: overlap it with the next phase's start."""
+    thread = threading.Thread(target=_quiet_remove, args=(container,), daemon=True)
+    thread.start()
+    _removals.append(thread)
+
+
+def _quiet_remove(container: docker_engine.RunningContainer) -> None:
+    try:
+        container.remove()
+    except EngineError:
+        pass  # swept up by the orphan cleanup at the next start
+
+
+def wait_for_removals() -> None:
+    while _removals:
+        _removals.pop().join(timeout=30)
+
+
+def _commit(container: docker_engine.RunningContainer, setup: PhaseSetup, suffix: str) -> str:
+    """The phase changed files outside the workspace: keep them for the next phase."""
+    ref = f"{setup.snapshot_ref}-{suffix}".lower()
+    return str(container.commit(ref, setup.labels | {docker_engine.KIND: "snapshot"}))
+
+
+def _abnormal(
+    outcome: docker_engine.RunOutcome,
+    deadline: Deadline,
+    stop_requested: threading.Event,
+    started: float,
+    image: str,
+    state_out: str,
+    snapshots: list[str],
+) -> PhaseOutcome:
+    ended = time.time()
+    if deadline.expired:
+        return PhaseOutcome(
+            TIMED_OUT,
+            started,
+            ended,
+            image,
+            state_out,
+            "BUILD_TIMED_OUT",
+            "Build timed out",
+            outcome.exit_code,
+            tuple(snapshots),
+        )
+    if stop_requested.is_set():
+        return PhaseOutcome(
+            STOPPED,
+            started,
+            ended,
+            image,
+            state_out,
+            "BUILD_STOPPED",
+            "Build was stopped",
+            outcome.exit_code,
+            tuple(snapshots),
+        )
+    if outcome.oom_killed:
+        return PhaseOutcome(
+            FAULT,
+            started,
+            ended,
+            image,
+            state_out,
+            "OUT_OF_MEMORY",
+            "the build container ran out of memory (OOM-killed): raise the memory limit or use less memory",
+            outcome.exit_code,
+            tuple(snapshots),
+        )
+    return PhaseOutcome(
+        FAULT,
+        started,
+        ended,
+        image,
+        state_out,
+        "CONTAINER_ERROR",
+        f"the build container ended unexpectedly (exit {outcome.exit_code}"
+        f"{': ' + outcome.error if outcome.error else ''})",
+        outcome.exit_code,
+        tuple(snapshots),
+    )

@@ -1,0 +1,184 @@
+"""The script each phase container runs, and the markers it prints (pure).
+
+CodeBuild runs every command of a build in one shell instance (CODEBUILD.md
+decision 1). We run each phase in a fresh container, so the script restores the
+shell state saved by the previous phase (variables, exported or not, functions in
+bash, `set` options, working directory) and saves it again when the shell exits,
+from an EXIT trap, so even `exit` or `set -e` in a command leaves a state behind.
+
+Each command is written to its own file and dot-sourced: a syntax error in one
+command cannot swallow the next, and the command runs in the phase's one shell.
+Markers on stdout (prefixed by an ASCII record separator and a per-build nonce)
+tell the runner when each command starts and ends, so it can print CodeBuild's
+`Running command …` lines with the right timestamps.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+MARK = "\x1e"
+COMMANDS, FINALLY = "c", "f"
+STATE_FILES = ("vars.sh", "exports.sh", "options.sh", "cwd", "exported")
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One command of a phase: from `commands` (section c) or `finally` (section f)."""
+
+    section: str
+    index: int
+    path: str  # where the command's file is, inside the container
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    kind: str  # S (start), E (end), X (shell exit)
+    section: str = ""
+    index: int = -1
+    status: int = 0
+
+
+def shell_binary(shell: str) -> str:
+    return "/bin/bash" if shell == "bash" else "/bin/sh"
+
+
+def phase_script(
+    shell: str,
+    items: Sequence[Item],
+    state_in: str | None,
+    state_out: str,
+    start_dir: str,
+    nonce: str,
+    refreshed: dict[str, str],
+    exported: Sequence[str] = (),
+) -> str:
+    """The text of one phase's script. `refreshed` are runner-owned variables
+    (CODEBUILD_BUILD_SUCCEEDING) whose new values win over the restored state."""
+    mark = f"printf '\\036{nonce}:%s\\n'"
+    lines = [
+        "exec 2>&1 </dev/null",
+        f'__rn_mark() {{ {mark} "$*"; }}',
+        f"__rn_save() {{ {_save_state(shell, state_out, exported)}; }}",
+        "trap '__rn_st=$?; __rn_save; __rn_mark X:$__rn_st' EXIT",
+        *_restore_state(shell, state_in, start_dir),
+        *(f"export {name}={shlex.quote(value)}" for name, value in refreshed.items()),
+        "__rn_ok=1; __rn_fok=1",
+    ]
+    for item in items:
+        flag = "__rn_ok" if item.section == COMMANDS else "__rn_fok"
+        lines.append(
+            f'if [ "${flag}" = 1 ]; then __rn_mark S:{item.section}:{item.index}; '
+            f". {shlex.quote(item.path)}; __rn_st=$?; __rn_mark E:{item.section}:{item.index}:$__rn_st; "
+            f"[ $__rn_st -eq 0 ] || {flag}=0; fi"
+        )
+    lines.append("exit 0")
+    return "\n".join(lines) + "\n"
+
+
+def _restore_state(shell: str, state_in: str | None, start_dir: str) -> list[str]:
+    if state_in is None:
+        return [f"cd {shlex.quote(start_dir)}"]
+    d = shlex.quote(state_in)
+    # cd first so the restored PWD/OLDPWD are the ones the last phase left.
+    lines = [
+        f'cd "$(cat {d}/cwd 2>/dev/null || echo {shlex.quote(start_dir)})" 2>/dev/null '
+        f"|| cd {shlex.quote(start_dir)}",
+        "__rn_ppid=$PPID",
+        # Read-only variables (PPID, EUID …) cannot be set again: their errors are noise.
+        f"[ -f {d}/vars.sh ] && . {d}/vars.sh 2>/dev/null",
+        f"[ -f {d}/exports.sh ] && . {d}/exports.sh 2>/dev/null",
+    ]
+    if shell != "bash":
+        lines.append("PPID=$__rn_ppid")  # dash lets the restore overwrite it
+    lines.append(f"[ -f {d}/options.sh ] && . {d}/options.sh 2>/dev/null")
+    lines.append("true")
+    return lines
+
+
+def _save_state(shell: str, state_out: str, exported: Sequence[str]) -> str:
+    d = shlex.quote(state_out)
+    # env/exported-variables: NAME NUL VALUE NUL for each one that is set.
+    picks = "".join(
+        f'[ -n "${{{name}+x}}" ] && printf \'{name}\\000%s\\000\' "${name}"; ' for name in exported
+    )
+    if shell == "bash":
+        variables = f"declare -p > {d}/vars.sh; declare -f | sed '/^__rn_/,/^}}/d' >> {d}/vars.sh"
+        options = f"{{ set +o; shopt -p; }} > {d}/options.sh"
+    else:
+        variables = f"set > {d}/vars.sh"
+        options = f"set +o > {d}/options.sh"
+    return (
+        f"mkdir -p {d} && {variables}; export -p > {d}/exports.sh; {options}; "
+        f"pwd > {d}/cwd; {{ {picks}true; }} > {d}/exported; "
+        f"chmod 0600 {d}/vars.sh {d}/exports.sh {d}/exported 2>/dev/null"
+    )
+
+
+def parse_marker(payload: str) -> Marker | None:
+    """`S:c:0`, `E:c:0:1`, `X:0` → Marker; anything else → None."""
+    if payload.startswith("X:"):
+        status = payload[2:]
+        return Marker("X", status=int(status)) if status.lstrip("-").isdigit() else None
+    parts = payload.split(":")
+    if len(parts) == 3 and parts[0] == "S" and parts[1] in (COMMANDS, FINALLY) and parts[2].isdigit():
+        return Marker("S", parts[1], int(parts[2]))
+    if (
+        len(parts) == 4
+        and parts[0] == "E"
+        and parts[1] in (COMMANDS, FINALLY)
+        and parts[2].isdigit()
+        and parts[3].lstrip("-").isdigit()
+    ):
+        return Marker("E", parts[1], int(parts[2]), int(parts[3]))
+    return None
+
+
+class MarkerSplitter:
+    """Splits a container's byte stream into log lines and markers.
+
+    A marker may follow output that did not end with a newline: that partial line
+    is flushed as a line of its own, as the command printed it.
+    """
+
+    def __init__(self, nonce: str) -> None:
+        self.prefix = f"{MARK}{nonce}:"
+        self.buffer = ""
+
+    def feed(self, text: str) -> list[str | Marker]:
+        self.buffer += text
+        out: list[str | Marker] = []
+        while True:
+            newline = self.buffer.find("\n")
+            mark = self.buffer.find(self.prefix)
+            if mark != -1 and (newline == -1 or mark < newline):
+                if mark > 0:
+                    out.append(self.buffer[:mark])
+                end = self.buffer.find("\n", mark)
+                if end == -1:
+                    self.buffer = self.buffer[mark:]
+                    return out
+                marker = parse_marker(self.buffer[mark + len(self.prefix) : end])
+                out.append(marker if marker is not None else self.buffer[mark:end])
+                self.buffer = self.buffer[end + 1 :]
+            elif newline != -1:
+                out.append(self.buffer[:newline])
+                self.buffer = self.buffer[newline + 1 :]
+            else:
+                # Keep a partial line until its end arrives, unless it is huge.
+                if len(self.buffer) > 64 * 1024:
+                    out.append(self.buffer)
+                    self.buffer = ""
+                return out
+
+    def flush(self) -> list[str | Marker]:
+        rest, self.buffer = self.buffer, ""
+        return [rest] if rest else []
+
+
+def read_exported(data: bytes) -> dict[str, str]:
+    """The `exported` state file: NAME NUL VALUE NUL …"""
+    parts = data.decode("utf-8", "replace").split("\0")
+    return dict(zip(parts[0:-1:2], parts[1::2], strict=False))

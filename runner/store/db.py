@@ -1,0 +1,99 @@
+"""Opening the database and migrating its schema; record helpers live beside this module."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from runner.errors import StoreError
+from runner.paths import runner_home
+from runner.store.migrations import MIGRATIONS
+
+DB_NAME = "state.db"
+
+
+class Store:
+    """A connection to the project's state database.
+
+    Every write is its own short transaction so that a crash never leaves a half
+    recorded step; readers in other processes see committed rows at once (WAL).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except (sqlite3.Error, OSError) as e:
+            raise StoreError(f"cannot open the state store {path}: {e}") from e
+
+    def _migrate(self) -> None:
+        current = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if current > len(MIGRATIONS):
+            raise StoreError(f"{self.path} was written by a newer runner (schema {current}); upgrade runner")
+        for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
+            with self._lock:
+                # executescript commits any open transaction first, so the whole
+                # migration and its version bump are one script-level transaction.
+                self._db.executescript(f"BEGIN IMMEDIATE; {script}; PRAGMA user_version={version}; COMMIT;")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT: one writer at a time, all or nothing."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as e:
+                raise StoreError(f"state store {self.path}: {e}") from e
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as e:
+                raise StoreError(f"state store {self.path}: {e}") from e
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        """One statement in its own transaction; returns lastrowid."""
+        with self.transaction() as db:
+            return db.execute(sql, params).lastrowid or 0
+
+    def event(self, kind: str, subject: str, **data: Any) -> None:
+        """Append to the audit trail (every step, weight change, hook result …)."""
+        self.execute(
+            "INSERT INTO events(ts, kind, subject, data) VALUES (?,?,?,?)",
+            (time.time(), kind, subject, json.dumps(data, sort_keys=True)),
+        )
+
+    def integrity_ok(self) -> bool:
+        return bool(self.query("PRAGMA integrity_check")[0][0] == "ok")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def open_store(home: Path | None = None) -> Store:
+    """The store of the current project (or of RUNNER_HOME)."""
+    directory = home or runner_home()
+    if directory.exists() and not directory.is_dir():
+        raise StoreError(f"{directory} is not a directory")
+    return Store(directory / DB_NAME)

@@ -1,0 +1,97 @@
+"""A build's directories on the host, and how they appear inside the build containers.
+
+.runner/work/<build-uuid>/output/        → /codebuild/output
+    src<NNNNNNNNN>/src/                  → CODEBUILD_SRC_DIR (a copy of the source,
+                                           or the source itself bind-mounted with -m)
+    tmp/                                 → scripts, commands, saved shell states
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner.docker_engine import Mount
+
+CONTAINER_OUTPUT = "/codebuild/output"
+IGNORED_IN_COPY = (".runner",)
+
+
+@dataclass(frozen=True, slots=True)
+class Workspace:
+    root: Path  # host: .runner/work/<uuid>
+    src_number: str
+    mounted_source: Path | None  # -m: the user's directory itself
+
+    @property
+    def output(self) -> Path:
+        return self.root / "output"
+
+    @property
+    def src(self) -> Path:
+        """Where the build's source is on the host."""
+        return self.mounted_source or self.output / f"src{self.src_number}" / "src"
+
+    @property
+    def tmp(self) -> Path:
+        return self.output / "tmp"
+
+    @property
+    def container_src(self) -> str:
+        return f"{CONTAINER_OUTPUT}/src{self.src_number}/src"
+
+    @property
+    def container_tmp(self) -> str:
+        return f"{CONTAINER_OUTPUT}/tmp"
+
+    def to_container(self, host_path: Path) -> str:
+        return f"{CONTAINER_OUTPUT}/{host_path.relative_to(self.output).as_posix()}"
+
+    def mounts(self) -> tuple[Mount, ...]:
+        mounts = [Mount(str(self.output), CONTAINER_OUTPUT)]
+        if self.mounted_source is not None:
+            mounts.append(Mount(str(self.mounted_source), self.container_src))
+        return tuple(mounts)
+
+
+def create(work_dir: Path, build_uuid: str, source: Path, mount_source: bool) -> Workspace:
+    number = f"{random.SystemRandom().randrange(10**8, 10**9)}"
+    space = Workspace(work_dir / build_uuid, number, source.resolve() if mount_source else None)
+    (space.output / f"src{number}" / "src").mkdir(parents=True)
+    space.tmp.mkdir()
+    # Any run-as user must be able to write its state and scripts.
+    os.chmod(space.tmp, 0o1777)
+    return space
+
+
+def copy_source(source: Path, space: Workspace) -> None:
+    """DOWNLOAD_SOURCE: copy the source tree; symlinks are copied as links, never followed."""
+    if space.mounted_source is not None:
+        return
+    shutil.copytree(
+        source,
+        space.src,
+        symlinks=True,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns(*IGNORED_IN_COPY),
+    )
+
+
+def open_permissions(space: Workspace) -> None:
+    """For `run-as` builds: the named user gets read, write and run on the copied source."""
+    if space.mounted_source is not None:
+        return
+    for root, dirs, files in os.walk(space.src):
+        for name in dirs + files:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):
+                mode = os.stat(path).st_mode
+                os.chmod(path, mode | 0o666 | (0o111 if mode & 0o111 or name in dirs else 0))
+    os.chmod(space.src, 0o777)
+
+
+def remove(space: Workspace) -> None:
+    shutil.rmtree(space.root, ignore_errors=True)

@@ -1,0 +1,38 @@
+"""Helpers for integration tests: run a buildspec for real and read its result."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from runner.base_images import BUILD
+from runner.build import BuildRequest, BuildResult, run_build
+from runner.store import open_store
+
+
+def write_project(root: Path, buildspec: str, files: dict[str, str] | None = None) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "buildspec.yml").write_text(textwrap.dedent(buildspec))
+    for name, content in (files or {}).items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+    return root
+
+
+def build(root: Path, home: Path, lines: list[str] | None = None, **options: object) -> BuildResult:
+    request = BuildRequest(
+        source=root,
+        buildspec=root / "buildspec.yml",
+        image=str(options.pop("image", BUILD)),
+        project=str(options.pop("project", "test")),
+        work_dir=home / "work",
+        cache_dir=home / "cache",
+        **options,  # type: ignore[arg-type]
+    )
+    shown = lines if lines is not None else []
+    return run_build(request, open_store(home), show=shown.append)
+
+
+def phase_statuses(result: BuildResult) -> dict[str, str]:
+    return {p.name: p.status for p in result.phases}

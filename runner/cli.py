@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 import signal
 import sys
 import tempfile
@@ -13,18 +14,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from runner import __version__
+from runner import __version__, commands
 from runner.errors import EXIT_FAILED, EXIT_INTERRUPTED, RunnerError
 
-# Subcommand modules under runner/commands; each defines add_parser(subparsers).
-COMMANDS = (
-    "build",
-    "validate",
-    "schema",
-    "history",
-    "logs",
-    "images",
-)
+
+def command_modules() -> list[str]:
+    """Every module in runner/commands is a subcommand (no central list to edit).
+
+    Modules whose name starts with `_` are helpers. Keep heavy imports inside the
+    command's run function: every invocation imports every command module.
+    """
+    names = [m.name for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_")]
+    return sorted(names)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"runner {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
+    for name in command_modules():
         importlib.import_module(f"runner.commands.{name}").add_parser(sub)
     return parser
 

@@ -66,4 +66,108 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX events_subject ON events(subject, id)
     """,
+    # 2: deployments and their lifecycle events, environment slot state, locks, the
+    # trigger queue, pipeline executions, stage executions and approvals.
+    """
+    CREATE TABLE deployments (
+        id TEXT PRIMARY KEY,
+        environment TEXT NOT NULL,
+        service TEXT NOT NULL,
+        image_tag TEXT NOT NULL,
+        image_id TEXT NOT NULL,
+        previous_tag TEXT,
+        previous_image_id TEXT,
+        strategy TEXT NOT NULL,
+        status TEXT NOT NULL,
+        kind TEXT NOT NULL DEFAULT 'STANDARD',
+        rollback_of TEXT,
+        from_slot TEXT,
+        to_slot TEXT,
+        commit_sha TEXT,
+        execution_id TEXT,
+        reason TEXT,
+        detail TEXT NOT NULL DEFAULT '{}',
+        created REAL NOT NULL,
+        started REAL,
+        ended REAL,
+        pid INTEGER
+    );
+    CREATE INDEX deployments_env ON deployments(environment, service, created);
+    CREATE TABLE lifecycle_events (
+        deployment_id TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        started REAL,
+        ended REAL,
+        message TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (deployment_id, idx)
+    );
+    CREATE TABLE env_state (
+        environment TEXT NOT NULL,
+        service TEXT NOT NULL,
+        live_slot TEXT,
+        blue_tag TEXT,
+        blue_image_id TEXT,
+        green_tag TEXT,
+        green_image_id TEXT,
+        weights TEXT NOT NULL DEFAULT '{}',
+        updated REAL NOT NULL,
+        PRIMARY KEY (environment, service)
+    );
+    CREATE TABLE locks (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        pid INTEGER,
+        acquired REAL NOT NULL
+    );
+    CREATE TABLE queue (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        service TEXT,
+        commit_sha TEXT,
+        source TEXT NOT NULL,
+        status TEXT NOT NULL,
+        enqueued REAL NOT NULL,
+        started REAL,
+        ended REAL,
+        result_id TEXT,
+        reason TEXT
+    );
+    CREATE INDEX queue_status ON queue(status, kind, service, id);
+    CREATE TABLE executions (
+        id TEXT PRIMARY KEY,
+        pipeline TEXT NOT NULL,
+        commit_sha TEXT,
+        status TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        trigger TEXT NOT NULL,
+        current_stage TEXT,
+        created REAL NOT NULL,
+        ended REAL,
+        pid INTEGER,
+        detail TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX executions_created ON executions(created);
+    CREATE TABLE stage_executions (
+        execution_id TEXT NOT NULL REFERENCES executions(id) ON DELETE CASCADE,
+        stage TEXT NOT NULL,
+        status TEXT NOT NULL,
+        started REAL,
+        ended REAL,
+        detail TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (execution_id, stage)
+    );
+    CREATE TABLE approvals (
+        execution_id TEXT NOT NULL REFERENCES executions(id) ON DELETE CASCADE,
+        stage TEXT NOT NULL,
+        token TEXT NOT NULL,
+        status TEXT NOT NULL,
+        requested REAL NOT NULL,
+        expires REAL NOT NULL,
+        decided REAL,
+        summary TEXT,
+        PRIMARY KEY (execution_id, stage)
+    )
+    """,
 ]

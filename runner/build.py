@@ -10,7 +10,6 @@ from __future__ import annotations
 import getpass
 import os
 import re
-import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -24,14 +23,22 @@ from runner.artifacts import upload
 from runner.buildenv import BuildIdentity, codebuild_variables, compose
 from runner.buildlog import BuildLog
 from runner.buildspec import Buildspec
+from runner.debug import record_phase_start
 from runner.errors import EngineError, RunnerError
-from runner.phase_runner import Deadline, PhaseOutcome, PhaseSetup, run_phase, wait_for_removals
+from runner.phase_runner import (
+    Deadline,
+    PhaseOutcome,
+    PhaseSetup,
+    StopSignal,
+    run_phase,
+    wait_for_removals,
+)
 from runner.reports import Report, build_report, copy_reports
 from runner.secrets import Masker, load_secrets, resolve
 from runner.shell import read_exported
 from runner.source import describe
 from runner.store import Store
-from runner.store.builds import BuildRecord, create_build, finish_build, record_phase
+from runner.store.builds import BuildRecord, create_build, finish_build, record_phase, stop_requested
 
 RUNTIME_WARNING = (
     "Skipping install of runtimes. Runtime version selection is not supported by this build image."
@@ -110,13 +117,13 @@ def run_build(
     request: BuildRequest,
     store: Store,
     show: Callable[[str], None] | None = None,
-    stop: threading.Event | None = None,
+    stop: StopSignal | None = None,
 ) -> BuildResult:
     """Validate first (nothing recorded on a config error), then record and run the build."""
     spec = buildspec_mod.load(request.buildspec, _display_name(request))
     secret_values = resolve(spec, load_secrets(request.secrets_file), spec.positions)
     masker = Masker(list(secret_values.values()))
-    return _Build(request, spec, secret_values, masker, store, show, stop or threading.Event()).run()
+    return _Build(request, spec, secret_values, masker, store, show, stop).run()
 
 
 def _display_name(request: BuildRequest) -> str:
@@ -137,14 +144,16 @@ class _Build:
         masker: Masker,
         store: Store,
         show: Callable[[str], None] | None,
-        stop: threading.Event,
+        stop: StopSignal | None,
     ) -> None:
         self.request, self.spec, self.secret_values = request, spec, secret_values
-        self.masker, self.store, self.stop = masker, store, stop
+        self.masker, self.store = masker, store
         self.uuid = str(uuid.uuid4())
         self.started = time.time()
         self.phase_records: list[PhaseRecord] = []
         self.record = self._create_record()
+        self.stop = stop or StopSignal()
+        self.stop.check = lambda: stop_requested(store, self.record.id)
         self.log = BuildLog(store, self.record.id, masker, show)
         self.space: workspace.Workspace | None = None
         self.setup: PhaseSetup
@@ -252,6 +261,8 @@ class _Build:
                 self.log.container(RUNTIME_WARNING)
             phase_setup = replace(setup, image=image, user=phase.run_as or self.spec.run_as)
             refreshed = {"CODEBUILD_BUILD_SUCCEEDING": "1" if succeeding else "0"}
+            assert self.space is not None
+            record_phase_start(self.space, current, phase_setup, state, refreshed)
             outcome = run_phase(phase, attempt, phase_setup, state, refreshed, self.log, deadline, self.stop)
             self._record_outcome(current, outcome, image)
             step = phases.next_step(

@@ -8,11 +8,9 @@ loses at most the last fraction of a second, never a recorded line).
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import TextIO
 
 from runner.secrets import Masker
 from runner.store import Store
@@ -63,13 +61,3 @@ class BuildLog:
             self.next_seq += len(self.pending)
             self.pending = []
         self.last_flush = time.monotonic()
-
-
-def printer(stream: TextIO | None = None) -> Callable[[str], None]:
-    out = stream or sys.stdout
-
-    def show(line: str) -> None:
-        out.write(line + "\n")
-        out.flush()
-
-    return show

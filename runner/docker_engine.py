@@ -430,3 +430,34 @@ def wait_for_engine(deadline_s: float = 5.0) -> None:
                 raise
             client.cache_clear()
             time.sleep(0.2)
+
+
+# ---------------------------------------------------------------- interactive (runner debug)
+
+
+def interactive_run(request: RunRequest) -> int:
+    """`docker run -it --rm …` through the docker CLI: the SDK has no terminal handling.
+
+    Values are passed through the CLI's own environment (`-e NAME`), so they never
+    appear on a command line that `ps` could show.
+    """
+    import subprocess
+    import sys
+
+    args = ["docker", "run", "--rm", "-i"]
+    if sys.stdin.isatty():
+        args.append("-t")
+    for key, value in request.labels.items():
+        args += ["--label", f"{key}={value}"]
+    for name in request.env:
+        args += ["-e", name]
+    for mount in request.mounts:
+        args += ["-v", f"{mount.source}:{mount.target}{':ro' if mount.read_only else ''}"]
+    if request.workdir:
+        args += ["-w", request.workdir]
+    if request.user:
+        args += ["-u", request.user]
+    if request.privileged:
+        args.append("--privileged")
+    args += ["--entrypoint", request.command[0], request.image, *request.command[1:]]
+    return subprocess.call(args, env={**os.environ, **request.env})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,6 +69,17 @@ class _Run:
     exit_status: int | None = None
 
 
+class StopSignal:
+    """Ctrl-C here (`event`) or `runner stop` from another process (`check`, asked rarely)."""
+
+    def __init__(self, check: Callable[[], bool] = lambda: False) -> None:
+        self.event = threading.Event()
+        self.check = check
+
+    def requested(self) -> bool:
+        return self.event.is_set() or self.check()
+
+
 class Deadline:
     """Kills the running container when the build's time is up (TIMED_OUT)."""
 
@@ -87,7 +99,7 @@ def run_phase(
     refreshed: dict[str, str],
     log: BuildLog,
     deadline: Deadline,
-    stop_requested: threading.Event,
+    stop_requested: StopSignal,
 ) -> PhaseOutcome:
     started = time.time()
     items = [Item(COMMANDS, i, "") for i in range(len(phase.commands))]
@@ -184,7 +196,7 @@ def _run_container(
     texts: dict[tuple[str, int], str],
     log: BuildLog,
     deadline: Deadline,
-    stop_requested: threading.Event,
+    stop_requested: StopSignal,
 ) -> tuple[_Run, docker_engine.RunOutcome, str | None]:
     """One container: stream and parse its output, then snapshot it if it changed files."""
     request = RunRequest(
@@ -208,7 +220,7 @@ def _run_container(
         for chunk in container.output():
             for piece in splitter.feed(chunk.decode("utf-8", "replace")):
                 _handle(piece, run, texts, log)
-            if stop_requested.is_set():
+            if stop_requested.event.is_set():
                 container.kill()
         for piece in splitter.flush():
             _handle(piece, run, texts, log)
@@ -277,7 +289,7 @@ def _commit(container: docker_engine.RunningContainer, setup: PhaseSetup, suffix
 def _abnormal(
     outcome: docker_engine.RunOutcome,
     deadline: Deadline,
-    stop_requested: threading.Event,
+    stop_requested: StopSignal,
     started: float,
     image: str,
     state_out: str,
@@ -296,7 +308,7 @@ def _abnormal(
             outcome.exit_code,
             tuple(snapshots),
         )
-    if stop_requested.is_set():
+    if stop_requested.requested():
         return PhaseOutcome(
             STOPPED,
             started,

@@ -63,7 +63,7 @@ def phase_script(
         f'__rn_mark() {{ {mark} "$*"; }}',
         f"__rn_save() {{ {_save_state(shell, state_out, exported)}; }}",
         "trap '__rn_st=$?; __rn_save; __rn_mark X:$__rn_st' EXIT",
-        *_restore_state(shell, state_in, start_dir),
+        *restore_lines(shell, state_in, start_dir),
         *(f"export {name}={shlex.quote(value)}" for name, value in refreshed.items()),
         "__rn_ok=1; __rn_fok=1",
     ]
@@ -78,7 +78,7 @@ def phase_script(
     return "\n".join(lines) + "\n"
 
 
-def _restore_state(shell: str, state_in: str | None, start_dir: str) -> list[str]:
+def restore_lines(shell: str, state_in: str | None, start_dir: str) -> list[str]:
     if state_in is None:
         return [f"cd {shlex.quote(start_dir)}"]
     d = shlex.quote(state_in)

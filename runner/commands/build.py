@@ -11,13 +11,13 @@ from typing import Any
 from runner import base_images
 from runner.build import BuildRequest, BuildResult, run_build
 from runner.buildenv import parse_assignment, parse_env_file
-from runner.buildlog import printer
 from runner.errors import EXIT_FAILED, EXIT_OK, UsageError
 from runner.output import print_json, say
 from runner.paths import runner_home
 from runner.phases import SUCCEEDED
 from runner.recovery import recover
 from runner.store import open_store
+from runner.terminal import build_view
 
 
 def add_parser(sub: Any) -> None:
@@ -60,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     request = plain_request(args)
     store = open_store()
     recover(store, say)
-    result = run_build(request, store, show=printer(sys.stderr if args.json else sys.stdout))
+    with build_view(sys.stderr if args.json else sys.stdout) as show:
+        result = run_build(request, store, show=show)
     report(result, args.json)
     return EXIT_OK if result.status == SUCCEEDED else EXIT_FAILED
 

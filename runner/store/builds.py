@@ -167,3 +167,14 @@ def log_lines(store: Store, build_id: str, after_seq: int = 0) -> list[tuple[int
 
 def running_builds(store: Store) -> list[BuildRecord]:
     return [_record(r) for r in store.query("SELECT * FROM builds WHERE ended IS NULL")]
+
+
+def request_stop(store: Store, build_id: str) -> None:
+    store.event("build.stop-requested", build_id)
+
+
+def stop_requested(store: Store, build_id: str) -> bool:
+    rows = store.query(
+        "SELECT 1 FROM events WHERE kind='build.stop-requested' AND subject=? LIMIT 1", (build_id,)
+    )
+    return bool(rows)

@@ -1,0 +1,46 @@
+"""`runner debug BUILD_ID [--phase NAME]`: a shell in the state a phase started from."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from runner import docker_engine
+from runner.debug import open_shell
+from runner.errors import UsageError
+from runner.output import say
+from runner.paths import runner_home
+from runner.phases import COMMAND_PHASES, SUCCEEDED
+from runner.store import open_store
+from runner.store.builds import get_build, phases_of
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser("debug", help="open a shell where a build phase started")
+    parser.add_argument("build_id", metavar="BUILD_ID")
+    parser.add_argument("--phase", help="phase name (default: the phase that failed)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    store = open_store()
+    build = get_build(store, args.build_id)
+    if build is None:
+        raise UsageError(f"no build {args.build_id!r}")
+    phase = (args.phase or _failed_phase(store, build.id)).upper()
+    if phase not in COMMAND_PHASES:
+        raise UsageError(f"--phase must be one of {', '.join(p.lower() for p in COMMAND_PHASES)}")
+    uuid = build.id.rpartition(":")[2]
+    say(f"debugging {build.id} at the start of {phase} (exit the shell to leave)")
+    labels = docker_engine.labels("debug", build=build.id)
+    return open_shell(runner_home() / "work" / uuid, phase, labels)
+
+
+def _failed_phase(store: Any, build_id: str) -> str:
+    phases = [p for p in phases_of(store, build_id) if p["name"] in COMMAND_PHASES]
+    failed = [p for p in phases if p["status"] != SUCCEEDED]
+    if failed:
+        return str(failed[0]["name"])
+    if phases:
+        return str(phases[-1]["name"])
+    raise UsageError(f"build {build_id} ran no command phase; use --phase")

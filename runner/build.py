@@ -67,6 +67,7 @@ class BuildRequest:
     source_version: str | None = None
     resolved_source_version: str | None = None
     cache_dir: Path | None = None
+    network: str | None = None  # a docker network to join (the test stage joins staging's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,6 +324,7 @@ class _Build:
             nonce=uuid.uuid4().hex[:12],
             snapshot_ref=_snapshot_ref(self.request.project, self.record.number),
             memory=self.request.memory,
+            network=self.request.network,
             exported=self.spec.env.exported_variables,
         )
 

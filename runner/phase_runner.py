@@ -41,6 +41,7 @@ class PhaseSetup:
     snapshot_ref: str  # repository:tag prefix for committed snapshots
     memory: str | None = None
     exported: tuple[str, ...] = ()
+    network: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +210,7 @@ def _run_container(
         user=setup.user,
         privileged=setup.privileged,
         memory=setup.memory,
+        network=setup.network,
     )
     container = docker_engine.start(request)
     timer = threading.Timer(max(deadline.remaining(), 0), _expire, (deadline, container))

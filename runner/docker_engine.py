@@ -132,6 +132,7 @@ def build_image(
     buildargs: dict[str, str] | None = None,
     on_line: Callable[[str], None] = lambda _line: None,
     dockerfile_text: str | None = None,
+    nocache: bool = False,
 ) -> str:
     """Build an image from a context directory, streaming its output; returns the image id."""
     api = client().api
@@ -142,6 +143,7 @@ def build_image(
         "forcerm": True,
         "decode": True,
         "pull": False,
+        "nocache": nocache,
     }
     if dockerfile_text is not None:
         kwargs |= {
@@ -461,3 +463,60 @@ def interactive_run(request: RunRequest) -> int:
         args.append("--privileged")
     args += ["--entrypoint", request.command[0], request.image, *request.command[1:]]
     return subprocess.call(args, env={**os.environ, **request.env})
+
+
+# ---------------------------------------------------------------- pipeline
+
+
+@translate("find the environment network")
+def compose_network(project: str, service: str = "router") -> str | None:
+    """The network a compose project's service is attached to (its first one)."""
+    found = client().containers.list(
+        filters={"label": [f"com.docker.compose.project={project}",
+                           f"com.docker.compose.service={service}"]}
+    )
+    for container in found:
+        networks = container.attrs.get("NetworkSettings", {}).get("Networks") or {}
+        if networks:
+            return str(next(iter(networks)))
+    return None
+
+
+# ---------------------------------------------------------------- images (service images, gc)
+
+# The runtime configuration that makes two images behave the same (labels and build
+# history are left out: they name the build, not the content).
+_CONTENT_KEYS = (
+    "User",
+    "Env",
+    "Cmd",
+    "Entrypoint",
+    "WorkingDir",
+    "ExposedPorts",
+    "Volumes",
+    "StopSignal",
+    "Healthcheck",
+    "Shell",
+    "OnBuild",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageContent:
+    """What an image holds: its layers (RootFS diff ids) and its runtime configuration."""
+
+    layers: tuple[str, ...]
+    config: str  # canonical JSON of the keys above
+
+
+@translate("inspect image")
+def image_content(ref: str) -> ImageContent | None:
+    try:
+        attrs = client().images.get(ref).attrs
+    except docker.errors.ImageNotFound:
+        return None
+    config = attrs.get("Config") or {}
+    return ImageContent(
+        layers=tuple((attrs.get("RootFS") or {}).get("Layers") or ()),
+        config=json.dumps({k: config.get(k) for k in _CONTENT_KEYS}, sort_keys=True),
+    )

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 from runner import docker_engine
 from runner.phases import FAULT
+from runner.processes import pid_alive
 from runner.store import Store
 from runner.store.builds import finish_build, running_builds
-
-
-def pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def recover(store: Store, say: Callable[[str], None]) -> list[str]:

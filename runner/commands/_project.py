@@ -1,0 +1,14 @@
+"""Shared by project commands: find and load pipeline.yml."""
+
+from __future__ import annotations
+
+from runner import config
+from runner.config import PipelineConfig
+from runner.errors import UsageError
+
+
+def load_project() -> PipelineConfig:
+    path = config.find()
+    if path is None:
+        raise UsageError("no pipeline.yml here or in a parent directory (see README: pipeline.yml)")
+    return config.load(path)

@@ -1,0 +1,103 @@
+"""The CLI skeleton and the store: exit codes, one-line errors, migrations."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runner import __version__
+from runner.store import open_store
+from runner.store.migrations import MIGRATIONS
+
+RUNNER = [sys.executable, "-m", "runner"]
+
+
+def run(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*RUNNER, *args], capture_output=True, text=True, cwd=cwd, env={**os.environ, **(env or {})}
+    )
+
+
+def test_version() -> None:
+    result = run("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"runner {__version__}"
+
+
+def test_history_of_a_new_project_is_an_empty_list(tmp_path: Path) -> None:
+    result = run("history", "--json", env={"RUNNER_HOME": str(tmp_path / "home")})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
+
+
+@pytest.mark.parametrize("home", ["", "   "])
+def test_malformed_runner_home_is_a_one_line_error(home: str) -> None:
+    result = run("history", env={"RUNNER_HOME": home})
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "RUNNER_HOME" in result.stderr
+
+
+def test_runner_home_that_is_a_file(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = run("history", env={"RUNNER_HOME": str(blocker)})
+    assert result.returncode == 2
+    assert result.stderr == f"runner: error: RUNNER_HOME={blocker} exists and is not a directory\n"
+
+
+def test_unwritable_store_is_a_one_line_error(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "state.db").mkdir()  # something that cannot be opened as a database, even as root
+    result = run("history", env={"RUNNER_HOME": str(home)})
+    assert result.returncode == 2
+    assert (
+        result.stderr.startswith("runner: error: cannot open the state store")
+        and result.stderr.count("\n") == 1
+    )
+
+
+def test_usage_errors_exit_2() -> None:
+    assert run("no-such-command").returncode == 2
+    assert run("logs").returncode == 2
+
+
+def test_validate_reports_file_line_column(tmp_path: Path) -> None:
+    spec = tmp_path / "buildspec.yml"
+    spec.write_text("version: 0.2\nphases:\n  build:\n    commands:\n      - echo a: b\n")
+    result = run("validate", "buildspec.yml", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "runner: error: buildspec.yml:5:9: phases.build.commands[0]: expected a string, got a mapping\n"
+    )
+
+
+def test_migrations_are_applied_once_and_recorded(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    store.close()
+    store = open_store(tmp_path)  # a second open applies nothing
+    assert store.query("PRAGMA user_version")[0][0] == len(MIGRATIONS)
+    assert store.query("PRAGMA journal_mode")[0][0] == "wal"
+    assert store.integrity_ok()
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    open_store(tmp_path).close()
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        db.execute(f"PRAGMA user_version={len(MIGRATIONS) + 1}")
+    result = run("history", env={"RUNNER_HOME": str(tmp_path)})
+    assert result.returncode == 2 and "written by a newer runner" in result.stderr
+
+
+def test_schema_command_prints_the_pipeline_json_schema() -> None:
+    result = run("schema")
+    schema = json.loads(result.stdout)
+    assert schema["title"] == "runner pipeline.yml"
+    assert {"app", "services", "environments"} <= set(schema["required"])

@@ -47,6 +47,14 @@ class ImageRecipe:
 
 
 @dataclass(frozen=True, slots=True)
+class ServiceHook:
+    """An appspec hook's command (decision 9): run in a build-image container, or on the host."""
+
+    command: str
+    on: str = "container"  # container | host
+
+
+@dataclass(frozen=True, slots=True)
 class Service:
     name: str
     path: str
@@ -60,6 +68,8 @@ class Service:
     privileged: bool = False
     inputs: tuple[str, ...] = ()
     appspec: str | None = None
+    hooks: Mapping[str, ServiceHook] = field(default_factory=dict)
+    health_timeout_s: float = 60.0
 
     @property
     def route_host(self) -> str | None:
@@ -174,6 +184,30 @@ _SERVICE = Obj(
         Key("privileged", Bool(), default=False, description="privileged build (Docker socket)"),
         Key("inputs", ListOf(Str()), default=(), description="extra paths that trigger a rebuild"),
         Key("appspec", Str(), description="CodeDeploy appspec (default: <path>/appspec.yml if any)"),
+        Key(
+            "hooks",
+            MapOf(
+                OneOf(
+                    Str(allow_empty=False),
+                    Obj(
+                        (
+                            Key("command", Str(allow_empty=False), required=True),
+                            Key("on", Enum(("container", "host")), default="container"),
+                        )
+                    ),
+                ),
+                key_pattern=r"[A-Za-z0-9_.-]+",
+                key_hint="a hook name (letters, digits, _ . -)",
+            ),
+            default={},
+            description="appspec hook name → shell command (run in a build-image container by default)",
+        ),
+        Key(
+            "health_timeout",
+            Str(pattern=DURATION, pattern_hint=DURATION_HINT),
+            default="60s",
+            description="how long a new slot may take to answer its health path with 200",
+        ),
     )
 )
 
@@ -191,6 +225,12 @@ _ALARM = Obj(
         Key("min_requests", Int(minimum=0), default=10),
     )
 )
+
+
+def _one_strategy(data: dict[str, Any], node: Any, path: str, ctx: Any) -> None:
+    if (data.get("canary") is None) == (data.get("linear") is None):
+        raise ctx.error(node, path, "expected exactly one of canary, linear")
+
 
 _STRATEGY = OneOf(
     Str(
@@ -218,9 +258,11 @@ _STRATEGY = OneOf(
                     )
                 ),
             ),
-        )
+        ),
+        check=_one_strategy,
     ),
 )
+
 
 _ENVIRONMENT = Obj(
     (
@@ -353,6 +395,11 @@ def _service(name: str, spec: dict[str, Any]) -> Service:
         privileged=spec["privileged"],
         inputs=tuple(spec["inputs"]),
         appspec=spec.get("appspec"),
+        hooks={
+            hook: ServiceHook(value) if isinstance(value, str) else ServiceHook(value["command"], value["on"])
+            for hook, value in spec["hooks"].items()
+        },
+        health_timeout_s=seconds(spec["health_timeout"]),
     )
 
 

@@ -170,4 +170,18 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (execution_id, stage)
     )
     """,
+    # 3: deployments: the test listener's slot, the warm old slot's termination time, a stop
+    # request (`runner rollback` during a deployment), and each environment's fixed subnet.
+    """
+    ALTER TABLE env_state ADD COLUMN test_slot TEXT;
+    ALTER TABLE env_state ADD COLUMN warm_until REAL;
+    ALTER TABLE env_state ADD COLUMN last_deployment TEXT;
+    ALTER TABLE deployments ADD COLUMN stop_requested TEXT;
+    CREATE TABLE env_networks (
+        environment TEXT PRIMARY KEY,
+        project TEXT NOT NULL,
+        subnet TEXT NOT NULL,
+        addresses TEXT NOT NULL DEFAULT '{}'
+    )
+    """,
 ]

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup venv engine images demo test unit lint bench clean
+.PHONY: setup venv engine images browser demo test unit lint bench clean
 
 setup: venv engine images
 
@@ -14,7 +14,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	@$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
-	@$(BIN)/python -c 'import runner, docker, yaml, git, watchdog' 
+	@$(BIN)/python -c 'import runner, docker, yaml, git, watchdog, fastapi, uvicorn' 
 	@touch $@
 
 engine:
@@ -30,7 +30,13 @@ lint: venv
 unit: venv
 	$(BIN)/pytest -q -m 'not docker' tests
 
-test: setup lint
+# Debian's chromium for the dashboard's browser tests (Playwright drives /usr/bin/chromium;
+# nothing is downloaded from a browser CDN). A no-op when it is installed.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+
+test: setup browser lint
 	CI=$${CI:-} $(BIN)/pytest -q tests
 
 demo: setup

@@ -1,0 +1,1 @@
+"""The local dashboard: a FastAPI app over the store, bound to the loopback interface."""

@@ -1,0 +1,189 @@
+"""The dashboard's mutations, delegated to the pipeline, deploy and build modules (imported lazily).
+
+The pipeline and deploy modules grow in parallel with the dashboard: when one of them (or
+the function asked for) is missing, the action answers 501 "not available" instead of
+breaking the dashboard. Long actions (rollback, re-run) run in a background thread as a
+job whose messages the page polls.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runner.errors import RunnerError
+from runner.store import Store
+from runner.store.builds import get_build
+
+MAX_JOBS = 100
+
+
+class NotAvailable(Exception):
+    """The module or function behind an action does not exist (yet): HTTP 501."""
+
+
+class Refused(Exception):
+    """The action cannot run as asked (unknown id, no pipeline.yml …): HTTP 409."""
+
+
+def load(module: str, name: str) -> Callable[..., Any]:
+    try:
+        found = importlib.import_module(module)
+    except ImportError as e:
+        raise NotAvailable(f"{module} is not available in this runner ({e})") from e
+    function = getattr(found, name, None)
+    if not callable(function):
+        raise NotAvailable(f"{module}.{name} is not available in this runner")
+    return function  # type: ignore[no-any-return]
+
+
+def available(module: str, name: str) -> bool:
+    try:
+        load(module, name)
+    except NotAvailable:
+        return False
+    return True
+
+
+def plain(value: Any) -> Any:
+    """A JSON-able form of whatever an implementation returned."""
+    if hasattr(value, "as_json"):
+        return value.as_json()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value if value is None or isinstance(value, str | int | float | bool) else str(value)
+
+
+def _run(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    try:
+        return function(*args, **kwargs)
+    except RunnerError as e:
+        raise Refused(str(e)) from e
+
+
+# ------------------------------------------------------------------ approvals (quick, synchronous)
+
+
+def approve(store: Store, execution_id: str, summary: str) -> dict[str, Any]:
+    result = _run(load("runner.pipeline", "approve"), store, execution_id, summary)
+    return {"action": "approve", "execution_id": execution_id, "result": plain(result)}
+
+
+def reject(store: Store, execution_id: str, summary: str) -> dict[str, Any]:
+    result = _run(load("runner.pipeline", "reject"), store, execution_id, summary)
+    return {"action": "reject", "execution_id": execution_id, "result": plain(result)}
+
+
+# ------------------------------------------------------------------ jobs (long, in a thread)
+
+
+@dataclass
+class Job:
+    id: str
+    action: str
+    subject: str
+    status: str = "InProgress"  # InProgress | Succeeded | Failed
+    messages: list[str] = field(default_factory=list)
+    result: Any = None
+    error: str | None = None
+    started: float = field(default_factory=time.time)
+    ended: float | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+class Jobs:
+    """The background actions of this dashboard process (kept in memory, newest MAX_JOBS)."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+
+    def get(self, job_id: str) -> Job | None:
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    def start(self, action: str, subject: str, work: Callable[[Callable[[str], None]], Any]) -> Job:
+        job = Job(f"job-{uuid.uuid4().hex[:12]}", action, subject)
+        with self._lock:
+            self._jobs[job.id] = job
+            for old in list(self._jobs)[:-MAX_JOBS]:
+                del self._jobs[old]
+        threading.Thread(target=self._work, args=(job, work), name=job.id, daemon=True).start()
+        return job
+
+    @staticmethod
+    def _work(job: Job, work: Callable[[Callable[[str], None]], Any]) -> None:
+        try:
+            job.result = plain(work(job.messages.append))
+            job.status = "Succeeded"
+        except Exception as e:  # a job reports every failure on its own page, never a traceback
+            job.error = f"{type(e).__name__}: {e}" if not isinstance(e, RunnerError) else str(e)
+            job.status = "Failed"
+        job.ended = time.time()
+
+
+def rollback(jobs: Jobs, config: Any, store: Store, environment: str, service: str | None) -> Job:
+    function = load("runner.deploy", "rollback")
+    subject = f"{environment}/{service}" if service else environment
+    return jobs.start("rollback", subject, lambda say: function(config, store, environment, service, say=say))
+
+
+def rerun_execution(jobs: Jobs, config: Any, store: Store, execution_id: str) -> Job:
+    start = load("runner.pipeline", "start_execution")
+    rows = store.query("SELECT commit_sha FROM executions WHERE id=?", (execution_id,))
+    if not rows:
+        raise Refused(f"no pipeline execution {execution_id!r}")
+    commit = rows[0]["commit_sha"]
+    return jobs.start("rerun", execution_id, lambda _say: start(config, store, commit, "ui"))
+
+
+def rerun_build(jobs: Jobs, config: Any, store: Store, home: Path, build_id: str) -> Job:
+    build = get_build(store, build_id)
+    if build is None:
+        raise Refused(f"no build {build_id!r}")
+    if build.service:
+        if config is None:
+            raise Refused(f"build {build.id} is a service build and no pipeline.yml was found")
+        build_service = load("runner.service_build", "build_service")
+        commit = build.resolved_source_version
+        return jobs.start(
+            "rerun",
+            build.id,
+            lambda say: build_service(config, build.service, store, commit=commit, initiator="ui", show=say),
+        )
+    request = _plain_request(build.source_dir, build.buildspec, build.build_image, build.project, home)
+    from runner.build import run_build
+
+    return jobs.start("rerun", build.id, lambda say: run_build(request, store, show=say))
+
+
+def _plain_request(source_dir: str, buildspec: str, image: str, project: str, home: Path) -> Any:
+    from runner.build import BuildRequest
+
+    source = Path(source_dir)
+    candidates = [Path(buildspec), source / buildspec, source / "buildspec.yml"]
+    found = next((c for c in candidates if c.is_file()), None)
+    if not source.is_dir() or found is None:
+        raise Refused(f"cannot re-run: the source {source} or its buildspec {buildspec} is gone")
+    return BuildRequest(
+        source=source,
+        buildspec=found,
+        image=image,
+        project=project,
+        work_dir=home / "work",
+        cache_dir=home / "cache" / project,
+        initiator="ui",
+    )

@@ -6,6 +6,7 @@ Every container, image, network and volume the runner creates carries the label
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import io
 import json
@@ -309,6 +310,10 @@ class RunningContainer:
 
 @translate("start container")
 def start(request: RunRequest) -> RunningContainer:
+    if request.privileged and not privileged_allowed(request.image):
+        # A nested or rootless engine refuses privileged containers ("unable to apply caps");
+        # the Docker socket a privileged build also gets is what its `docker build` needs.
+        request = dataclasses.replace(request, privileged=False)
     binds: dict[str, Mapping[str, str]] = {
         m.source: {"bind": m.target, "mode": "ro" if m.read_only else "rw"} for m in request.mounts
     }
@@ -520,3 +525,21 @@ def image_content(ref: str) -> ImageContent | None:
         layers=tuple((attrs.get("RootFS") or {}).get("Layers") or ()),
         config=json.dumps({k: config.get(k) for k in _CONTENT_KEYS}, sort_keys=True),
     )
+
+
+@functools.cache
+def privileged_allowed(image_ref: str) -> bool:
+    """Can this engine start privileged containers? (Asked once per process with a trivial one.)"""
+    api = client().api
+    config = api.create_host_config(privileged=True)
+    created = api.create_container(
+        image=image_ref, command=["true"], entrypoint=[], host_config=config, labels=labels("probe")
+    )
+    try:
+        api.start(created["Id"])
+        api.wait(created["Id"], timeout=60)
+        return True
+    except docker.errors.APIError:
+        return False
+    finally:
+        api.remove_container(created["Id"], force=True)

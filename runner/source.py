@@ -99,3 +99,179 @@ def content_hash(paths: list[Path], root: Path) -> str:
         digest.update(str(path.relative_to(root)).encode() + b"\0")
         digest.update(path.read_bytes() if path.is_file() else b"")
     return digest.hexdigest()
+
+
+# ---------------------------------------------------------------- images: input listings
+
+
+def repo_root(path: Path) -> Path | None:
+    """The top of the git working tree holding path (None outside a repository)."""
+    repo = _repo(path)
+    return Path(repo.working_tree_dir) if repo is not None and repo.working_tree_dir else None
+
+
+def tree_listing(repo_dir: Path, commit: str) -> dict[str, str]:
+    """Every file of a commit: repo-relative path → "mode blob-id" (`git ls-tree -r`, no checkout)."""
+    repo = _repo(repo_dir)
+    if repo is None:
+        raise GitError(f"{repo_dir} is not a git repository")
+    try:
+        output = repo.git.ls_tree("-r", "-z", "--full-tree", commit, strip_newline_in_stdout=False)
+    except git.GitCommandError as e:
+        raise GitError(f"unknown commit {commit!r} in {repo_dir}") from e
+    files = {}
+    for line in output.split("\0"):
+        meta, _, name = line.partition("\t")
+        if name:
+            mode, kind, blob = meta.split()
+            if kind == "blob":
+                files[name] = f"{mode} {blob}"
+    return files
+
+
+def worktree_paths(repo_dir: Path) -> list[str]:
+    """Files git sees in the working tree: tracked ones still present, and untracked, not ignored."""
+    repo = _repo(repo_dir)
+    if repo is None:
+        raise GitError(f"{repo_dir} is not a git repository")
+    output = repo.git.ls_files(
+        "-z", "--cached", "--others", "--exclude-standard", strip_newline_in_stdout=False
+    )
+    root = Path(repo.working_tree_dir or repo_dir)
+    names = sorted({name for name in output.split("\0") if name})
+    return [name for name in names if os.path.lexists(root / name)]
+
+
+def worktree_entry(path: Path) -> str:
+    """"mode blob-id" of a working-tree file, as `git add` would record it."""
+    if path.is_symlink():
+        mode, data = "120000", os.readlink(path).encode()
+    else:
+        mode = "100755" if os.access(path, os.X_OK) else "100644"
+        data = path.read_bytes()
+    blob = hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False)
+    return f"{mode} {blob.hexdigest()}"
+
+
+def read_at(repo_dir: Path, commit: str, path: str) -> bytes | None:
+    """A file's content at a commit (None if it has no such file)."""
+    repo = _repo(repo_dir)
+    if repo is None:
+        raise GitError(f"{repo_dir} is not a git repository")
+    try:
+        blob = repo.commit(commit).tree / path
+    except (KeyError, ValueError, git.BadName) as e:
+        if isinstance(e, KeyError):
+            return None
+        raise GitError(f"unknown commit {commit!r} in {repo_dir}") from e
+    if blob.type != "blob":
+        return None
+    return bytes(blob.data_stream.read())
+
+
+# ---------------------------------------------------------------- triggers: refs, reflogs, ignores, hooks
+
+
+@dataclass(frozen=True, slots=True)
+class RefUpdate:
+    """One line of a branch's reflog: the ref moved from old to new (commit, amend, merge, pull …)."""
+
+    old: str
+    new: str
+    message: str
+
+
+def _git(repo_dir: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    # Plain subprocess here: the watcher calls these on every event, GitPython adds ~10 ms each.
+    try:
+        return subprocess.run(["git", "-C", str(repo_dir), *args], input=stdin, capture_output=True)
+    except OSError as e:
+        raise GitError(f"cannot run git: {e}") from e
+
+
+def git_dirs(repo_dir: Path) -> tuple[Path, Path]:
+    """(this worktree's git dir, the common git dir that holds refs and reflogs)."""
+    out = _git(repo_dir, "rev-parse", "--path-format=absolute", "--git-dir", "--git-common-dir")
+    lines = out.stdout.decode().split("\n")
+    if out.returncode != 0 or len(lines) < 2:
+        raise GitError(f"{repo_dir} is not a git repository")
+    return Path(lines[0]), Path(lines[1])
+
+
+def hooks_dir(repo_dir: Path) -> Path:
+    """Where git looks for hooks (core.hooksPath if set, else <git dir>/hooks)."""
+    out = _git(repo_dir, "rev-parse", "--path-format=absolute", "--git-path", "hooks")
+    if out.returncode != 0:
+        raise GitError(f"{repo_dir} is not a git repository")
+    return Path(out.stdout.decode().strip())
+
+
+def current_branch(repo_dir: Path) -> str | None:
+    """The checked-out branch (None on a detached HEAD)."""
+    out = _git(repo_dir, "symbolic-ref", "-q", "--short", "HEAD")
+    return (out.stdout.decode().strip() or None) if out.returncode == 0 else None
+
+
+def branch_head(repo_dir: Path, branch: str) -> str | None:
+    """The commit a branch points at (loose or packed ref), None if it does not exist."""
+    out = _git(repo_dir, "rev-parse", "-q", "--verify", f"refs/heads/{branch}^{{commit}}")
+    return (out.stdout.decode().strip() or None) if out.returncode == 0 else None
+
+
+def reflog_size(repo_dir: Path, branch: str) -> int:
+    path = git_dirs(repo_dir)[1] / "logs" / "refs" / "heads" / branch
+    return path.stat().st_size if path.is_file() else 0
+
+
+def reflog_since(repo_dir: Path, branch: str, offset: int) -> tuple[list[RefUpdate], int]:
+    """The branch's ref updates appended to its reflog after byte offset; and the new offset.
+
+    The reflog names every value the ref took, so updates that follow each other faster
+    than a watcher looks are not lost. An expired (rewritten, shorter) reflog restarts at 0.
+    """
+    path = git_dirs(repo_dir)[1] / "logs" / "refs" / "heads" / branch
+    try:
+        with path.open("rb") as log:
+            size = os.fstat(log.fileno()).st_size
+            log.seek(offset if offset <= size else 0)
+            data = log.read()
+    except FileNotFoundError:
+        return [], 0
+    complete = data[: data.rfind(b"\n") + 1]  # a line still being written is read next time
+    updates = []
+    for line in complete.decode("utf-8", "replace").splitlines():
+        head, _, message = line.partition("\t")
+        fields = head.split(" ")
+        if len(fields) >= 2:
+            updates.append(RefUpdate(fields[0], fields[1], message))
+    return updates, (offset if offset <= size else 0) + len(complete)
+
+
+def check_ignored(repo_dir: Path, paths: list[str], extra_excludes: Path | None = None) -> set[str]:
+    """Which repo-relative paths git ignores (.gitignore, .git/info/exclude, core.excludesFile).
+
+    Tracked files are never ignored by git's rules. Paths matching extra_excludes (a file of
+    gitignore patterns, e.g. .runnerignore) are ignored whether tracked or not.
+    """
+    if not paths:
+        return set()
+    out = _git(repo_dir, "check-ignore", "--stdin", "-z", stdin="\0".join(paths).encode() + b"\0")
+    if out.returncode not in (0, 1):
+        raise GitError(f"git check-ignore failed: {out.stderr.decode().strip()}")
+    ignored = {p for p in out.stdout.decode().split("\0") if p}
+    if extra_excludes is not None and extra_excludes.is_file():
+        for start in range(0, len(paths), 500):
+            listed = _git(
+                repo_dir,
+                "--literal-pathspecs",
+                "ls-files",
+                "-z",
+                "--cached",
+                "--others",
+                "--ignored",
+                f"--exclude-from={extra_excludes}",
+                "--",
+                *paths[start : start + 500],
+            )
+            ignored.update(p for p in listed.stdout.decode().split("\0") if p)
+    return ignored

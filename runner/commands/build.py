@@ -50,13 +50,18 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--project", help="project name (default: the source directory's name)")
     parser.add_argument("--region", default=os.environ.get("AWS_REGION", "us-east-1"))
     parser.add_argument("--no-cache", action="store_true", help="rebuild even if inputs are unchanged")
+    parser.add_argument("--commit", metavar="SHA", help="with SERVICE: build this commit")
     parser.add_argument("--json", action="store_true", help="print the build result as JSON")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.service:
-        raise UsageError("building a pipeline.yml service is not available yet; use -s DIR")
+        from runner.commands._service_build import run_service
+
+        return run_service(args)
+    if args.commit:
+        raise UsageError("--commit needs a SERVICE of pipeline.yml")
     request = plain_request(args)
     store = open_store()
     recover(store, say)

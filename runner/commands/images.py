@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner import base_images
 from runner.output import print_json, print_table, say
+
+if TYPE_CHECKING:
+    from runner.store.images import ImageRecord, Placement
 
 
 def add_parser(sub: Any) -> None:
@@ -17,7 +20,8 @@ def add_parser(sub: Any) -> None:
     boot.add_argument("--force", action="store_true", help="rebuild even when current")
     boot.add_argument("--json", action="store_true", help="print the image states as JSON")
     boot.set_defaults(func=run_bootstrap)
-    listing = verbs.add_parser("list", help="list service images built by runner")
+    listing = verbs.add_parser("list", help="service images: tag, id, commit, build, where deployed")
+    listing.add_argument("--service", help="only this service's images")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=run_list)
 
@@ -44,15 +48,47 @@ def _state(state: base_images.ImageState) -> dict[str, Any]:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    from runner import docker_engine, images
+    from runner.store import images as records
     from runner.store import open_store
 
-    rows = open_store().query("SELECT * FROM images ORDER BY created DESC")
-    records = [dict(r) for r in rows]
+    store = open_store()
+    rows = records.list_images(store, args.service)
+    where = records.placements_by_image(store)
+    engine = docker_engine.list_images([f"{docker_engine.KIND}={images.KIND}"]) if rows else []
+    present = {i.id for i in engine}
+    listed = [_listed(r, where.get(r.image_id, []), r.image_id in present) for r in rows]
     if args.json:
-        print_json(records)
+        print_json(listed)
         return 0
     print_table(
-        ["TAG", "IMAGE ID", "COMMIT", "BUILD"],
-        [[r["tag"], r["image_id"][7:19], (r["commit_sha"] or "")[:12], r["build_id"]] for r in records],
+        ["SERVICE", "TAG", "IMAGE ID", "COMMIT", "BUILD", "CREATED", "DEPLOYED"],
+        [
+            [
+                r["service"],
+                r["tag"],
+                r["id"][7:19] + ("" if r["present"] else " (gone)"),
+                (r["commit"] or "")[:12],
+                r["build_number"] or "",
+                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["created"])),
+                " ".join(p.text() for p in where.get(r["id"], [])),
+            ]
+            for r in listed
+        ],
     )
     return 0
+
+
+def _listed(record: ImageRecord, placements: list[Placement], present: bool) -> dict[str, Any]:
+    return {
+        "service": record.service,
+        "tag": record.tag,
+        "id": record.image_id,
+        "commit": record.commit_sha,
+        "build": record.build_id,
+        "build_number": record.build_number,
+        "created": record.created,
+        "input_digest": record.input_digest,
+        "present": present,
+        "deployed": [p.as_json() for p in placements],
+    }

@@ -1,0 +1,70 @@
+"""Each sample service's Dockerfile builds on the offline Python image, serves /health, stops on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from runner import docker_engine
+
+pytestmark = pytest.mark.docker
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample-services"
+SERVICES = ("catalog", "offers", "web")
+
+
+@pytest.fixture(scope="module")
+def images() -> Iterator[dict[str, str]]:
+    tag = uuid.uuid4().hex[:12]
+    built: dict[str, str] = {}
+    try:
+        for name in SERVICES:
+            ref = f"runner-test-{name}:{tag}"
+            docker_engine.build_image(SAMPLE / name, ref, docker_engine.labels("image", service=name))
+            built[name] = ref
+        yield built
+    finally:
+        for ref in built.values():
+            docker_engine.remove_image(ref)
+
+
+def wait_for_json(url: str, deadline_s: float = 10.0) -> dict[str, object]:
+    deadline = time.monotonic() + deadline_s
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                return dict(json.loads(answer.read()))
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_image_serves_health_and_stops_cleanly_on_sigterm(images: dict[str, str], name: str) -> None:
+    env = {"RUNNER_SLOT": "blue", "RUNNER_IMAGE_TAG": images[name], "RUNNER_ENVIRONMENT": "test"}
+    request = docker_engine.RunRequest(
+        image=images[name],
+        command=["python3", "app.py"],  # the Dockerfile's CMD
+        env=env,
+        labels=docker_engine.labels("test", service=name),
+    )
+    running = docker_engine.start(request)
+    try:
+        running.container.reload()
+        address = running.container.attrs["NetworkSettings"]["IPAddress"]
+        health = wait_for_json(f"http://{address}:8000/health")
+        assert (health["status"], health["service"]) == ("ok", name)
+        version = wait_for_json(f"http://{address}:8000/version")
+        assert (version["slot"], version["image"]) == ("blue", images[name])
+        running.container.stop(timeout=8)  # SIGTERM to python3 as PID 1 (no init): it must exit by itself
+        assert running.wait(timeout_s=10) == 0
+        assert b"stopped (0 request(s) cut off)" in running.container.logs()
+    finally:
+        running.remove()

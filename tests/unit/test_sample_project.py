@@ -1,0 +1,208 @@
+"""sample-services as a self-contained project: pipeline.yml, buildspecs, appspecs, Dockerfiles, tools."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import yaml
+
+from runner import buildspec, config
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "sample-services"
+SERVICES = ("catalog", "offers", "web")
+TOOLS = SAMPLE / "tools"
+
+
+def run_tool(tool: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1"}
+    return subprocess.run(
+        [sys.executable, str(TOOLS / tool), *args], cwd=cwd, env=env, capture_output=True, text=True
+    )
+
+
+# ---------------------------------------------------------------- pipeline.yml and its references
+
+
+def test_pipeline_yml_declares_the_shop() -> None:
+    cfg = config.load(SAMPLE / "pipeline.yml")
+    assert cfg.app == "shop"
+    assert [(s.name, s.route, s.port, s.health) for s in cfg.services] == [
+        ("catalog", "/catalog", 8000, "/health"),
+        ("offers", "/offers", 8000, "/health"),
+        ("web", "/", 8000, "/health"),
+    ]
+    assert cfg.service("offers").env["CATALOG_URL"] == "http://router/catalog"
+    assert cfg.service("web").env == {
+        "CATALOG_URL": "http://router/catalog",
+        "OFFERS_URL": "http://router/offers",
+    }
+    staging, prod = cfg.environments
+    assert (staging.name, staging.port, staging.test_port, staging.approval) == (
+        "staging",
+        8081,
+        9081,
+        "auto",
+    )
+    assert (prod.name, prod.port, prod.test_port, prod.approval) == ("prod", 8080, 9080, "auto")
+    assert prod.strategy == "CodeDeployDefault.ECSCanary10Percent5Minutes" and cfg.time_scale == 60
+    assert [a.metric for a in prod.alarms] == ["error_rate"]
+    assert cfg.test is not None and cfg.test.buildspec == "buildspecs/smoke-staging.yml"
+
+
+def test_everything_the_pipeline_needs_lives_inside_sample_services() -> None:
+    cfg = config.load(SAMPLE / "pipeline.yml")
+    assert cfg.test is not None
+    referenced = [cfg.test.buildspec]
+    for svc in cfg.services:
+        referenced += [svc.path, svc.buildspec, *svc.inputs, f"{svc.path}/{svc.image.dockerfile}"]
+        referenced += [f"{svc.path}/appspec.yml", f"{svc.path}/hooks/smoke", f"{svc.path}/settings.json"]
+    for rel in referenced:
+        path = (SAMPLE / rel).resolve()
+        assert path.is_relative_to(SAMPLE) and path.exists(), rel
+
+
+@pytest.mark.parametrize(
+    "path", [*sorted((SAMPLE / "buildspecs").glob("*.yml")), *sorted((ROOT / "buildspecs").glob("*.yml"))]
+)
+def test_buildspecs_are_valid(path: Path) -> None:
+    spec = buildspec.load(path)
+    assert spec.warnings == ()
+    assert spec.reports or spec.artifacts
+
+
+def test_service_buildspec_shape() -> None:
+    spec = buildspec.load(SAMPLE / "buildspecs" / "python-service.yml")
+    assert [p.name for p in spec.phases] == ["install", "pre_build", "build", "post_build"]
+    assert spec.phases[0].commands[0].startswith('cd "${SERVICE_PATH')
+    assert [r.file_format for r in spec.reports] == ["JUNITXML"]
+
+
+# ---------------------------------------------------------------- per-service files
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_appspec_is_an_ecs_appspec_with_a_smoke_hook(name: str) -> None:
+    spec = yaml.safe_load((SAMPLE / name / "appspec.yml").read_text())
+    assert spec["version"] == 0.0
+    target = spec["Resources"][0]["TargetService"]
+    assert target["Type"] == "AWS::ECS::Service"
+    assert target["Properties"]["TaskDefinition"] == "<TASK_DEFINITION>"
+    assert target["Properties"]["LoadBalancerInfo"] == {"ContainerName": name, "ContainerPort": 8000}
+    assert {"AfterAllowTestTraffic": "smoke"} in spec["Hooks"]
+    for hook in spec["Hooks"]:
+        (hook_name,) = hook.values()
+        assert os.access(SAMPLE / name / "hooks" / hook_name, os.X_OK)
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_dockerfile_uses_the_offline_python_image_without_pip(name: str) -> None:
+    lines = [
+        line for line in (SAMPLE / name / "Dockerfile").read_text().splitlines() if line and line[0] != "#"
+    ]
+    assert lines[:2] == ["ARG BASE_IMAGE=runner/python:bookworm", "FROM ${BASE_IMAGE}"]
+    assert lines[-1] == 'CMD ["python3", "app.py"]'
+    assert not any("pip" in line for line in lines)
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_unit_tests_pass_and_write_junit(name: str, tmp_path: Path) -> None:
+    report = tmp_path / f"{name}-junit.xml"
+    done = run_tool("run_tests.py", "--junit", str(report), "--suite", name, cwd=SAMPLE / name)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    suite = ET.parse(report).getroot().find("testsuite")
+    assert suite is not None
+    assert (suite.get("name"), suite.get("failures"), suite.get("errors")) == (name, "0", "0")
+    assert int(suite.get("tests") or 0) >= 15
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_lint_passes_on_the_services(name: str) -> None:
+    done = run_tool("lint.py", ".", cwd=SAMPLE / name)
+    assert done.returncode == 0, done.stdout
+    assert done.stdout.endswith(" 0 problem(s)\n")
+
+
+# ---------------------------------------------------------------- the tools
+
+
+def test_lint_reports_each_problem_with_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "ok.py").write_text("import os\nprint(os.sep)\n")
+    (tmp_path / "unused.py").write_text("import json\nfrom typing import Any\nx: 'Any' = 1\n")
+    (tmp_path / "broken.py").write_text("def f(:\n")
+    (tmp_path / "settings.json").write_text('{"error_rate": 1.5, "healthy": "yes", "colour": 1}')
+    (tmp_path / "hooks").mkdir()
+    (tmp_path / "hooks" / "smoke").write_text("#!/usr/bin/env python3\n")
+    done = run_tool("lint.py", str(tmp_path), cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stdout.splitlines() == [
+        f"{tmp_path}/broken.py:1: syntax error: invalid syntax",
+        f"{tmp_path}/unused.py:1: 'json' imported but unused",
+        f"{tmp_path}/settings.json:1: unknown key 'colour'",
+        f"{tmp_path}/settings.json:1: healthy: expected bool, got 'yes'",
+        f"{tmp_path}/settings.json:1: error_rate: expected a share between 0 and 1, got 1.5",
+        f"{tmp_path}/hooks/smoke:1: hook is not executable (chmod +x)",
+        f"lint: 4 Python file(s) in {tmp_path}, 6 problem(s)",
+    ]
+
+
+def test_run_tests_reports_every_outcome_in_junit(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_mixed.py").write_text(
+        textwrap.dedent(
+            """
+            import unittest
+
+            class Mixed(unittest.TestCase):
+                def test_pass(self):
+                    pass
+
+                def test_fail(self):
+                    self.assertEqual(1, 2)
+
+                def test_error(self):
+                    raise RuntimeError("boom")
+
+                @unittest.skip("not today")
+                def test_skip(self):
+                    pass
+
+                def test_subtests(self):
+                    for n in (1, 2):
+                        with self.subTest(n=n):
+                            self.assertEqual(n, 1)
+            """
+        )
+    )
+    done = run_tool("run_tests.py", "--junit", "out/r.xml", "--suite", "mixed", cwd=tmp_path)
+    assert done.returncode == 1
+    suite = ET.parse(tmp_path / "out" / "r.xml").getroot()[0]
+    assert {k: suite.get(k) for k in ("name", "tests", "failures", "errors", "skipped")} == {
+        "name": "mixed",
+        "tests": "5",
+        "failures": "2",
+        "errors": "1",
+        "skipped": "1",
+    }
+    outcomes = {case.get("name"): [child.tag for child in case] for case in suite}
+    assert outcomes == {
+        "test_error": ["error"],
+        "test_fail": ["failure"],
+        "test_pass": [],
+        "test_skip": ["skipped"],
+        "test_subtests (n=2)": ["failure"],
+    }
+    failure = suite.find("testcase[@name='test_fail']/failure")
+    assert failure is not None and failure.get("message") == "AssertionError: 1 != 2"
+
+
+def test_run_tests_fails_when_no_test_is_found(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    done = run_tool("run_tests.py", "--junit", "r.xml", cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (1, "run_tests: no tests found\n")

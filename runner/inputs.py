@@ -34,6 +34,8 @@ SCHEME = "1"  # bump when the digest's definition changes: every service rebuild
 _SPLIT = re.compile(r"[\s'\"=;|&()<>`,:\[\]]+")
 _SRC_DIR = re.compile(r"^\$\{?CODEBUILD_SRC_DIR\}?/")
 _FROM = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?", re.IGNORECASE | re.MULTILINE)
+_ARG = re.compile(r"^\s*ARG\s+([A-Za-z_][A-Za-z0-9_]*)(?:=(\S*))?", re.IGNORECASE | re.MULTILINE)
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 _SETTING_NAMES = {
     "build_image": "build image",
     "base_images": "Dockerfile base image",
@@ -162,7 +164,8 @@ def _settings(
     overrides: Mapping[str, str],
 ) -> dict[str, str]:
     recipe = service.image
-    bases = [f"{ref} {image_id(ref) or 'missing'}" for ref in from_images(dockerfile_text)]
+    refs = from_images(dockerfile_text, recipe.build_args)
+    bases = [f"{ref} {('$' not in ref and image_id(ref)) or 'missing'}" for ref in refs]
     return {
         "scheme": SCHEME,
         "build_image": f"{config.build_image} {image_id(config.build_image) or 'missing'}",
@@ -208,12 +211,21 @@ def referenced_paths(text: str, service_path: str, tree: Tree) -> set[str]:
     return {p for p in found if not (service_path + "/").startswith(p + "/")}
 
 
-def from_images(dockerfile_text: str) -> list[str]:
-    """The images a Dockerfile starts from (stage names and scratch left out)."""
+def from_images(dockerfile_text: str, build_args: Mapping[str, str] | None = None) -> list[str]:
+    """The images a Dockerfile starts from (stage names and scratch left out).
+
+    `ARG NAME=default` lines before the first FROM, overridden by the build args, are
+    substituted into `FROM $NAME` / `FROM ${NAME}`.
+    """
+    first = _FROM.search(dockerfile_text)
+    head = dockerfile_text[: first.start()] if first else ""
+    defaults = {m.group(1): m.group(2) for m in _ARG.finditer(head) if m.group(2) is not None}
+    values = defaults | dict(build_args or {})
     stages: set[str] = set()
     refs: list[str] = []
     for match in _FROM.finditer(dockerfile_text):
-        ref, alias = match.group(1), match.group(2)
+        ref = _VARIABLE.sub(lambda v: values.get(v.group(1) or v.group(2), v.group(0)), match.group(1))
+        alias = match.group(2)
         if ref.lower() != "scratch" and ref not in stages and ref not in refs:
             refs.append(ref)
         if alias:

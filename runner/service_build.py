@@ -19,7 +19,7 @@ from typing import Any
 from runner import docker_engine, images, inputs, source
 from runner.build import BuildRequest, BuildResult, run_build
 from runner.config import PipelineConfig, Service
-from runner.errors import RunnerError, UsageError
+from runner.errors import EngineError, RunnerError, UsageError
 from runner.images import ImageResult
 from runner.inputs import Inputs
 from runner.phases import FAILED, SUCCEEDED
@@ -86,7 +86,10 @@ class _Engine:
 
     def image_id(self, ref: str) -> str | None:
         if ref not in self.ids:
-            info = docker_engine.image(ref)
+            try:
+                info = docker_engine.image(ref)
+            except EngineError:  # not a valid reference: the build will say why
+                info = None
             self.ids[ref] = info.id if info else None
         return self.ids[ref]
 

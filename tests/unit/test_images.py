@@ -97,6 +97,9 @@ def test_buildspec_names_shared_files() -> None:
 def test_from_images_skips_stages_and_scratch() -> None:
     text = "FROM runner/build:bookworm AS build\nRUN make\nFROM --platform=x scratch\nFROM build\nFROM py:3\n"
     assert inputs.from_images(text) == ["runner/build:bookworm", "py:3"]
+    with_args = "ARG BASE=runner/python:bookworm\nARG TAG\nFROM ${BASE}\nFROM other:$TAG\n"
+    assert inputs.from_images(with_args) == ["runner/python:bookworm", "other:$TAG"]
+    assert inputs.from_images(with_args, {"BASE": "mine:1", "TAG": "2"}) == ["mine:1", "other:2"]
 
 
 def test_changes_say_which_inputs_differ() -> None:

@@ -282,6 +282,12 @@ class ServiceServer(ThreadingHTTPServer):
     def port(self) -> int:
         return int(self.server_address[1])
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away is normal (load tools, the router closing keep-alives): no traceback."""
+        error = sys.exc_info()[1]
+        if not isinstance(error, (ConnectionError, TimeoutError)):
+            log(f"error serving {client_address}: {type(error).__name__}: {error}")
+
     def opened(self, handler: RequestHandler) -> None:
         with self._lock:
             self._open.add(handler)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import tempfile
 import threading
@@ -147,6 +149,17 @@ class ServiceTest(unittest.TestCase):
 
 
 class ServerTest(unittest.TestCase):
+    def test_clients_that_go_away_are_not_logged(self) -> None:
+        server = kit.ServiceServer(("127.0.0.1", 0), service())
+        self.addCleanup(server.server_close)
+        with contextlib.redirect_stderr(io.StringIO()) as err:
+            for error in (ConnectionResetError(), BrokenPipeError(), TimeoutError(), RuntimeError("x")):
+                try:
+                    raise error
+                except Exception:
+                    server.handle_error(None, ("127.0.0.1", 1))
+        self.assertEqual(err.getvalue(), "error serving ('127.0.0.1', 1): RuntimeError: x\n")
+
     def test_serves_over_http_with_keep_alive(self) -> None:
         with Running(service(version="3.0.0")) as running:
             self.assertEqual(get(running.url + "/version")[1]["version"], "3.0.0")
@@ -156,8 +169,10 @@ class ServerTest(unittest.TestCase):
         def broken(request: kit.Request) -> kit.Response:
             raise RuntimeError("boom")
 
-        with Running(kit.Service("svc", broken, kit.Settings(), {})) as running:
+        svc = kit.Service("svc", broken, kit.Settings(), {})
+        with contextlib.redirect_stderr(io.StringIO()) as err, Running(svc) as running:
             self.assertEqual(get(running.url + "/x")[0], 500)
+        self.assertEqual(err.getvalue(), "error in GET /x: RuntimeError: boom\n")
 
     def test_stop_finishes_in_flight_requests_then_refuses(self) -> None:
         running = Running(service(latency_ms=500))

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import errno
-import socket
 import sys
 from typing import Any
 
@@ -43,32 +41,16 @@ def check_host(host: str, explicit: bool) -> str | None:
     )
 
 
-def listen(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host.strip("[]"), port))
-    except OSError as e:
-        sock.close()
-        if e.errno == errno.EADDRINUSE:
-            raise UsageError(f"port {port} is in use on {host}: choose another with --port") from e
-        raise UsageError(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
-    sock.listen(128)
-    return sock
-
-
 def url_host(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from runner import config
     from runner.store import open_store
     from runner.web.app import create_app
     from runner.web.security import Guard, new_token
+    from runner.web.server import listen, server
 
     host = args.host or DEFAULT_HOST
     warning = check_host(host, explicit=args.host is not None)
@@ -82,6 +64,5 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(open_store(), guard, config_path=config.find())
     print(f"runner ui: http://{url_host(host)}:{port}/?token={guard.token}", flush=True)
     print("runner ui: open that URL in a browser; Ctrl-C stops the dashboard", file=sys.stderr, flush=True)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
-    server.run(sockets=[sock])
+    server(app).run(sockets=[sock])
     return 0

@@ -49,7 +49,6 @@ class Context:
             return []
         return [e.name for e in loaded.environments] if loaded else []
 
-
     def stage_names(self) -> list[str]:
         """The pipeline's stages in order (from runner.pipeline when it is there)."""
         try:

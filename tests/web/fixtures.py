@@ -187,7 +187,7 @@ def deployment(store: Store, dep_id: str, env: str, status: str, created: float,
         commit_sha=extra.pop("commit_sha", COMMIT),
         execution_id=None,
         reason=extra.pop("reason", None),
-        detail=extra.pop("detail", {"env": {"DB_PASSWORD": "hunter2"}, "time_scale": 60}),
+        detail=extra.pop("detail", {"env": {"DB_PASSWORD": "hunter2"}, "commit_time": created - 5400}),
         created=created,
         started=created + 1,
         ended=extra.pop("ended", created + 60),
@@ -247,3 +247,14 @@ def fill(store: Store, home: Path) -> dict[str, str]:
     execution = waiting_execution(store)
     environment(store)
     return {"finished": finished, "running": running, "execution": execution}
+
+
+def pipeline_yml(tmp_path: Path, port: int) -> Path:
+    (tmp_path / "project" / "catalog").mkdir(parents=True)
+    path = tmp_path / "project" / "pipeline.yml"
+    path.write_text(
+        "app: demo\nservices:\n  catalog:\n    path: catalog\n    buildspec: buildspec.yml\n"
+        f"environments:\n  - name: staging\n    port: {port + 2}\n    test_port: {port + 3}\n"
+        f"  - name: prod\n    port: {port}\n    test_port: {port + 1}\n    approval: manual\n"
+    )
+    return path

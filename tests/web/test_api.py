@@ -21,6 +21,7 @@ from runner.store.builds import append_logs, finish_build
 from runner.web.security import TOKEN_HEADER
 from tests.web import fixtures
 from tests.web.conftest import TOKEN, make_client
+from tests.web.fixtures import pipeline_yml
 
 
 def cli_json(
@@ -153,17 +154,6 @@ def test_executions_match_runner_pipeline_status(
     assert executions[0]["approvals"][0]["status"] == "Pending"
     assert "secret-approval-token" not in json.dumps(executions)
     assert client.get("/api/executions/nope").status_code == 404
-
-
-def pipeline_yml(tmp_path: Path, port: int) -> Path:
-    (tmp_path / "project" / "catalog").mkdir(parents=True)
-    path = tmp_path / "project" / "pipeline.yml"
-    path.write_text(
-        "app: demo\nservices:\n  catalog:\n    path: catalog\n    buildspec: buildspec.yml\n"
-        f"environments:\n  - name: staging\n    port: {port + 2}\n    test_port: {port + 3}\n"
-        f"  - name: prod\n    port: {port}\n    test_port: {port + 1}\n    approval: manual\n"
-    )
-    return path
 
 
 class Health(BaseHTTPRequestHandler):

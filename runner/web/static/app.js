@@ -248,7 +248,7 @@ async function loadHistory(q, results) {
       table(["#", "Build", "Service", "Status", "Source", "Started", "Duration"], body.map((b) =>
         h("tr", {}, h("td", {}, b.number), h("td", {}, h("a", { href: `/builds/${encodeURIComponent(b.id)}` }, b.id)),
           h("td", {}, b.service || "–"), h("td", {}, badge(b.status)), h("td", {}, short(b.resolved_source_version, 12)),
-          h("td", {}, fmtTime(b.started)), h("td", {}, running(b.started, b.ended, b.duration_s))))),
+          h("td", {}, fmtTime(b.started)), h("td", {}, running(b.started, b.ended, b.duration_s)))),
       { class: "history", id: "history-table" }),
       h("div", { class: "pager" },
         offset > 0 ? h("button", { type: "button", onclick: () => page(-50) }, "← Newer") : null,
@@ -279,14 +279,16 @@ function renderBuild(b, head, details) {
       short(b.resolved_source_version || b.source_version, 12), ` · image ${b.build_image} · started ${fmtTime(b.started)} · ${running(b.started, b.ended, b.duration_s)} `,
       actionButton("Re-run", "small", async () => followJob(await post(`/api/builds/${encodeURIComponent(b.id)}/rerun`)))));
   const result = b.result || {};
-  details.replaceChildren(
+  const parts = [
     h("h2", {}, "Phases"),
     table(["Name", "Status", "Duration", "Context"], b.phases.map((p) =>
       h("tr", { "data-phase": p.name }, h("td", {}, p.name), h("td", {}, badge(p.status)), h("td", {}, running(p.started, p.ended, p.duration_s)),
         h("td", {}, p.status_code ? h("code", {}, p.status_code) : "", p.status_code && p.context ? ": " : "", p.context))), { class: "phases" }),
     reportsView(result.reports || []),
     artifactsView(b, result.artifacts),
-    variablesView(result.exported_variables || {}));
+    variablesView(result.exported_variables || {}),
+  ];
+  details.replaceChildren(...parts.filter((p) => p));
 }
 
 function reportsView(reports) {

@@ -184,4 +184,10 @@ MIGRATIONS: list[str] = [
         addresses TEXT NOT NULL DEFAULT '{}'
     )
     """,
+    # 4: triggers: the ref a queued commit was made on (the hook enqueues commits of any
+    # branch; the worker skips those the pipeline does not watch), and duplicate look-ups.
+    """
+    ALTER TABLE queue ADD COLUMN ref TEXT;
+    CREATE INDEX queue_commit ON queue(kind, commit_sha, enqueued)
+    """,
 ]

@@ -1,0 +1,118 @@
+"""The post-commit hook on real git: chaining, exact restore, queueing, never failing a commit."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from runner.store import open_store
+from runner.store import queue as q
+from runner.triggers import hook, post_commit
+from tests.unit.triggers_project import git, head, make_project, rows, wait_until
+
+ORIGINAL = b"#!/bin/sh\n# the team's own hook\necho \"original hook ran\" >&2\n"
+
+
+@pytest.fixture
+def project(tmp_path: Path, runner_home: Path) -> Path:
+    return make_project(tmp_path)
+
+
+@pytest.fixture
+def lock(runner_home: Path) -> Iterator[int]:
+    """This test drains the queue (no detached worker is started by the hook)."""
+    fd = post_commit.acquire(str(runner_home), "test")
+    assert fd is not None
+    yield fd
+    os.close(fd)
+
+
+def test_install_chains_an_existing_hook_and_uninstall_restores_it_exactly(project: Path, lock: int) -> None:
+    original = project / ".git" / "hooks" / "post-commit"
+    original.write_bytes(ORIGINAL)
+    original.chmod(0o750)
+    before = os.stat(original)
+    installed = hook.install(project)
+    assert installed.installed and installed.chained is not None
+    assert hook.install(project).chained == installed.chained  # again: still one original, kept
+    done = git(project, "commit", "-q", "--allow-empty", "-m", "two")
+    assert "original hook ran" in done.stderr  # chained, not overwritten
+    hook.uninstall(project)
+    assert original.read_bytes() == ORIGINAL
+    after = os.stat(original)
+    assert stat.S_IMODE(after.st_mode) == 0o750 and after.st_ino == before.st_ino
+    assert sorted(p.name for p in original.parent.glob("post-commit*")) == ["post-commit"]
+
+
+def test_uninstall_without_an_original_removes_the_hook(project: Path) -> None:
+    path = hook.install(project).path
+    assert hook.state(project).installed
+    hook.uninstall(project)
+    assert not os.path.lexists(path)
+
+
+def test_the_hook_queues_the_commit_with_its_branch(project: Path, runner_home: Path, lock: int) -> None:
+    open_store(runner_home)
+    hook.install(project)
+    git(project, "commit", "-q", "--allow-empty", "-m", "two")
+    sha = head(project)
+    [entry] = rows(open_store(runner_home))
+    assert (entry.kind, entry.commit_sha, entry.ref, entry.source, entry.status) == (
+        "pipeline",
+        sha,
+        "refs/heads/main",
+        "post-commit",
+        "QUEUED",
+    )
+
+
+def test_a_locked_store_spools_the_commit_and_the_commit_succeeds(
+    project: Path, runner_home: Path, lock: int
+) -> None:
+    store = open_store(runner_home)
+    hook.install(project)
+    blocker = sqlite3.connect(runner_home / "state.db", isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        done = git(project, "commit", "-q", "--allow-empty", "-m", "while locked")
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert done.returncode == 0 and "spooled" in done.stderr
+    assert rows(store) == [] and q.pending_spool(runner_home)
+    q.ingest_spool(store, runner_home)
+    assert [e.commit_sha for e in rows(store)] == [head(project)]
+    assert not q.pending_spool(runner_home)
+
+
+def test_an_unusable_runner_home_never_fails_the_commit(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hook.install(project)
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("RUNNER_HOME", str(tmp_path / "a-file" / "home"))  # mkdir fails, even for root
+    done = git(project, "commit", "-q", "--allow-empty", "-m", "two", check=False)
+    assert done.returncode == 0
+    assert "post-commit hook could not queue" in done.stderr
+    assert git(project, "log", "-1", "--format=%s").stdout.strip() == "two"
+
+
+@pytest.mark.slow
+def test_without_a_watch_the_hook_starts_one_detached_worker_that_drains_and_exits(
+    tmp_path: Path, runner_home: Path
+) -> None:
+    project = make_project(tmp_path, extra="branch: release\n")  # commits on main are skipped
+    open_store(runner_home)
+    hook.install(project)
+    git(project, "commit", "-q", "--allow-empty", "-m", "two")
+    store = open_store(runner_home)
+    wait_until(lambda: [e.status for e in rows(store)] == ["SKIPPED"], what="the worker drained the queue")
+    assert "ships branch release" in (rows(store)[0].reason or "")
+    wait_until(lambda: post_commit.holder(str(runner_home)) is None, what="the worker exited")
+    log = (runner_home / "worker.log").read_text()
+    assert "idle: exiting" in log and "Traceback" not in log

@@ -7,19 +7,18 @@ is left running in any case.
 
 from __future__ import annotations
 
-import getpass
 import os
 import re
 import time
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from runner import buildspec as buildspec_mod
 from runner import cache, docker_engine, phases, workspace
 from runner.artifacts import upload
+from runner.build_result import RUNTIME_WARNING, BuildRequest, BuildResult, PhaseRecord, local_notes
 from runner.buildenv import BuildIdentity, codebuild_variables, compose
 from runner.buildlog import BuildLog
 from runner.buildspec import Buildspec
@@ -33,85 +32,14 @@ from runner.phase_runner import (
     run_phase,
     wait_for_removals,
 )
-from runner.reports import Report, build_report, copy_reports
+from runner.reports import Report, build_report, copy_reports, mask_report
 from runner.secrets import Masker, load_secrets, resolve
 from runner.shell import read_exported
 from runner.source import describe
 from runner.store import Store
 from runner.store.builds import BuildRecord, create_build, finish_build, record_phase, stop_requested
 
-RUNTIME_WARNING = (
-    "Skipping install of runtimes. Runtime version selection is not supported by this build image."
-)
-
-
-@dataclass(frozen=True, slots=True)
-class BuildRequest:
-    source: Path
-    buildspec: Path
-    image: str
-    project: str
-    work_dir: Path
-    service: str | None = None
-    artifacts_dir: Path | None = None
-    reports_dir: Path | None = None
-    overrides: Mapping[str, str] = field(default_factory=dict)
-    project_env: Mapping[str, str] = field(default_factory=dict)
-    mount_source: bool = False
-    privileged: bool = False
-    secrets_file: Path | None = None
-    timeout_min: float = 60.0
-    initiator: str = field(default_factory=getpass.getuser)
-    region: str = "us-east-1"
-    memory: str | None = None
-    source_version: str | None = None
-    resolved_source_version: str | None = None
-    cache_dir: Path | None = None
-    network: str | None = None  # a docker network to join (the test stage joins staging's)
-
-
-@dataclass(frozen=True, slots=True)
-class PhaseRecord:
-    name: str
-    status: str
-    started: float
-    ended: float
-    context: list[dict[str, str]]
-    snapshot: str | None = None  # the image this phase started from (for `runner debug`)
-    retried: bool = False  # a failed attempt that on-failure RETRY ran again
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "status": self.status,
-            "duration_s": round(self.ended - self.started, 3),
-            "context": self.context[0]["message"] if self.context else "",
-            "status_code": self.context[0]["status_code"] if self.context else "",
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class BuildResult:
-    id: str
-    number: int
-    status: str
-    phases: tuple[PhaseRecord, ...]
-    exported_variables: Mapping[str, str]
-    artifacts: Mapping[str, list[str]]
-    reports: tuple[Report, ...]
-    workspace: str
-
-    def as_json(self) -> dict[str, Any]:
-        secondary = {k: v for k, v in self.artifacts.items() if k != "artifacts"}
-        return {
-            "id": self.id,
-            "number": self.number,
-            "status": self.status,
-            "phases": [p.as_json() for p in self.phases],
-            "exported_variables": dict(self.exported_variables),
-            "artifacts": {"primary": self.artifacts.get("artifacts", []), "secondary": secondary},
-            "reports": [r.as_json() for r in self.reports],
-        }
+__all__ = ["RUNTIME_WARNING", "BuildRequest", "BuildResult", "PhaseRecord", "run_build"]
 
 
 def run_build(
@@ -161,6 +89,7 @@ class _Build:
         self.exported: dict[str, str] = {}
         self.artifacts: dict[str, list[str]] = {}
         self.reports: list[Report] = []
+        self.in_progress: tuple[str, float, str] | None = None  # command phase, start, image
 
     def _create_record(self) -> BuildRecord:
         info = describe(self.request.source)
@@ -189,7 +118,7 @@ class _Build:
         )
 
     def run(self) -> BuildResult:
-        for warning in self.spec.warnings:
+        for warning in (*self.spec.warnings, *local_notes(self.spec)):
             self.log.container(f"Warning: {warning}")
         try:
             self._phase("SUBMITTED", lambda: None)
@@ -197,14 +126,28 @@ class _Build:
             self._phase("DOWNLOAD_SOURCE", self._download_source)
             self._command_phases()
         except KeyboardInterrupt:
+            self._record_in_progress(phases.STOPPED, "BUILD_STOPPED", "Build was stopped")
             self._record_abnormal(phases.STOPPED, "BUILD_STOPPED", "Build was stopped (interrupted)")
             self._finish()
             raise
         except _PhaseFailed:
             pass
         except EngineError as e:
+            self._record_in_progress(phases.FAULT, "ENGINE_ERROR", str(e))
             self._record_abnormal(phases.FAULT, "ENGINE_ERROR", str(e))
+        except Exception as e:  # a bug of ours: the build must not stay IN_PROGRESS
+            self._record_abnormal(phases.FAULT, "INTERNAL_ERROR", _one_line(e))
+            self._finish()
+            raise
         return self._finish()
+
+    def _record_in_progress(self, status: str, code: str, message: str) -> None:
+        """Ctrl-C or engine trouble during a command phase: record that phase too (it is
+        where `runner debug` goes by default)."""
+        if self.in_progress is not None:
+            name, started, image = self.in_progress
+            self.in_progress = None
+            self._record(name, status, started, code, message, image)
 
     # ------------------------------------------------------------ phases
 
@@ -228,7 +171,7 @@ class _Build:
         self.space = workspace.create(
             self.request.work_dir, self.uuid, self.request.source, self.request.mount_source
         )
-        workspace.copy_source(self.request.source, self.space)
+        workspace.copy_source(self.request.source, self.space, self._own_paths())
         if self.spec.run_as or any(p.run_as for p in self.spec.phases):
             workspace.open_permissions(self.space)
         self.log.container(f"CODEBUILD_SRC_DIR={self.space.container_src}")
@@ -246,6 +189,15 @@ class _Build:
             if restored:
                 self.setup = replace(self.setup, image=restored)
 
+    def _own_paths(self) -> tuple[Path, ...]:
+        """The runner's state, never copied as source even when it lives inside it: a copy
+        would recurse into the workspace, and reading the live database closes its file
+        descriptors, which drops this process's SQLite locks (POSIX lock semantics)."""
+        db = self.store.path
+        cache = (self.request.cache_dir,) if self.request.cache_dir else ()
+        files = tuple(db.with_name(db.name + suffix) for suffix in ("", "-wal", "-shm", "-journal"))
+        return (self.request.work_dir, db.parent, *cache, *files)
+
     def _command_phases(self) -> None:
         setup = self.setup
         deadline = Deadline(time.monotonic() + self.request.timeout_min * 60)
@@ -253,18 +205,26 @@ class _Build:
         image, state = setup.image, None
         while current in phases.COMMAND_PHASES:
             phase = self.spec.phase(current.lower())
+            if self.stop.requested():  # `runner stop` between two containers
+                self._record(current, phases.STOPPED, time.time(), "BUILD_STOPPED", "Build was stopped")
+                current = phases.FINALIZING
+                break
             self.log.container(f"Entering phase {current}")
             if phase is None or not (phase.commands or phase.finally_commands):
                 self._record(current, phases.SUCCEEDED, time.time(), "", "", snapshot=image)
                 current = phases.following(current)
                 continue
             if phase.runtime_versions:
+                wanted = ", ".join(f"{k}: {v}" for k, v in phase.runtime_versions.items())
+                self.log.container(f"Runtime versions requested: {wanted}")
                 self.log.container(RUNTIME_WARNING)
+            self.in_progress = (current, time.time(), image)
             phase_setup = replace(setup, image=image, user=phase.run_as or self.spec.run_as)
             refreshed = {"CODEBUILD_BUILD_SUCCEEDING": "1" if succeeding else "0"}
             assert self.space is not None
             record_phase_start(self.space, current, phase_setup, state, refreshed)
             outcome = run_phase(phase, attempt, phase_setup, state, refreshed, self.log, deadline, self.stop)
+            self.in_progress = None
             self._record_outcome(current, outcome, image)
             step = phases.next_step(
                 current, outcome.status, succeeding, phase.on_failure, outcome.message, attempt
@@ -350,14 +310,16 @@ class _Build:
         ran_build = any(p.name == phases.BUILD for p in self.phase_records)
         if self.spec.reports and ran_build:
             self.reports = [
-                build_report(self.space.src, spec, f"{self.request.project}-{spec.name}")
+                mask_report(
+                    build_report(self.space.src, spec, f"{self.request.project}-{spec.name}"), self.masker
+                )
                 for spec in self.spec.reports
             ]
             for report in self.reports:
                 self.log.container(
                     f"Report {report.name}: {report.status} "
                     f"({report.passed} passed, {report.failed} failed, "
-                    f"{report.skipped} skipped)"
+                    f"{report.skipped} skipped)" + (f": {report.problem}" if report.problem else "")
                 )
             if self.request.reports_dir:
                 copy_reports(self.space.src, self.reports, self.request.reports_dir)
@@ -383,7 +345,7 @@ class _Build:
         snapshot: str | None = None,
     ) -> None:
         ended = time.time()
-        context = [{"status_code": code, "message": message}]
+        context = [{"status_code": code, "message": self.masker(message)}]
         self.phase_records.append(PhaseRecord(name, status, started, ended, context, snapshot))
         record_phase(
             self.store,
@@ -401,7 +363,7 @@ class _Build:
             self.log.container(f"Phase context status code: {code} Message: {message}")
 
     def _record_outcome(self, name: str, outcome: PhaseOutcome, image: str) -> None:
-        context = outcome.context
+        context = self.masker.deep(outcome.context)
         self.phase_records.append(
             PhaseRecord(name, outcome.status, outcome.started, outcome.ended, context, image)
         )

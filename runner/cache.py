@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from runner import docker_engine
 from runner.buildspec import CacheSpec
-from runner.globs import check_relative, inside, select, walk
+from runner.globs import PathEscape, check_relative, inside, select, walk
 from runner.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -44,6 +44,8 @@ def hash_files(src: Path, patterns: list[str]) -> str:
     entries, dirs = walk(src)
     digest = hashlib.sha256()
     for entry in select(entries, dirs, [check_relative(p) for p in patterns]):
+        if entry.is_link and (not inside(src, entry.path) or not entry.path.resolve().is_file()):
+            continue  # never read through a link to outside the workspace
         digest.update(entry.rel.encode() + b"\0" + entry.path.read_bytes())
     return digest.hexdigest()
 
@@ -64,20 +66,36 @@ def restore(
     """Unpack the best matching cache into the workspace; returns the archive used."""
     if spec.action == "save":
         return None
-    key = evaluate_key(spec.key, space.src, env or {})
-    found = _find(cache_dir, key, spec.fallback_keys if spec.key else ())
-    if found is None:
-        say(f"Cache miss: key {key}")
+    try:
+        key = evaluate_key(spec.key, space.src, env or {})
+        fallbacks = tuple(evaluate_key(k, space.src, env or {}) for k in spec.fallback_keys)
+        _split(spec)
+    except PathEscape as e:
+        say(f"Cache not restored: {e}")
         return None
-    say(f"Cache hit: key {found.stem}")
-    with tarfile.open(found) as tar:
+    found = _find(cache_dir, key, fallbacks if spec.key else ())
+    if found is None or found.stem != key:
+        say(f"Cache miss: key {key}")
+    if found is None:
+        return None
+    matched = next((k for k in fallbacks if found.stem.startswith(k)), None) if found.stem != key else None
+    say(f"Cache hit: key {found.stem}" + (f" (fallback key {matched})" if matched else ""))
+    try:
+        _unpack(found, space)
+    except (tarfile.TarError, OSError) as e:  # a damaged (or doctored) archive: build without it
+        say(f"Cache not restored: {found.name}: {e}")
+        return None
+    return found
+
+
+def _unpack(archive: Path, space: Workspace) -> None:
+    with tarfile.open(archive) as tar:
         for member in tar.getmembers():
             if member.name.startswith("src/"):
                 member.name = member.name[len("src/") :]
                 tar.extract(member, space.src, filter="data")
             elif member.name.startswith("abs/"):
                 tar.extract(member, space.tmp / "cache-restore", filter="data")
-    return found
 
 
 def _find(cache_dir: Path, key: str, fallbacks: tuple[str, ...]) -> Path | None:
@@ -119,8 +137,12 @@ def save(
 ) -> None:
     if spec.action == "restore":
         return
-    key = evaluate_key(spec.key, space.src, setup.env)
-    relative, absolute = _split(spec)
+    try:
+        key = evaluate_key(spec.key, space.src, setup.env)
+        relative, absolute = _split(spec)
+    except PathEscape as e:
+        say(f"Cache not saved: {e}")
+        return
     cache_dir.mkdir(parents=True, exist_ok=True)
     partial = cache_dir / f"{key}.tar.partial"
     with tarfile.open(partial, "w") as tar:

@@ -10,9 +10,12 @@ from __future__ import annotations
 import functools
 import os
 import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+
+RUNNER_DIRS = (".runner",)
 
 
 class PathEscape(ValueError):
@@ -70,10 +73,13 @@ class Entry:
 
 
 def walk(base: Path) -> tuple[list[Entry], list[str]]:
-    """Files and symlinks below base (symlinks are never followed), and the directories."""
+    """Regular files and symlinks below base (symlinks are never followed), and the
+    directories. FIFOs, sockets and devices are left out: reading one could block."""
     files: list[Entry] = []
     dirs: list[str] = []
     for root, dirnames, filenames in os.walk(base, followlinks=False):
+        # The runner's own state (-m mounts a source that may hold it) is never build output.
+        dirnames[:] = [d for d in dirnames if d not in RUNNER_DIRS]
         rel_root = os.path.relpath(root, base)
         prefix = "" if rel_root == "." else rel_root.replace(os.sep, "/") + "/"
         for name in dirnames:
@@ -84,7 +90,9 @@ def walk(base: Path) -> tuple[list[Entry], list[str]]:
                 dirs.append(prefix + name)
         for name in filenames:
             full = Path(root) / name
-            files.append(Entry(prefix + name, full, full.is_symlink()))
+            mode = full.lstat().st_mode
+            if stat.S_ISREG(mode) or stat.S_ISLNK(mode):
+                files.append(Entry(prefix + name, full, stat.S_ISLNK(mode)))
     return files, dirs
 
 
@@ -113,7 +121,11 @@ def base_directories(root: Path, pattern: str | None) -> list[Path]:
         return [root]
     cleaned = check_relative(pattern).rstrip("/")
     if not any(ch in cleaned for ch in "*?["):
-        return [root / cleaned] if (root / cleaned).is_dir() else []
+        base = root / cleaned
+        if base.is_dir() and not inside(root, base):
+            # A symlink on the way (base-directory: link-to-home) would walk the host.
+            raise PathEscape(f"{pattern!r} leads outside the source directory through a symlink")
+        return [base] if base.is_dir() else []
     _, dirs = walk(root)
     return [root / d for d in sorted(dirs) if matches(cleaned, d)]
 

@@ -218,6 +218,9 @@ def _run_container(
     timer.start()
     run = _Run()
     try:
+        if stop_requested.requested():
+            # `runner stop` kills the containers it finds; one created after it looked is ours to kill.
+            container.kill()
         splitter = MarkerSplitter(setup.nonce)
         for chunk in container.output():
             for piece in splitter.feed(chunk.decode("utf-8", "replace")):
@@ -252,6 +255,7 @@ def _handle(piece: str | Marker, run: _Run, texts: dict[tuple[str, int], str], l
     if piece.kind == "S":
         run.started.append(key)
         log.container(f"Running command {texts[key]}")
+        log.flush()  # a quiet command (sleep, a long compile) must not hold back what came before
     elif piece.kind == "E":
         run.ended[key] = piece.status
         if piece.status != 0:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import shutil
 import xml.etree.ElementTree as ET
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +41,13 @@ class Report:
     files: tuple[str, ...] = ()
     failures: tuple[Case, ...] = field(default_factory=tuple)
     problem: str = ""
+    # Where each file goes under `-r DIR/<name>/`: relative to base-directory, and only
+    # its name with discard-paths (as CodeBuild names report files).
+    copied_as: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
+        del data["copied_as"]
         data["files"] = list(self.files)
         data["failures"] = [asdict(c) for c in self.failures]
         return data
@@ -55,44 +60,45 @@ def build_report(src_root: Path, spec: ReportSpec, group: str) -> Report:
         return Report(group, spec.file_format, "INCOMPLETE", problem=str(e))
     if not files:
         return Report(group, spec.file_format, "INCOMPLETE", problem="no report files found")
-    rels = tuple(str(f.relative_to(src_root)) for f in files)
+    rels = tuple(str(f.relative_to(src_root)) for f, _ in files)
+    found = Report(group, spec.file_format, "INCOMPLETE", files=rels, copied_as=tuple(d for _, d in files))
     if spec.file_format != "JUNITXML":
-        return Report(group, spec.file_format, "SUCCEEDED", files=rels, problem="format not parsed")
+        return replace(found, status="SUCCEEDED", problem="format not parsed")
     cases: list[Case] = []
-    for path in files:
+    for path, _ in files:
         try:
             cases.extend(parse_junit(path.read_bytes()))
         except (ET.ParseError, OSError) as e:
-            return Report(group, spec.file_format, "INCOMPLETE", files=rels, problem=f"{path.name}: {e}")
+            return replace(found, problem=f"{path.name}: {e}")
     failed = [c for c in cases if c.status in ("FAILED", "ERROR")]
     skipped = sum(1 for c in cases if c.status == "SKIPPED")
-    return Report(
-        name=group,
-        file_format=spec.file_format,
+    return replace(
+        found,
         status="FAILED" if failed else "SUCCEEDED",
         total=len(cases),
         passed=len(cases) - len(failed) - skipped,
         failed=len(failed),
         skipped=skipped,
-        files=rels,
         failures=tuple(failed[:MAX_CASES_KEPT]),
     )
 
 
-def _report_files(src_root: Path, spec: ReportSpec) -> list[Path]:
+def _report_files(src_root: Path, spec: ReportSpec) -> list[tuple[Path, str]]:
+    """(file, where it goes in the report directory); links to outside are never read."""
     patterns = [check_relative(p) for p in spec.files]
-    found: list[Path] = []
+    found: dict[str, tuple[Path, str]] = {}
     for base in base_directories(src_root, spec.base_directory):
         entries, dirs = walk(base)
-        found.extend(
-            e.path for e in select(entries, dirs, patterns) if not e.is_link or inside(src_root, e.path)
-        )
-    return found
+        for e in select(entries, dirs, patterns):
+            if not e.is_link or inside(src_root, e.path):
+                dest = e.rel.rsplit("/", 1)[-1] if spec.discard_paths else e.rel
+                found.setdefault(dest, (e.path, dest))
+    return list(found.values())
 
 
 def parse_junit(data: bytes) -> list[Case]:
     root = ET.fromstring(data)
-    suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+    suites = list(root.iter("testsuite"))  # <testsuites>, or a <testsuite> that may nest others
     cases = []
     for suite in suites:
         for case in suite.findall("testcase"):
@@ -116,7 +122,13 @@ def _case(case: ET.Element, suite: str) -> Case:
 
 def copy_reports(src_root: Path, reports: list[Report], out_dir: Path) -> None:
     for report in reports:
-        for rel in report.files:
-            target = out_dir / report.name / rel
+        for rel, dest in zip(report.files, report.copied_as, strict=True):
+            target = out_dir / report.name / dest
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src_root / rel, target)
+
+
+def mask_report(report: Report, mask: Callable[[str], str]) -> Report:
+    """Test output may print a secret: mask the failure messages before anything shows them."""
+    failures = tuple(replace(c, name=mask(c.name), message=mask(c.message)) for c in report.failures)
+    return replace(report, failures=failures, problem=mask(report.problem))

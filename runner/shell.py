@@ -113,7 +113,8 @@ def _save_state(shell: str, state_out: str, exported: Sequence[str]) -> str:
     return (
         f"mkdir -p {d} && {variables}; export -p > {d}/exports.sh; {options}; "
         f"pwd > {d}/cwd; {{ {picks}true; }} > {d}/exported; "
-        f"chmod 0600 {d}/vars.sh {d}/exports.sh {d}/exported 2>/dev/null"
+        # Readable by the next phase's run-as user; the workspace root is 0700 on the host.
+        f"chmod 0644 {d}/vars.sh {d}/exports.sh {d}/exported 2>/dev/null"
     )
 
 

@@ -61,23 +61,34 @@ def create(work_dir: Path, build_uuid: str, source: Path, mount_source: bool) ->
     number = f"{random.SystemRandom().randrange(10**8, 10**9)}"
     space = Workspace(work_dir / build_uuid, number, source.resolve() if mount_source else None)
     (space.output / f"src{number}" / "src").mkdir(parents=True)
-    space.tmp.mkdir()
-    # Any run-as user must be able to write its state and scripts.
-    os.chmod(space.tmp, 0o1777)
+    # Only the runner's user may enter the workspace on the host (saved shell states
+    # hold the build's variables); inside the containers, any run-as user must be able
+    # to write its state and read the state a phase run by another user left.
+    os.chmod(space.root, 0o700)
+    for directory in (space.tmp, space.tmp / "state"):
+        directory.mkdir()
+        os.chmod(directory, 0o1777)
     return space
 
 
-def copy_source(source: Path, space: Workspace) -> None:
-    """DOWNLOAD_SOURCE: copy the source tree; symlinks are copied as links, never followed."""
+def copy_source(source: Path, space: Workspace, skip: tuple[Path, ...] = ()) -> None:
+    """DOWNLOAD_SOURCE: copy the source tree; symlinks are copied as links, never followed.
+
+    `skip`: the runner's own directories (work, cache), which may live inside the source
+    (RUNNER_HOME=./state): copying the workspace into itself would never end.
+    """
     if space.mounted_source is not None:
         return
-    shutil.copytree(
-        source,
-        space.src,
-        symlinks=True,
-        dirs_exist_ok=True,
-        ignore=shutil.ignore_patterns(*IGNORED_IN_COPY),
-    )
+    skipped = {os.path.realpath(p) for p in (*skip, space.root)}
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        ignored = set(shutil.ignore_patterns(*IGNORED_IN_COPY)(directory, names))
+        real = os.path.realpath(directory) + os.sep
+        if any(path.startswith(real) for path in skipped):  # one of ours is below: look closer
+            ignored |= {n for n in names if os.path.realpath(os.path.join(directory, n)) in skipped}
+        return ignored
+
+    shutil.copytree(source, space.src, symlinks=True, dirs_exist_ok=True, ignore=ignore)
 
 
 def open_permissions(space: Workspace) -> None:

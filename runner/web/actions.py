@@ -72,6 +72,29 @@ def _run(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         raise Refused(str(e)) from e
 
 
+# ------------------------------------------------------------------ reads owned by other modules
+
+
+def deploy_status(config: Any, store: Store) -> dict[str, Any]:
+    """`runner status --json` (runner.deploy.status): slots, containers and health per service."""
+    result = _run(load("runner.deploy", "status"), config, store)
+    return plain(result)  # type: ignore[no-any-return]
+
+
+def slot_health(config: Any, store: Store) -> dict[tuple[str, str], str]:
+    """(environment, service) → the live slot's health as `runner status` reports it; {} if unknown."""
+    try:
+        status = deploy_status(config, store)
+    except (NotAvailable, Refused):
+        return {}
+    return {
+        (env["name"], svc["service"]): str(svc["health"])
+        for env in status.get("environments", [])
+        for svc in env.get("services", [])
+        if svc.get("health")
+    }
+
+
 # ------------------------------------------------------------------ approvals (quick, synchronous)
 
 
@@ -147,7 +170,7 @@ def rerun_execution(jobs: Jobs, config: Any, store: Store, execution_id: str) ->
     if not rows:
         raise Refused(f"no pipeline execution {execution_id!r}")
     commit = rows[0]["commit_sha"]
-    return jobs.start("rerun", execution_id, lambda _say: start(config, store, commit, "ui"))
+    return jobs.start("rerun", execution_id, lambda say: start(config, store, commit, "ui", say=say))
 
 
 def rerun_build(jobs: Jobs, config: Any, store: Store, home: Path, build_id: str) -> Job:

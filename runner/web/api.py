@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 from runner import __version__
 from runner.errors import RunnerError
 from runner.store import views
-from runner.web import schemas
+from runner.web import actions, schemas
 from runner.web.actions import available
 from runner.web.context import Context, reader
 from runner.web.health import UNKNOWN, target
@@ -170,17 +170,34 @@ def environments(c: Reader) -> list[dict[str, Any]]:
 
 
 def _add_health(c: Context, services: list[dict[str, Any]]) -> None:
+    """Health as `runner status` reports it (runner.deploy), else a GET of the live health path."""
     try:
         config = c.config()
     except RunnerError:  # a broken pipeline.yml leaves health unknown, the page still works
         config = None
-    names = {(e.name, s.name): (e, s) for e in config.environments for s in config.services} if config else {}
-    known = [s for s in services if (s["environment"], s["service"]) in names]
     for s in services:
         s["health"] = dict(UNKNOWN)
-    checked = c.probe.many([target(*names[(s["environment"], s["service"])]) for s in known])
-    for s, health in zip(known, checked, strict=True):
+    if config is None:
+        return
+    reported = c.cached("slot_health", lambda: actions.slot_health(config, c.store))
+    names = {(e.name, s.name): (e, s) for e in config.environments for s in config.services}
+    for s in services:
+        key = (s["environment"], s["service"])
+        if key in reported:
+            word = reported[key].split(" ", 1)[0]
+            s["health"] = {"status": word, "url": None, "detail": f"runner status: {reported[key]}"}
+    probed = [s for s in services if (s["environment"], s["service"]) in names and s["health"] == UNKNOWN]
+    checked = c.probe.many([target(*names[(s["environment"], s["service"])]) for s in probed])
+    for s, health in zip(probed, checked, strict=True):
         s["health"] = health
+
+
+@router.get(
+    "/status", tags=["deploy"], responses={501: {"model": schemas.Error}, 409: {"model": schemas.Error}}
+)
+def deploy_status(c: Reader) -> dict[str, Any]:
+    """Exactly `runner status --json` (from runner.deploy): environments, slots, containers, health."""
+    return actions.deploy_status(c.required_config(), c.store)
 
 
 @router.get("/deployments", response_model=list[schemas.Deployment], tags=["deploy"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,16 @@ class Context:
     jobs: Jobs = field(default_factory=Jobs)
     probe: Probe = field(default_factory=Probe)
     _config: tuple[float, Any] | None = None
+    _cache: dict[str, tuple[float, Any]] = field(default_factory=dict)
+
+    def cached(self, key: str, compute: Callable[[], Any], ttl_s: float = 3.0) -> Any:
+        """A value computed at most every ttl_s (page polls must not hammer Docker)."""
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is None or now - hit[0] > ttl_s:
+            hit = (now, compute())
+            self._cache[key] = hit
+        return hit[1]
 
     def config(self) -> Any:
         """pipeline.yml as loaded now (reloaded when the file changes); None without one."""

@@ -177,8 +177,14 @@ def live_router() -> Iterator[int]:
 
 
 def test_environments_show_slots_weights_health_and_deployments(
-    store: Store, home: Path, rows: dict[str, str], tmp_path: Path, live_router: int
+    store: Store,
+    home: Path,
+    rows: dict[str, str],
+    tmp_path: Path,
+    live_router: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setitem(sys.modules, "runner.deploy", types.SimpleNamespace())  # no `runner status`: probe
     with make_client(store, home, pipeline_yml(tmp_path, live_router), **{TOKEN_HEADER: TOKEN}) as client:
         envs = client.get("/api/environments").json()
         executions = client.get("/api/executions").json()
@@ -192,6 +198,32 @@ def test_environments_show_slots_weights_health_and_deployments(
     assert "hunter2" not in json.dumps(envs)  # environment variables of a deployment are never shown
     assert [s["name"] for s in executions[0]["stages"]][-1] == "Deploy-prod"  # planned, not reached
     assert executions[0]["stages"][-1]["status"] == "Pending"
+
+
+def test_health_comes_from_runner_status_when_the_deploy_module_reports_it(
+    store: Store, home: Path, rows: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reported = {
+        "app": "demo",
+        "environments": [
+            {
+                "name": "prod",
+                "services": [{"service": "catalog", "live_slot": "blue", "health": "unhealthy (502)"}],
+            }
+        ],
+        "queue": [],
+    }
+
+    def status(config: Any, store: Store, environment: str | None = None) -> dict[str, Any]:
+        assert config.app == "demo"
+        return reported
+
+    monkeypatch.setitem(sys.modules, "runner.deploy", types.SimpleNamespace(status=status))
+    with make_client(store, home, pipeline_yml(tmp_path, 9), **{TOKEN_HEADER: TOKEN}) as client:
+        envs = client.get("/api/environments").json()
+        assert client.get("/api/status").json() == reported  # exactly `runner status --json`
+    health = envs[1]["services"][0]["health"]
+    assert (health["status"], health["detail"]) == ("unhealthy", "runner status: unhealthy (502)")
 
 
 def test_deployment_detail_and_events(client: TestClient, store: Store) -> None:

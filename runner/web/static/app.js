@@ -71,9 +71,11 @@ function fmtTime(ts) {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
+// A duration; while still running, a span that counts up every second (see the timer at the end).
 function running(started, ended, duration) {
   if (duration !== null && duration !== undefined) return fmtDuration(duration);
-  return started && !ended ? fmtDuration(Date.now() / 1000 - started) + "…" : "–";
+  if (!started || ended) return "–";
+  return h("span", { class: "elapsed", "data-since": started }, fmtDuration(Date.now() / 1000 - started) + "…");
 }
 
 function statusClass(status) {
@@ -171,7 +173,7 @@ function executionCard(x) {
   return h("section", { class: "card execution", "data-execution": x.id },
     h("div", { class: "card-head" },
       h("strong", {}, x.pipeline), " ", short(x.id, 8), " ", badge(x.status),
-      h("span", { class: "muted" }, ` commit `, short(x.commit, 12), ` · ${x.trigger} · ${x.mode} · ${fmtTime(x.created)} · ${running(x.created, x.ended, x.duration_s)}`),
+      h("span", { class: "muted" }, ` commit `, short(x.commit, 12), ` · ${x.trigger} · ${x.mode} · ${fmtTime(x.created)} · `, running(x.created, x.ended, x.duration_s)),
       h("span", { class: "spacer" }),
       actionButton("Re-run", "small", async () => followJob(await post(`/api/executions/${encodeURIComponent(x.id)}/rerun`)))),
     flow);
@@ -276,7 +278,7 @@ function renderBuild(b, head, details) {
   head.replaceChildren(
     h("h1", {}, `Build ${b.id} `, badge(b.status)),
     h("p", { class: "muted" }, `#${b.number} · project ${b.project}${b.service ? " · service " + b.service : ""} · by ${b.initiator} · source `,
-      short(b.resolved_source_version || b.source_version, 12), ` · image ${b.build_image} · started ${fmtTime(b.started)} · ${running(b.started, b.ended, b.duration_s)} `,
+      short(b.resolved_source_version || b.source_version, 12), ` · image ${b.build_image} · started ${fmtTime(b.started)} · `, running(b.started, b.ended, b.duration_s), " ",
       actionButton("Re-run", "small", async () => followJob(await post(`/api/builds/${encodeURIComponent(b.id)}/rerun`)))));
   const result = b.result || {};
   const parts = [
@@ -437,7 +439,7 @@ function serviceView(s) {
 
 function deploymentRow(d) {
   const events = h("details", {}, h("summary", {}, `${d.lifecycle_events.length} lifecycle event(s)`),
-    h("ol", { class: "events" }, d.lifecycle_events.map((e) => h("li", {}, `${e.name} `, badge(e.status), ` ${running(e.started, e.ended, e.duration_s)} `, h("span", { class: "muted" }, e.message)))));
+    h("ol", { class: "events" }, d.lifecycle_events.map((e) => h("li", {}, `${e.name} `, badge(e.status), " ", running(e.started, e.ended, e.duration_s), " ", h("span", { class: "muted" }, e.message)))));
   return h("tr", { "data-deployment": d.id }, h("td", {}, h("code", {}, d.id), d.kind === "ROLLBACK" ? h("span", { class: "muted" }, " rollback") : null),
     h("td", {}, badge(d.status), d.reason ? h("div", { class: "muted" }, d.reason) : null),
     h("td", {}, h("code", {}, d.image.tag)), h("td", {}, d.strategy), h("td", {}, fmtTime(d.created)),
@@ -520,6 +522,10 @@ function chart(title, days, value, red, fmt) {
 }
 
 // ------------------------------------------------------------------ start
+
+setInterval(() => {
+  for (const el of document.querySelectorAll(".elapsed")) el.textContent = fmtDuration(Date.now() / 1000 - Number(el.dataset.since)) + "…";
+}, 1000);
 
 for (const a of document.querySelectorAll("[data-nav]")) if (a.dataset.nav === PAGE || (PAGE === "build" && a.dataset.nav === "history")) a.classList.add("current");
 ({ pipelines: pipelinesPage, history: historyPage, build: buildPage, environments: environmentsPage, metrics: metricsPage }[PAGE] || pipelinesPage)();

@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from runner.store.views import metrics_report
 
     if not args.days > 0:
-        raise UsageError(f"--days {args.days}: expected a positive number of days")
+        raise UsageError(f"--days {args.days:g}: expected a positive number of days")
     report = metrics_report(open_store(), args.days, args.environment, args.service)
     if args.json:
         print_json(report)

@@ -543,3 +543,19 @@ def privileged_allowed(image_ref: str) -> bool:
         return False
     finally:
         api.remove_container(created["Id"], force=True)
+
+
+@translate("push image")
+def push_image(ref: str, on_line: Callable[[str], None] = lambda _line: None) -> str:
+    """Push repository:tag to its registry; returns the manifest digest (sha256:…)."""
+    repository, _, tag = ref.rpartition(":")
+    digest = ""
+    for chunk in client().api.push(repository, tag=tag, stream=True, decode=True):
+        if "error" in chunk:
+            raise EngineError(f"push {ref}: {str(chunk['error']).strip()}")
+        if chunk.get("status") and "id" not in chunk:
+            on_line(str(chunk["status"]))
+        digest = str((chunk.get("aux") or {}).get("Digest") or digest)
+    if not digest:
+        raise EngineError(f"push {ref}: the engine reported no digest")
+    return digest

@@ -212,9 +212,11 @@ def _remove(item: Item, store: Store) -> bool:
 def _remove_image(image_id: str, store: Store) -> bool:
     info = docker_engine.image(image_id)
     if info is not None:
-        ours = {r.tag for r in records.tags_of_image(store, image_id)}
+        written = {r.tag for r in records.tags_of_image(store, image_id)}
+        # Our tags, also as pushed to a registry (host:port/api:0123456789ab).
+        ours = [t for t in info.tags if t.rsplit("/", 1)[-1] in written]
         foreign = [t for t in info.tags if t not in ours]
-        for tag in [t for t in info.tags if t in ours]:
+        for tag in ours:
             if not docker_engine.remove_image(tag):
                 return False
         left = not foreign and docker_engine.image(image_id) is not None

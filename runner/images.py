@@ -59,13 +59,15 @@ class ImageResult:
     id: str
     reused: bool
     reason: str
+    repo_digest: str | None = None  # host:port/<service>@sha256:… when pipeline.yml names a registry
 
     @property
     def ref(self) -> ImageRef:
         return ImageRef(self.tag, self.id)
 
     def as_json(self) -> dict[str, Any]:
-        return {"tag": self.tag, "id": self.id, "reused": self.reused, "reason": self.reason}
+        shown = {"tag": self.tag, "id": self.id, "reused": self.reused, "reason": self.reason}
+        return shown | ({"repo_digest": self.repo_digest} if self.repo_digest else {})
 
 
 def commit_tag(service: str, commit: str) -> str:

@@ -12,7 +12,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -193,7 +193,11 @@ def build_service(
     decision = decide(config, service, store, commit, no_cache, overrides)
     say(decision.reason)
     if decision.reuse is not None:
-        return _reuse(store, decision)
+        try:
+            return _reuse(config, store, decision, say)
+        except RunnerError as e:
+            store.event("image.failed", decision.tag, error=str(e))
+            return ServiceBuildResult(decision.service, decision.commit, None, None, FAILED, str(e))
     svc, repo = config.service(service), repository(config)
     home = store.path.parent
     if decision.dirty:
@@ -212,7 +216,9 @@ def build_service(
     return ServiceBuildResult(svc.name, decision.commit, result, image, SUCCEEDED, tag=decision.tag)
 
 
-def _reuse(store: Store, decision: Decision) -> ServiceBuildResult:
+def _reuse(
+    config: PipelineConfig, store: Store, decision: Decision, say: Callable[[str], None]
+) -> ServiceBuildResult:
     origin = decision.reuse
     assert origin is not None
     record = images.new_record(
@@ -226,7 +232,7 @@ def _reuse(store: Store, decision: Decision) -> ServiceBuildResult:
     )
     held = images.claim(store, record)  # the same image under the new commit's tag: not a content change
     store.event("image.reused", decision.tag, id=held.id, origin=origin.tag, build=origin.build_id)
-    image = ImageResult(decision.tag, held.id, True, decision.reason)
+    image = _published(config, ImageResult(decision.tag, held.id, True, decision.reason), say)
     return ServiceBuildResult(
         decision.service, decision.commit, None, image, SUCCEEDED, reused_from=origin, tag=decision.tag
     )
@@ -303,9 +309,19 @@ def _image(
     if held.kept:
         docker_engine.remove_image(new_id)
         say(f"{svc.name}: {held.note}")
-        return ImageResult(decision.tag, held.id, True, held.note)
+        return _published(config, ImageResult(decision.tag, held.id, True, held.note), say)
     say(f"{svc.name}: built {decision.tag} ({new_id[:19]})")
-    return ImageResult(decision.tag, new_id, False, decision.reason)
+    return _published(config, ImageResult(decision.tag, new_id, False, decision.reason), say)
+
+
+def _published(config: PipelineConfig, image: ImageResult, say: Callable[[str], None]) -> ImageResult:
+    """With `registry:` in pipeline.yml, push the immutable tag; deployments then use the digest."""
+    if not config.registry:
+        return image
+    from runner import registry
+
+    reference = registry.publish(config.registry, image.tag, image.id, say)
+    return replace(image, repo_digest=reference)
 
 
 def _handoff_dirs(primary: Path, workspace: Path, svc: Service) -> list[Path]:

@@ -62,13 +62,20 @@ def export_commit(repo_dir: Path, commit: str, dest: Path) -> None:
     """A clean snapshot of a commit (never uncommitted files), via `git archive`."""
     dest.mkdir(parents=True, exist_ok=True)
     with subprocess.Popen(
-        ["git", "-C", str(repo_dir), "archive", "--format=tar", commit], stdout=subprocess.PIPE
+        ["git", "-C", str(repo_dir), "archive", "--format=tar", commit],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     ) as proc:
-        assert proc.stdout is not None
+        assert proc.stdout is not None and proc.stderr is not None
         with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
             tar.extractall(dest, filter="tar")
+        # tarfile stops at the end-of-archive marker; git still writes the record padding,
+        # and would die of SIGPIPE (a spurious failure) if we closed the pipe before it did.
+        proc.stdout.read()
+        error = proc.stderr.read().decode("utf-8", "replace").strip()
     if proc.returncode != 0:
-        raise GitError(f"git archive {commit[:12]} failed (exit {proc.returncode})")
+        detail = f": {error.splitlines()[-1]}" if error else ""
+        raise GitError(f"git archive {commit[:12]} failed (exit {proc.returncode}){detail}")
 
 
 def changed_files(repo_dir: Path, old: str, new: str) -> list[str]:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
 import time
+import urllib.request
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -324,3 +327,71 @@ def test_gc_keeps_deployed_and_rollback_images(tmp_path: Path, runner_home: Path
     assert records.get_tag(store, built[2].tag) is None
     assert len(list((runner_home / "work").iterdir())) == 1  # the newest build's workspace
     assert gc.plan(store, keep=1).remove == ()
+
+
+REGISTRY_BINARY = "/usr/bin/docker-registry"
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[str]:
+    """Debian's docker-registry on 127.0.0.1 with our own config (the packaged one listens everywhere)."""
+    if not Path(REGISTRY_BINARY).is_file():
+        pytest.skip("Debian package docker-registry is not installed (apt-get install docker-registry)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    conf = tmp_path / "registry.yml"
+    conf.write_text(
+        "version: 0.1\nlog: {level: warn}\n"
+        f"storage:\n  filesystem: {{rootdirectory: {tmp_path}/registry}}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+    )
+    process = subprocess.Popen([REGISTRY_BINARY, "serve", str(conf)], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2).close()
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, "the registry did not start"
+                time.sleep(0.1)
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_registry_push_deploys_by_digest_and_never_moves_a_tag(
+    tmp_path: Path, runner_home: Path, registry: str
+) -> None:
+    from runner import registry as registries
+
+    root = make_project(tmp_path / "repo")
+    (root / "pipeline.yml").write_text(f"registry: {registry}\n" + (root / "pipeline.yml").read_text())
+    first_sha = commit_all(root, "use the registry")
+    store = open_store(runner_home)
+    first = image(build(root, store, commit=first_sha))
+    assert first.repo_digest is not None and first.repo_digest.startswith(f"{registry}/api@sha256:")
+    assert registries.remote_image_id(registry, first.tag) == first.id
+    assert registries.deploy_reference(registry, "api", first.id) == first.repo_digest
+
+    # A commit that leaves the service's inputs alone: same image, its new tag pushed too.
+    (root / "README.md").write_text("docs\n")
+    second = image(build(root, store, commit=commit_all(root, "docs")))
+    assert second.reused and second.id == first.id and second.repo_digest == first.repo_digest
+    assert registries.remote_image_id(registry, second.tag) == first.id
+
+    # Someone pushed other content under the next commit's tag: runner refuses to move it.
+    (root / "services/api/app.py").write_text("print('v3')\n")
+    third_sha = commit_all(root, "v3")
+    other = docker_engine.build_image(
+        tmp_path, None, docker_engine.labels("test"), dockerfile_text="FROM runner/python:bookworm\n"
+    )
+    docker_engine.tag_image(other, f"{registry}/api:{third_sha[:12]}")
+    docker_engine.push_image(f"{registry}/api:{third_sha[:12]}")
+    third = build(root, store, commit=third_sha)
+    assert third.image is None and third.status == "FAILED"
+    assert third.error.startswith(f"refusing to push {registry}/api:{third_sha[:12]}")
+    assert registries.remote_image_id(registry, f"api:{third_sha[:12]}") == other

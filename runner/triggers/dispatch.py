@@ -87,8 +87,8 @@ class Dispatcher:
                 self._announced.add(entry.id)
                 where = f", {entry.ref}" if entry.ref else ""
                 self.say(f"queue {entry.label()}: queued ({entry.source}{where})")
-        running = sum(1 for e, _ in self.threads.values() if e.kind == BUILD)
-        summary = f"queue: {len(self.threads) - running} executions, {running} builds running; "
+        running = [e.label() for e, _ in self.threads.values()]
+        summary = f"queue: {len(running)} running{' (' + ', '.join(running) + ')' if running else ''}, "
         summary += f"{len(entries)} waiting"
         if summary != self._summary:
             self._summary = summary

@@ -15,7 +15,7 @@ from runner.store import queue as q
 from runner.triggers import hook, post_commit
 from tests.unit.triggers_project import git, head, make_project, rows, wait_until
 
-ORIGINAL = b"#!/bin/sh\n# the team's own hook\necho \"original hook ran\" >&2\n"
+ORIGINAL = b'#!/bin/sh\n# the team\'s own hook\necho "original hook ran" >&2\n'
 
 
 @pytest.fixture

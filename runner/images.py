@@ -161,13 +161,15 @@ def claim(store: Store, record: ImageRecord) -> Claim:
         note = _equivalent(existing, held, record)
         if note is None:
             raise ImmutableTagError(_refusal(existing, held, record))
-        _tag(store, replace_with(record, held), existing)
+        if not _tag(store, replace_with(record, held), existing):
+            return claim(store, record)
         return Claim(held, True, note)
     if existing is not None and existing.image_id != record.image_id:
         records.replace_tag(store, record)  # its image is gone: the tag names nothing any more
         store.event("image.tag_recreated", record.tag, old=existing.image_id, new=record.image_id)
-        existing = None
-    _tag(store, record, existing)
+        existing = records.get_tag(store, record.tag)
+    if not _tag(store, record, existing):
+        return claim(store, record)  # once more, now against the tag the other build wrote
     return Claim(record.image_id, False, "")
 
 
@@ -184,14 +186,15 @@ def replace_with(record: ImageRecord, image_id: str) -> ImageRecord:
     )
 
 
-def _tag(store: Store, record: ImageRecord, existing: ImageRecord | None) -> None:
+def _tag(store: Store, record: ImageRecord, existing: ImageRecord | None) -> bool:
+    """Store, then engine; False when a concurrent build wrote the tag first."""
     if existing is None:
         written = records.put_tag(store, record)
-        if written.image_id != record.image_id:  # a concurrent writer won the race
-            other = written.image_id[:19]
-            raise ImmutableTagError(f"{record.tag} was just written by another build ({other})")
+        if written.image_id != record.image_id:
+            return False
         store.event("image.tagged", record.tag, id=record.image_id, build=record.build_id)
     docker_engine.tag_image(record.image_id, record.tag)
+    return True
 
 
 def _equivalent(existing: ImageRecord | None, held: str, record: ImageRecord) -> str | None:

@@ -17,6 +17,7 @@ why the scan errs towards including.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import posixpath
@@ -105,6 +106,7 @@ class Tree:
         return self._entries[path]
 
 
+@functools.lru_cache(maxsize=16)  # a commit never changes: services and decisions share its listing
 def commit_tree(repo: Path, commit: str) -> Tree:
     listing = source.tree_listing(repo, commit)
     return Tree(

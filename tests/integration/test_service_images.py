@@ -297,14 +297,24 @@ def test_changed_services_names_what_changed(tmp_path: Path, runner_home: Path) 
     assert list(changed_services(load(root), store, third)) == ["web"]
 
 
+def snapshots_of(builds: list[str]) -> list[str]:
+    found = docker_engine.list_images([f"{docker_engine.KIND}=snapshot"])
+    return [i.id for i in found if i.labels.get("runner.build") in builds]
+
+
 def test_gc_keeps_deployed_and_rollback_images(tmp_path: Path, runner_home: Path) -> None:
-    root = make_project(tmp_path / "repo")
+    # The build phase writes outside the workspace: each build leaves a phase snapshot image.
+    buildspec = BUILDSPEC + "      - touch /root/phase-marker\n"
+    root = make_project(tmp_path / "repo", files={"services/api/buildspec.yml": buildspec})
     store = open_store(runner_home)
-    built = []
+    built, build_ids = [], []
     for n in range(4):
         (root / "services/api/app.py").write_text(f"print({n})\n")
         sha = commit_all(root, f"v{n}")
-        built.append(image(build(root, store, commit=sha)))
+        result = build(root, store, commit=sha)
+        built.append(image(result))
+        build_ids.append(result.build.id if result.build else "")
+    assert len(snapshots_of(build_ids)) == 4
     live, rollback = built[0], built[1]
     store.execute(
         "INSERT INTO env_state (environment, service, live_slot, blue_tag, blue_image_id, "
@@ -326,6 +336,7 @@ def test_gc_keeps_deployed_and_rollback_images(tmp_path: Path, runner_home: Path
     assert docker_engine.image(built[2].id) is None
     assert records.get_tag(store, built[2].tag) is None
     assert len(list((runner_home / "work").iterdir())) == 1  # the newest build's workspace
+    assert snapshots_of(build_ids) == snapshots_of(build_ids[3:]) != []
     assert gc.plan(store, keep=1).remove == ()
 
 

@@ -559,3 +559,108 @@ def push_image(ref: str, on_line: Callable[[str], None] = lambda _line: None) ->
     if not digest:
         raise EngineError(f"push {ref}: the engine reported no digest")
     return digest
+
+
+# ---------------------------------------------------------------- deploy (environments, router, slots)
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerState:
+    name: str
+    status: str  # created | running | restarting | exited | dead …
+    exit_code: int
+    image_id: str
+    oom_killed: bool
+    labels: dict[str, str]
+
+    @property
+    def running(self) -> bool:
+        return self.status == "running"
+
+
+def _container_state(container: Container) -> ContainerState:
+    state = container.attrs.get("State") or {}
+    return ContainerState(
+        name=str(container.name),
+        status=str(state.get("Status") or container.status),
+        exit_code=int(state.get("ExitCode") or 0),
+        image_id=str(container.attrs.get("Image") or ""),
+        oom_killed=bool(state.get("OOMKilled")),
+        labels=dict(container.labels or {}),
+    )
+
+
+@translate("inspect container")
+def container_state(name: str) -> ContainerState | None:
+    try:
+        return _container_state(client().containers.get(name))
+    except docker.errors.NotFound:
+        return None
+
+
+def container_running(name: str) -> bool:
+    state = container_state(name)
+    return state is not None and state.running
+
+
+@translate("list containers")
+def project_containers(project: str) -> dict[str, ContainerState]:
+    """The containers of a compose project, by compose service name."""
+    found = client().containers.list(all=True, filters={"label": f"com.docker.compose.project={project}"})
+    return {str(c.labels.get("com.docker.compose.service", c.name)): _container_state(c) for c in found}
+
+
+@translate("read container logs")
+def container_logs(name: str, tail: int = 20) -> str:
+    try:
+        data = client().containers.get(name).logs(stdout=True, stderr=True, tail=tail, stream=False)
+    except docker.errors.NotFound:
+        return ""
+    return data.decode(errors="replace") if isinstance(data, bytes) else ""
+
+
+@translate("run in container")
+def exec_in(name: str, command: list[str]) -> tuple[int, str]:
+    """`docker exec` and wait: (exit code, combined output)."""
+    result = client().containers.get(name).exec_run(command, stdout=True, stderr=True)
+    output = result.output if isinstance(result.output, bytes) else b""
+    return int(result.exit_code or 0), output.decode(errors="replace")
+
+
+@translate("run a one-shot container")
+def run_once(
+    image_ref: str,
+    command: list[str],
+    mounts: tuple[tuple[str, str, bool], ...],
+    labels: dict[str, str],
+    timeout_s: float = 60.0,
+) -> tuple[int, str]:
+    """Create, start, wait for and remove a short container: (exit code, output)."""
+    request = RunRequest(
+        image=image_ref,
+        command=command,
+        env={},
+        labels=labels,
+        mounts=tuple(Mount(source, target, read_only) for source, target, read_only in mounts),
+        entrypoint=None,
+    )
+    running = start(request)
+    try:
+        code = running.wait(timeout_s)
+        output = bytes(running.container.logs(stdout=True, stderr=True)).decode(errors="replace")
+        return code, output
+    finally:
+        running.remove()
+
+
+@translate("list networks")
+def network_subnets(exclude: str | None = None) -> list[str]:
+    """Every IPv4/IPv6 subnet in use by a Docker network (except the one named `exclude`)."""
+    subnets = []
+    for network in client().networks.list():
+        if network.name == exclude:
+            continue
+        config = (client().api.inspect_network(str(network.id)).get("IPAM") or {}).get("Config") or []
+        subnets += [str(c["Subnet"]) for c in config if c.get("Subnet")]
+    return subnets
+

@@ -1,0 +1,61 @@
+"""A tiny service for deploy tests: /health, /version, and 500s when built with APP_FAIL=1.
+
+Standard library only (it runs in runner/python:bookworm). HTTP/1.1 keep-alive with
+Nagle off (without it every response waits ~44 ms), and SIGTERM finishes in-flight
+requests before exiting.
+"""
+
+import json
+import os
+import signal
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+VERSION = os.environ.get("APP_VERSION", "0")
+FAIL = os.environ.get("APP_FAIL") == "1"
+HEALTH_FAIL = os.environ.get("APP_HEALTH_FAIL") == "1"
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def do_GET(self) -> None:
+        if self.path == "/health":
+            if HEALTH_FAIL:
+                print("health check failing on purpose (APP_HEALTH_FAIL=1)", flush=True)
+            self.reply(500 if HEALTH_FAIL else 200, {"ok": not HEALTH_FAIL})
+            return
+        body = {
+            "version": VERSION,
+            "slot": os.environ.get("RUNNER_SLOT"),
+            "tag": os.environ.get("RUNNER_IMAGE_TAG"),
+            "path": self.path,
+            "env": os.environ.get("RUNNER_ENVIRONMENT"),
+        }
+        self.reply(500 if FAIL else 200, body)
+
+    def reply(self, code: int, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def main() -> None:
+    server = ThreadingHTTPServer(("0.0.0.0", int(os.environ.get("PORT", "8000"))), Handler)
+    server.daemon_threads = True
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    print(f"version {VERSION} listening", flush=True)
+    server.serve_forever()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""pipeline.yml keys the deploy engine adds: service hooks, health_timeout, one strategy form."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runner import config
+from runner.config import ServiceHook
+from runner.errors import ConfigError
+
+BASE = """\
+app: shop
+services:
+  web:
+    path: web
+{service}
+environments:
+  - name: prod
+    port: 8080
+    test_port: 9080
+{env}
+"""
+
+
+def load(tmp_path: Path, service: str = "", env: str = "") -> config.PipelineConfig:
+    path = tmp_path / "pipeline.yml"
+    path.write_text(BASE.format(service=service, env=env))
+    return config.loads(path.read_text(), Path("pipeline.yml"))
+
+
+def test_hooks_and_health_timeout(tmp_path: Path) -> None:
+    web = load(
+        tmp_path,
+        "    health_timeout: 90s\n    hooks:\n      smoke: ./smoke.sh\n"
+        "      local: {command: make check, on: host}",
+    ).service("web")
+    assert web.hooks == {"smoke": ServiceHook("./smoke.sh"), "local": ServiceHook("make check", "host")}
+    assert web.health_timeout_s == 90.0
+    assert load(tmp_path).service("web").health_timeout_s == 60.0
+
+
+def test_a_strategy_mapping_names_exactly_one_form(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as error:
+        load(tmp_path, env="    strategy: {}")
+    assert (
+        str(error.value)
+        == "pipeline.yml:10:15: environments[0].strategy: expected exactly one of canary, linear"
+    )
+
+
+def test_hook_mapping_needs_a_command(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"hooks\.smoke\.command: required key is missing"):
+        load(tmp_path, "    hooks:\n      smoke: {on: host}")

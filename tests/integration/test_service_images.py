@@ -235,7 +235,15 @@ def test_privileged_buildspec_hands_off_its_own_image(tmp_path: Path, runner_hom
         """
     root = make_project(tmp_path / "repo", services, {"services/api/buildspec.yml": buildspec})
     lines: list[str] = []
-    result = build(root, open_store(runner_home), lines)
+    try:
+        result = build(root, open_store(runner_home), lines)
+        check_handoff(result, inner, lines)
+    finally:  # child before parent: the session cleanup removes images in no particular order
+        for ref in (f"api:{git(root, 'rev-parse', 'HEAD')[:12]}", inner):
+            subprocess.run(["docker", "rmi", "-f", ref], capture_output=True)
+
+
+def check_handoff(result: ServiceBuildResult, inner: str, lines: list[str]) -> None:
     handed = docker_engine.image(inner)
     assert handed is not None, lines
     assert any(f"imagedefinitions.json hands off {inner}" in line for line in lines)

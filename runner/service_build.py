@@ -18,11 +18,13 @@ from typing import Any
 
 from runner import docker_engine, images, inputs, source
 from runner.build import BuildRequest, BuildResult, run_build
+from runner.buildlog import BuildLog
 from runner.config import PipelineConfig, Service
 from runner.errors import EngineError, RunnerError, UsageError
 from runner.images import ImageResult
 from runner.inputs import Inputs
 from runner.phases import FAILED, SUCCEEDED
+from runner.secrets import Masker
 from runner.store import Store
 from runner.store import images as records
 from runner.store.images import ImageRecord
@@ -208,11 +210,16 @@ def build_service(
     result = run_build(request, store, show=say)
     if result.status != SUCCEEDED:
         return ServiceBuildResult(svc.name, decision.commit, result, None, result.status, tag=decision.tag)
+    log = BuildLog(store, result.id, Masker([]), say)  # the image step continues the build's log
+    log.next_seq = records.last_log_seq(store, result.id) + 1
     try:
-        image = _image(config, svc, store, src, home, decision, result, no_cache, say)
+        image = _image(config, svc, store, src, home, decision, result, no_cache, log.output)
     except RunnerError as e:
+        log.container(f"Image step failed: {e}")
         store.event("image.failed", decision.tag, build=result.id, error=str(e))
         return ServiceBuildResult(svc.name, decision.commit, result, None, FAILED, str(e), tag=decision.tag)
+    finally:
+        log.flush()
     return ServiceBuildResult(svc.name, decision.commit, result, image, SUCCEEDED, tag=decision.tag)
 
 

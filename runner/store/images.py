@@ -181,3 +181,9 @@ def placements_by_image(store: Store) -> Mapping[str, list[Placement]]:
     for placement in placements(store):
         found.setdefault(placement.image_id, []).append(placement)
     return found
+
+
+def last_log_seq(store: Store, build_id: str) -> int:
+    """The last log line number of a build (the image step appends after it)."""
+    rows = store.query("SELECT COALESCE(MAX(seq), 0) FROM log_lines WHERE build_id=?", (build_id,))
+    return int(rows[0][0])

@@ -155,6 +155,8 @@ def test_same_commit_twice_reuses_the_image_without_a_container(
         f"api: inputs unchanged since build {built['number']} (digest {digest[:4]}…), reusing api:{sha[:12]}"
     )
     assert again.as_json()["image"] == image(again).as_json()
+    logged = cli(root, runner_home, "logs", built["id"]).stdout
+    assert f"api: built api:{sha[:12]}" in logged  # the image step is part of the build's log
     assert parse_image_ref(f"api:{sha[:12]}", store).id == built["image"]["id"]
 
 

@@ -146,6 +146,10 @@ def run_phase(
             snapshots.append(snapshot)
         if run.exit_status is None:  # killed: timeout, stop, OOM, engine trouble
             return _abnormal(outcome, deadline, stop_requested, started, image, state_out, snapshots)
+        last = run.started[-1] if run.started else None
+        if last is not None and last not in run.ended and run.exit_status:
+            # `exit N`, `set -e` or a syntax error ended the shell inside this command.
+            log.container(f"Command did not exit successfully {texts[last]} exit status {run.exit_status}")
         state_dir = state_out
         failure, items = _progress(run, items, texts, failure)
     status = FAILED if failure else SUCCEEDED

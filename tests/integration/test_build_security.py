@@ -1,0 +1,224 @@
+"""Nothing leaves the workspace, the Docker socket only with -d, secrets never in clear
+(CODEBUILD.md decision 8), against a real Docker engine."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.integration.helpers import build, write_project
+
+pytestmark = pytest.mark.docker
+
+
+def said(lines: list[str]) -> list[str]:
+    return [line.split(" ", 3)[3] for line in lines if line.startswith("[Container] ")]
+
+
+def test_paths_leaving_the_workspace_are_refused_with_a_clear_message(
+    tmp_path: Path, runner_home: Path
+) -> None:
+    root = write_project(
+        tmp_path / "src",
+        """
+        version: 0.2
+        phases:
+          build:
+            commands: [echo built > out.txt]
+        artifacts:
+          files: [out.txt]
+          secondary-artifacts:
+            up:
+              files: ['../../etc/passwd']
+            absolute:
+              files: ['/etc/passwd']
+        reports:
+          up:
+            files: ['../x.xml']
+          absolute:
+            files: ['/etc/passwd']
+          base:
+            files: ['*.xml']
+            base-directory: /etc
+        cache:
+          paths: ['../outside/**/*', '/root/.cache/**/*']
+        """,
+    )
+    lines: list[str] = []
+    result = build(root, runner_home, lines, artifacts_dir=tmp_path / "out")
+    upload = next(p for p in result.phases if p.name == "UPLOAD_ARTIFACTS")
+    assert upload.status == "FAILED"
+    assert upload.context[0] == {
+        "status_code": "CLIENT_ERROR",
+        "message": "'../../etc/passwd' contains '..'; paths cannot leave the source directory",
+    }
+    assert not (tmp_path / "out").exists()  # nothing written when one block is refused
+    assert [(r.name, r.status, r.problem) for r in result.reports] == [
+        ("test-up", "INCOMPLETE", "'../x.xml' contains '..'; paths cannot leave the source directory"),
+        (
+            "test-absolute",
+            "INCOMPLETE",
+            "'/etc/passwd' is absolute; expected a path relative to the source directory",
+        ),
+        ("test-base", "INCOMPLETE", "'/etc' is absolute; expected a path relative to the source directory"),
+    ]
+    assert (
+        "Cache not restored: '../outside/**/*' contains '..'; paths cannot leave the source directory"
+        in said(lines)
+    )
+    assert (
+        "Cache not saved: '../outside/**/*' contains '..'; paths cannot leave the source directory"
+        in said(lines)
+    )
+    assert result.status == "FAILED"
+
+
+def test_source_symlinks_to_outside_are_links_never_followed(tmp_path: Path, runner_home: Path) -> None:
+    host_home = tmp_path / "host-home"
+    (host_home / ".ssh").mkdir(parents=True)
+    (host_home / ".ssh" / "id_rsa").write_text("PRIVATE KEY\n")
+    root = write_project(
+        tmp_path / "src",
+        """
+        version: 0.2
+        phases:
+          build:
+            commands:
+              - echo "passwd -> $(readlink passwd); home -> $(readlink home)"
+              - test -e home/.ssh/id_rsa && echo "host file visible" || echo "host file not visible"
+        artifacts:
+          files: ['**/*']
+          secondary-artifacts:
+            through:
+              files: ['**/*']
+              base-directory: home
+        """,
+    )
+    os.symlink("/etc/passwd", root / "passwd")
+    os.symlink(host_home, root / "home")
+    lines: list[str] = []
+    result = build(root, runner_home, lines, artifacts_dir=tmp_path / "out")
+    assert f"passwd -> /etc/passwd; home -> {host_home}" in lines  # copied as links
+    assert "host file not visible" in lines
+    upload = next(p for p in result.phases if p.name == "UPLOAD_ARTIFACTS")
+    assert upload.context[0]["message"] == (
+        f"home is a symlink to {host_home}, outside the source directory; refused"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_docker_socket_only_for_privileged_builds(tmp_path: Path, runner_home: Path) -> None:
+    spec = """
+        version: 0.2
+        phases:
+          build:
+            commands:
+              - test -S /var/run/docker.sock; echo "socket=$?"
+              - docker ps --quiet > /dev/null 2>&1; echo "docker=$?"
+    """
+    plain: list[str] = []
+    build(write_project(tmp_path / "plain", spec), runner_home, plain)
+    assert "socket=1" in plain and "docker=0" not in plain
+    privileged: list[str] = []
+    build(write_project(tmp_path / "privileged", spec), runner_home, privileged, privileged=True)
+    assert "socket=0" in privileged and "docker=0" in privileged
+
+
+SECRET_VALUES = ("pw-Xq7zK9", "line-one-AAA", "line-two-BBB", "sm-Pw-8812", "adm-user-77", "tok-99887766")
+SECRETS_FILE = """
+parameter-store:
+  /app/db/password: pw-Xq7zK9
+  /app/cert: "line-one-AAA\\nline-two-BBB"
+secrets-manager:
+  prod/db: {username: adm-user-77, password: sm-Pw-8812}
+  "arn:aws:secretsmanager:us-east-1:123456789012:secret:tok-AbCdEf": '{"token": "tok-99887766"}'
+"""
+SECRET_BUILDSPEC = """
+version: 0.2
+env:
+  parameter-store:
+    DB_PW: /app/db/password
+    CERT: /app/cert
+  secrets-manager:
+    SM_PW: prod/db:password
+    SM_ALL: prod/db
+    TOKEN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:tok-AbCdEf:token"
+  exported-variables: [DB_PW, TOKEN]
+phases:
+  build:
+    commands:
+      - echo "db=$DB_PW sm=$SM_PW all=$SM_ALL token=$TOKEN"
+      - printf '%s\\n' "$CERT"; printf 'no newline %s' "$TOKEN"
+      - env | sort
+      - mkdir -p logs && echo "$DB_PW $SM_PW $CERT" > logs/secrets.txt && cat logs/secrets.txt
+      - |
+        printf '<testsuite><testcase name="t"><failure message="bad %s"/>' "$SM_PW" > r.xml
+        echo '</testcase></testsuite>' >> r.xml
+      - ls "/nonexistent/$DB_PW"
+  post_build:
+    commands:
+      - '[ "$TOKEN" != tok-99887766 ]'
+reports:
+  r:
+    files: [r.xml]
+artifacts:
+  files: ['logs/*']
+"""
+
+
+def test_secret_values_never_appear_anywhere(tmp_path: Path, runner_home: Path) -> None:
+    """Terminal output, --json, log lines, every table of the store: no raw value (decision 8)."""
+    root = write_project(tmp_path / "src", SECRET_BUILDSPEC)
+    (tmp_path / "secrets.yml").write_text(SECRETS_FILE)
+    env = {**os.environ, "RUNNER_HOME": str(runner_home)}
+    built = subprocess.run(
+        [sys.executable, "-m", "runner", "build", "-s", str(root), "--secrets", str(tmp_path / "secrets.yml"),
+         "-a", str(tmp_path / "out"), "--json"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert built.returncode == 1, built.stderr
+    result = json.loads(built.stdout)
+    assert "db=*** sm=*** all=*** token=***" in built.stderr  # the build did print them
+    assert result["exported_variables"] == {"DB_PW": "***", "TOKEN": "***"}
+    assert result["reports"][0]["failures"][0]["message"] == "bad ***"
+    post = next(p for p in result["phases"] if p["name"] == "POST_BUILD")
+    assert post["context"] == 'Error while executing command: [ "$TOKEN" != *** ]. Reason: exit status 1'
+    logs = subprocess.run(
+        [sys.executable, "-m", "runner", "logs", result["id"]],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    history = subprocess.run(
+        [sys.executable, "-m", "runner", "history", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert "ls: cannot access '/nonexistent/***': No such file or directory" in logs.stdout
+    places = {
+        "terminal stdout": built.stdout,
+        "terminal stderr": built.stderr,
+        "runner logs": logs.stdout,
+        "runner history": history.stdout,
+        "store": dump_store(runner_home / "state.db"),
+    }
+    leaks = [(where, value) for where, text in places.items() for value in SECRET_VALUES if value in text]
+    assert leaks == []
+    # The artifact itself holds what the build wrote: CodeBuild does not mask files either.
+    assert "pw-Xq7zK9" in (tmp_path / "out" / "artifacts" / "logs" / "secrets.txt").read_text()
+
+
+def dump_store(path: Path) -> str:
+    db = sqlite3.connect(path)
+    tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    assert {"builds", "phases", "log_lines", "events"} <= set(tables)
+    return "\n".join(repr(row) for table in tables for row in db.execute(f'SELECT * FROM "{table}"'))

@@ -267,7 +267,12 @@ class RunningContainer:
 
     @translate("read container output")
     def output(self) -> Iterator[bytes]:
-        yield from self.container.logs(stream=True, follow=True, stdout=True, stderr=True)
+        # The SDK's logs() inspects the container first to learn whether it has a TTY;
+        # ours never do (tty=False at create), so ask for the stream directly.
+        api = client().api
+        params = {"stdout": 1, "stderr": 1, "follow": 1, "timestamps": 0, "tail": "all"}
+        response = api._get(api._url("/containers/{0}/logs", self.id), params=params, stream=True)  # type: ignore[attr-defined]
+        yield from api._get_result_tty(True, response, False)  # type: ignore[attr-defined]
 
     @translate("wait for container")
     def wait(self, timeout_s: float | None = None) -> int:
@@ -337,7 +342,7 @@ def start(request: RunRequest) -> RunningContainer:
         stdin_open=False,
         tty=False,
     )
-    container = client().containers.get(created["Id"])
+    container = client().containers.prepare_model({"Id": created["Id"]})  # no inspect: start needs none
     running = RunningContainer(container, request.mounts)
     try:
         container.start()
@@ -664,3 +669,13 @@ def network_subnets(exclude: str | None = None) -> list[str]:
         subnets += [str(c["Subnet"]) for c in config if c.get("Subnet")]
     return subnets
 
+
+
+@translate("inspect network")
+def network_subnet(name: str) -> str | None:
+    """The first IPv4 subnet of a network, or None when there is no such network."""
+    try:
+        config = (client().api.inspect_network(name).get("IPAM") or {}).get("Config") or []
+    except docker.errors.NotFound:
+        return None
+    return next((str(c["Subnet"]) for c in config if c.get("Subnet") and ":" not in c["Subnet"]), None)

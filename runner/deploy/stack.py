@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
 
@@ -78,29 +79,36 @@ def env_dir(store: Store, environment: str) -> Path:
     return store.path.parent / "envs" / environment
 
 
-def layout_for(config: PipelineConfig, store: Store, env: Environment, check: bool = False) -> Layout:
-    """The environment's layout; with check, (re)choose a subnet that no other network uses."""
+def layout_for(
+    config: PipelineConfig, store: Store, env: Environment, check: bool = False, avoid: tuple[str, ...] = ()
+) -> Layout:
+    """The environment's layout. With check (before its network is created), adopt the subnet of an
+    existing network of the project, or choose one that no other network uses (and not `avoid`)."""
     project = f"{config.app}-{env.name}"
+    network = f"{project}_default"
     record = get_network(store, env.name)
-    names = [s.name for s in config.services]
-    if record is None or record.project != project or (check and _collides(record, project)):
-        taken = docker_engine.network_subnets(exclude=f"{project}_default") if check or record is None else []
-        record = NetworkRecord(
-            env.name, project, choose_subnet(project, taken), record.addresses if record else {}
-        )
-    addresses = allocate(record.addresses, names)
-    if addresses != record.addresses or get_network(store, env.name) != record:
-        record = NetworkRecord(record.environment, project, record.subnet, addresses)
-        put_network(store, record)
-    return Layout(config.app, env.name, env_dir(store, env.name), record.subnet, addresses)
+    ours = record is not None and record.project == project
+    subnet = record.subnet if record is not None and ours else ""
+    if not ours or check or avoid:
+        existing = None if avoid else docker_engine.network_subnet(network)
+        if existing:
+            subnet = existing
+        else:
+            taken = [*docker_engine.network_subnets(exclude=network), *avoid]
+            if not subnet or avoid or _overlaps(subnet, taken):
+                subnet = choose_subnet(project, taken)
+    addresses = allocate(
+        record.addresses if record is not None and ours else {}, [s.name for s in config.services]
+    )
+    updated = NetworkRecord(env.name, project, subnet, addresses)
+    if updated != record:
+        put_network(store, updated)
+    return Layout(config.app, env.name, env_dir(store, env.name), subnet, addresses)
 
 
-def _collides(record: NetworkRecord, project: str) -> bool:
-    from ipaddress import ip_network
-
-    mine = ip_network(record.subnet)
-    taken = docker_engine.network_subnets(exclude=f"{project}_default")
-    return any(mine.overlaps(ip_network(t, strict=False)) for t in taken if ":" not in t)
+def _overlaps(subnet: str, taken: list[str]) -> bool:
+    mine = IPv4Network(subnet)
+    return any(mine.overlaps(IPv4Network(t, strict=False)) for t in taken if ":" not in t)
 
 
 def user_compose(config: PipelineConfig, env: Environment) -> tuple[Path | None, list[str]]:
@@ -157,11 +165,16 @@ def live_slots(config: PipelineConfig, states: Mapping[str, EnvState]) -> list[s
 
 
 def ensure_up_locked(
-    config: PipelineConfig, store: Store, env: Environment, say: Say, subject: str
+    config: PipelineConfig,
+    store: Store,
+    env: Environment,
+    say: Say,
+    subject: str,
+    avoid: tuple[str, ...] = (),
 ) -> UpResult:
     """Bring the environment to what the store says (router, live slots, backing services)."""
     router_up = docker_engine.container_running(f"{config.app}-{env.name}-{ROUTER}")
-    layout = layout_for(config, store, env, check=not router_up)
+    layout = layout_for(config, store, env, check=not router_up, avoid=avoid)
     router.prepare_dirs(layout)
     if layout.access_log.exists() and layout.access_log.stat().st_size > MAX_ACCESS_LOG:
         layout.access_log.write_bytes(b"")  # nginx appends (O_APPEND): truncation is safe
@@ -169,7 +182,11 @@ def ensure_up_locked(
     states = _usable_states(config, store, env, say)
     control.publish()
     compose_changed = write_compose(config, env, layout, states)
-    change = router.apply_config(layout, router.render_nginx(layout, config.services), config.router_image)
+    fresh = router_up and router.sees_our_files(layout, env)
+    if router_up and not fresh:
+        say(f"{env.name}: the running router does not see {layout.router_dir}: recreating it")
+    text = router.render_nginx(layout, config.services)
+    change = router.apply_config(layout, text, config.router_image, running=fresh)
     if change.reloaded:
         say(
             f"{env.name}: router config changed (topology): checked and reloaded in {change.reload_ms:.0f} ms"
@@ -178,7 +195,16 @@ def ensure_up_locked(
     project = project_of(config, env, layout)
     wanted = live_slots(config, states)
     _, backing = user_compose(config, env)
-    started = _start(project, layout, wanted, backing, compose_changed or change.changed)
+    try:
+        started = _start(
+            project, layout, wanted, backing, compose_changed or change.changed, router_up and not fresh
+        )
+    except EngineError as e:
+        if "overlaps" not in str(e) or avoid:
+            raise
+        # Another network took the subnet between our check and compose's create: choose again.
+        say(f"{env.name}: subnet {layout.subnet} was taken meanwhile; choosing another")
+        return ensure_up_locked(config, store, env, say, subject, (layout.subnet,))
     router.wait_ready(env)
     host = router.probe_host(env)
     return UpResult(
@@ -195,18 +221,23 @@ def ensure_up_locked(
 
 
 def _start(
-    project: compose.Project, layout: Layout, wanted: list[str], backing: list[str], changed: bool
+    project: compose.Project,
+    layout: Layout,
+    wanted: list[str],
+    backing: list[str],
+    changed: bool,
+    stale: bool,
 ) -> list[str]:
     running = {
         name for name, state in docker_engine.project_containers(layout.project).items() if state.running
     }
     missing = [name for name in [ROUTER, *wanted, *backing] if name not in running]
-    if not missing and not changed:
+    if not missing and not changed and not stale:
         return []
     if wanted or backing:
         compose.up_all(project, [*backing, *wanted])
-    compose.up(project, [ROUTER], remove_orphans=True)
-    return missing
+    compose.up(project, [ROUTER], recreate="force" if stale else "auto", remove_orphans=True)
+    return [*missing, ROUTER] if stale and ROUTER not in missing else missing
 
 
 def _usable_states(config: PipelineConfig, store: Store, env: Environment, say: Say) -> dict[str, EnvState]:
@@ -312,9 +343,9 @@ def down(config: PipelineConfig, store: Store, env: Environment, say: Say) -> No
     layout = layout_for(config, store, env)
     if layout.compose_file.exists():
         compose.down(project_of(config, env, layout), volumes=True)
-    else:  # never brought up by this runner home: remove what carries the project label
-        for container in docker_engine.project_containers(layout.project).values():
-            docker_engine.remove_container(container.name)
+    else:  # not brought up from this runner home: compose finds the project by its labels
+        layout.directory.mkdir(parents=True, exist_ok=True)  # holds no compose file: none is read
+        compose.down(compose.Project(layout.project, (), layout.directory), volumes=True)
     control = TrafficControl(store, layout, [s.name for s in config.services], f"down:{env.name}")
     for service in config.services:
         if control.state(service.name).warm_until:

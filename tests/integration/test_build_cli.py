@@ -160,6 +160,22 @@ def test_exit_codes_and_json_shape(tmp_path: Path, runner_home: Path) -> None:
     assert [b["status"] for b in history()] == ["FAILED", "SUCCEEDED"]  # a refused build is not recorded
 
 
+def test_validate_warns_on_unknown_keys_and_refuses_malformed_values(tmp_path: Path) -> None:
+    """Decision 9: unknown keys are a warning with file:line:col; malformed values exit 2."""
+    good = tmp_path / "buildspec.yml"
+    good.write_text("version: 0.2\nreport-groups: {}\nphases:\n  build:\n    commands: [make]\n")
+    checked = runner("validate", str(good))
+    assert checked.returncode == 0 and checked.stdout == f"{good}: ok\n"
+    assert checked.stderr.startswith(f"warning: {good}:2:1: report-groups: unknown key ignored; known keys:")
+    bad = tmp_path / "bad.yml"
+    bad.write_text("version: 0.2\nphases:\n  build:\n    on-failure: SOMETIMES\n    commands: [make]\n")
+    refused = runner("validate", str(bad))
+    assert refused.returncode == 2
+    assert refused.stderr.startswith(
+        f"runner: error: {bad}:4:17: phases.build.on-failure: expected ABORT, CONTINUE"
+    )
+
+
 def test_env_file_and_env_flags_override_the_buildspec(tmp_path: Path, runner_home: Path) -> None:
     """Decision 7 through the CLI: --env > -e FILE > buildspec; quotes kept literally."""
     root = write_project(

@@ -10,12 +10,28 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from types import FrameType
 
 from runner import __version__, commands
 from runner.errors import EXIT_FAILED, EXIT_INTERRUPTED, RunnerError
+from runner.store import db
+
+# Commands that only read the store; every other command repairs what a crashed runner
+# left (runner.recovery) when it opens the store, so a new command is safe by default.
+READ_ONLY = {
+    ("history", None),
+    ("logs", None),
+    ("metrics", None),
+    ("status", None),
+    ("validate", None),
+    ("schema", None),
+    ("pipeline", "status"),
+    ("images", "list"),
+    ("hook", "status"),
+}
 
 
 def command_modules() -> list[str]:
@@ -53,7 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        return int(args.func(args))
+        with _recovering(args):
+            return int(args.func(args))
     except KeyboardInterrupt:
         print("runner: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -66,6 +83,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         log = _write_crash_log()
         print(f"runner: internal error: {type(e).__name__}: {e} (traceback: {log})", file=sys.stderr)
         return EXIT_FAILED
+
+
+def _recovering(args: argparse.Namespace) -> AbstractContextManager[None]:
+    if (args.command, getattr(args, "verb", None)) in READ_ONLY:
+        return nullcontext()
+    return _recover_on_open()
+
+
+@contextmanager
+def _recover_on_open() -> Iterator[None]:
+    done: set[Path] = set()
+
+    def repair(store: db.Store) -> None:
+        if store.path not in done:  # once per store and command: one query, Docker only if needed
+            done.add(store.path)
+            from runner.recovery import recover
+
+            recover(store, lambda line: print(line, file=sys.stderr, flush=True))
+
+    with db.on_open(repair):
+        yield
 
 
 def _write_crash_log() -> Path:

@@ -12,15 +12,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from yaml.nodes import Node
+
 from runner.errors import ConfigError, UsageError
 from runner.paths import PIPELINE_FILE
-from runner.schema import Bool, Enum, Int, Key, ListOf, MapOf, Obj, OneOf, Str, find_node, validate
-from runner.yamlnodes import Document, load_file, load_text, position
+from runner.schema import Bool, Context, Enum, Int, Key, ListOf, MapOf, Obj, OneOf, Str, find_node, validate
+from runner.yamlnodes import Document, load_file, load_text, mapping_items, position, shown
 
 NAME = r"[a-z][a-z0-9-]{0,30}"
 NAME_HINT = "a lowercase name (letters, digits, -)"
 DURATION = r"\d+(\.\d+)?(ms|s|m|h|d)?"
 DURATION_HINT = "a duration such as 500ms, 30s, 5m, 2h or 7d"
+MAX_DURATION = "365d"  # longer ones overflow sleeps and timers (int64 nanoseconds), and mean "never"
 EXECUTION_MODES = ("SUPERSEDED", "QUEUED", "PARALLEL")
 DEFAULT_BUILD_IMAGE = "runner/build:bookworm"
 DEFAULT_ROUTER_IMAGE = "runner/router:bookworm"
@@ -34,6 +37,20 @@ def seconds(text: str | int | float) -> float:
     value = float(str(text).rstrip("msdh") or 0)
     unit = match.group(2) or "s"
     return value * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+
+
+@dataclass(frozen=True)
+class Duration(Str):
+    """A duration (`30s`, `5m` …) of at most MAX_DURATION."""
+
+    pattern: str | None = DURATION
+    pattern_hint: str = DURATION_HINT
+
+    def read(self, node: Node, path: str, ctx: Context) -> str:
+        value = super().read(node, path, ctx)
+        if seconds(value) > seconds(MAX_DURATION):
+            raise ctx.error(node, path, f"expected a duration of at most {MAX_DURATION}, got {shown(value)}")
+        return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +221,7 @@ _SERVICE = Obj(
         ),
         Key(
             "health_timeout",
-            Str(pattern=DURATION, pattern_hint=DURATION_HINT),
+            Duration(),
             default="60s",
             description="how long a new slot may take to answer its health path with 200",
         ),
@@ -221,7 +238,7 @@ _ALARM = Obj(
             description="error_rate: share of 5xx; p95_ms: latency; health: failing health checks",
         ),
         Key("threshold", Str(pattern=r"\d+(\.\d+)?", pattern_hint="a number"), default="0.05"),
-        Key("window", Str(pattern=DURATION, pattern_hint=DURATION_HINT), default="10s"),
+        Key("window", Duration(), default="10s"),
         Key("min_requests", Int(minimum=0), default=10),
     )
 )
@@ -245,7 +262,7 @@ _STRATEGY = OneOf(
                 Obj(
                     (
                         Key("percent", Int(minimum=1, maximum=99), required=True),
-                        Key("wait", Str(pattern=DURATION, pattern_hint=DURATION_HINT), required=True),
+                        Key("wait", Duration(), required=True),
                     )
                 ),
             ),
@@ -254,7 +271,7 @@ _STRATEGY = OneOf(
                 Obj(
                     (
                         Key("percent", Int(minimum=1, maximum=100), required=True),
-                        Key("every", Str(pattern=DURATION, pattern_hint=DURATION_HINT), required=True),
+                        Key("every", Duration(), required=True),
                     )
                 ),
             ),
@@ -277,18 +294,18 @@ _ENVIRONMENT = Obj(
             default="auto",
             description="manual: wait for `runner approve` before deploying here",
         ),
-        Key("approval_timeout", Str(pattern=DURATION, pattern_hint=DURATION_HINT), default="7d"),
+        Key("approval_timeout", Duration(), default="7d"),
         Key("alarms", ListOf(_ALARM), default=()),
         Key("compose", Str(), description="extra compose file for backing services"),
         Key(
             "termination_wait",
-            Str(pattern=DURATION, pattern_hint=DURATION_HINT),
+            Duration(),
             default="5m",
             description="how long the old slot stays warm for an instant rollback",
         ),
         Key(
             "bake",
-            Str(pattern=DURATION, pattern_hint=DURATION_HINT),
+            Duration(),
             default="0s",
             description="how long alarms are watched after the traffic shift",
         ),
@@ -314,7 +331,7 @@ SCHEMA = Obj(
         ),
         Key("execution_mode", Enum(EXECUTION_MODES), default="SUPERSEDED"),
         Key("build_parallelism", Int(minimum=1, maximum=16), default=2),
-        Key("hook_timeout", Str(pattern=DURATION, pattern_hint=DURATION_HINT), default="5m"),
+        Key("hook_timeout", Duration(), default="5m"),
         Key("registry", Str(), description="host:port of a registry to push immutable tags to"),
         Key("branch", Str(), description="branch whose commits trigger the pipeline"),
         Key("secrets", Str(), description="secrets file for parameter-store / secrets-manager"),
@@ -425,20 +442,25 @@ def _environment(spec: dict[str, Any]) -> Environment:
 def _check_unique(doc: Document, environments: tuple[Environment, ...]) -> None:
     """Environment names, and every port across environments, are used once."""
     owners: dict[tuple[str, object], str] = {}
-    for env in environments:
+    for index, env in enumerate(environments):
         for what, key in (
             ("name", ("name", env.name)),
             ("port", ("port", env.port)),
             ("test_port", ("port", env.test_port)),
         ):
             if key in owners:
-                node = find_node(doc, "environments")
                 raise ConfigError(
-                    position(doc.name, node),
-                    f"environments.{env.name}.{what}",
+                    position(doc.name, _environment_node(doc, index, what)),
+                    f"environments[{index}].{what}",
                     f"{key[1]} is already used by environment {owners[key]}",
                 )
             owners[key] = env.name
+
+
+def _environment_node(doc: Document, index: int, key: str) -> Node:
+    """The value of `key` in the index-th environment (the schema already checked the shape)."""
+    item = find_node(doc, "environments").value[index]
+    return next((v for k, v in mapping_items(item) if k.value == key), item)
 
 
 def json_schema() -> dict[str, Any]:

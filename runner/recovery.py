@@ -4,25 +4,39 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from runner import docker_engine
+from runner.errors import EngineError
 from runner.phases import FAULT
 from runner.processes import pid_alive
 from runner.store import Store
-from runner.store.builds import finish_build, running_builds
+from runner.store.builds import BuildRecord, finish_build, running_builds
 
 
 def recover(store: Store, say: Callable[[str], None]) -> list[str]:
-    """Finish interrupted builds as FAULT (logs kept) and remove their containers."""
+    """Finish interrupted builds as FAULT (logs kept) and remove their containers.
+
+    Cheap when there is nothing to repair (one query, no Docker): every command that
+    writes to the store runs it (runner.cli). A build is only finished once its
+    containers are gone, so an unreachable engine leaves it for the next command.
+    """
+    interrupted = [build for build in running_builds(store) if not pid_alive(build.pid)]
     repaired = []
-    for build in running_builds(store):
-        if pid_alive(build.pid):
+    for build in interrupted:
+        try:
+            _remove_containers(build, say)
+        except EngineError as e:
+            say(f"runner: warning: build {build.id} was interrupted; repaired when the engine answers ({e})")
             continue
-        for container in docker_engine.managed_containers({"runner.build": build.id}):
-            docker_engine.remove_container(container["id"])
-            say(f"removed orphan container {container['name']} of build {build.id}")
         reason = f"the runner (pid {build.pid}) ended before the build finished"
         finish_build(store, build.id, FAULT, {"id": build.id, "status": FAULT, "reason": reason})
         store.event("build.interrupted", build.id, reason=reason)
-        say(f"build {build.id} was interrupted: recorded as FAULT")
+        say(f"build {build.id} was interrupted: recorded as FAULT (its logs are kept)")
         repaired.append(build.id)
     return repaired
+
+
+def _remove_containers(build: BuildRecord, say: Callable[[str], None]) -> None:
+    from runner import docker_engine  # imported only when there is something to repair
+
+    for container in docker_engine.managed_containers({"runner.build": build.id}):
+        docker_engine.remove_container(container["id"])
+        say(f"removed orphan container {container['name']} of build {build.id}")

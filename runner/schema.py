@@ -18,10 +18,11 @@ from typing import Any
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from runner.errors import ConfigError
-from runner.yamlnodes import Document, is_null, kind_name, mapping_items, position
+from runner.yamlnodes import Document, is_null, kind_name, mapping_items, position, shown
 
 TRUE_WORDS = {"yes", "true", "on", "y"}
 FALSE_WORDS = {"no", "false", "off", "n"}
+MAX_INT_DIGITS = 18
 
 
 @dataclass
@@ -65,7 +66,7 @@ class Str(Kind):
         if not self.allow_empty and not value.strip():
             raise ctx.error(node, path, "expected a non-empty string")
         if self.pattern and not re.fullmatch(self.pattern, value):
-            raise ctx.error(node, path, f"expected {self.pattern_hint or self.pattern}, got {value!r}")
+            raise ctx.error(node, path, f"expected {self.pattern_hint or self.pattern}, got {shown(value)}")
         return value
 
     def json_schema(self) -> dict[str, Any]:
@@ -83,7 +84,7 @@ class Bool(Kind):
             return True
         if word in FALSE_WORDS:
             return False
-        raise ctx.error(node, path, f"expected yes or no, got {word!r}")
+        raise ctx.error(node, path, f"expected yes or no, got {shown(word)}")
 
     def json_schema(self) -> dict[str, Any]:
         return {"type": ["boolean", "string"], "enum": [True, False, "yes", "no"]}
@@ -97,7 +98,9 @@ class Int(Kind):
     def read(self, node: Node, path: str, ctx: Context) -> int:
         text = _scalar(node, path, ctx, "a whole number")
         if not re.fullmatch(r"[+-]?\d+", text):
-            raise ctx.error(node, path, f"expected a whole number, got {text!r}")
+            raise ctx.error(node, path, f"expected a whole number, got {shown(text)}")
+        if len(text) > MAX_INT_DIGITS:  # int() refuses > 4,300 digits; nothing we count needs 19
+            raise ctx.error(node, path, f"expected a whole number of at most {MAX_INT_DIGITS} digits")
         value = int(text)
         if self.minimum is not None and value < self.minimum:
             raise ctx.error(node, path, f"expected a number >= {self.minimum}, got {value}")
@@ -124,7 +127,7 @@ class Enum(Kind):
         for value in self.values:
             if text == value or (self.case_insensitive and text.lower() == value.lower()):
                 return value
-        raise ctx.error(node, path, f"expected one of {', '.join(self.values)}, got {text!r}")
+        raise ctx.error(node, path, f"expected one of {', '.join(self.values)}, got {shown(text)}")
 
     def json_schema(self) -> dict[str, Any]:
         return {"type": "string", "enum": list(self.values)}

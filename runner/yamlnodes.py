@@ -7,6 +7,7 @@ resolve merge keys (`<<`), and bound the size of what aliases can expand to, so 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,9 @@ MAX_EXPANDED_NODES = 100_000
 MAX_DEPTH = 64
 MERGE_TAG = "tag:yaml.org,2002:merge"
 NULL_TAG = "tag:yaml.org,2002:null"
+SHOWN_CHARS = 60  # values echoed in messages are cut here, so an error stays one readable line
+# "\ud800" escapes decode to lone surrogates, which no file, log or database can hold as UTF-8.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +70,8 @@ def load_text(text: str, name: str) -> Document:
         problem = e.problem or e.context or "invalid YAML"
         raise ConfigError(where, "", f"invalid YAML: {problem}") from e
     except yaml.YAMLError as e:  # ReaderError: control characters, binary garbage
-        raise ConfigError(Position(name, 1, 1), "", f"invalid YAML: {_reader_problem(e)}") from e
+        where = _reader_position(text, e, name)
+        raise ConfigError(where, "", f"invalid YAML: {_reader_problem(e)}") from e
     except RecursionError as e:
         raise ConfigError(Position(name, 1, 1), "", "nesting is too deep") from e
     if root is None:
@@ -75,9 +80,16 @@ def load_text(text: str, name: str) -> Document:
     return Document(name, root)
 
 
+def _reader_position(text: str, e: yaml.YAMLError, name: str) -> Position:
+    """A ReaderError knows the offset of the bad character: turn it into line:column."""
+    offset = e.position if isinstance(e, yaml.reader.ReaderError) else 0
+    line_start = text.rfind("\n", 0, offset) + 1
+    return Position(name, text.count("\n", 0, offset) + 1, offset - line_start + 1)
+
+
 def _reader_problem(e: yaml.YAMLError) -> str:
     if isinstance(e, yaml.reader.ReaderError):
-        return f"unacceptable character #x{e.character:04x} at byte {e.position}"
+        return f"unacceptable character #x{e.character:04x}"
     return str(e).splitlines()[0]
 
 
@@ -92,6 +104,8 @@ def _check(root: Node, name: str) -> None:
             raise ConfigError(position(name, node), "", "aliases expand to too many nodes (a YAML bomb?)")
         if depth > MAX_DEPTH:
             raise ConfigError(position(name, node), "", f"nesting deeper than {MAX_DEPTH} levels")
+        if isinstance(node, ScalarNode) and _SURROGATE.search(node.value):
+            raise ConfigError(position(name, node), "", "an unpaired surrogate (\\ud800-\\udfff) is not text")
         if isinstance(node, MappingNode):
             _check_duplicate_keys(node, name)
             stack.extend((child, depth + 1) for pair in node.value for child in pair)
@@ -148,7 +162,14 @@ def kind_name(node: Node) -> str:
     if is_null(node):
         return "null"
     if node.tag.endswith((":int", ":float")):
-        return f"a number ({node.value})"
+        return f"a number ({shown(node.value, quote=False)})"
     if node.tag.endswith(":bool"):
         return f"a boolean ({node.value})"
-    return f"a string ({node.value!r})"
+    return f"a string ({shown(node.value)})"
+
+
+def shown(value: str, quote: bool = True) -> str:
+    """A value for a message, cut at SHOWN_CHARS (a 4,000-digit number stays readable)."""
+    text = value[:SHOWN_CHARS]
+    text = repr(text) if quote else text
+    return text if len(value) <= SHOWN_CHARS else f"{text}… ({len(value)} characters)"

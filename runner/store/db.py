@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from runner.paths import runner_home
 from runner.store.migrations import MIGRATIONS
 
 DB_NAME = "state.db"
+_open_hooks: list[Callable[[Store], None]] = []
 
 
 class Store:
@@ -37,7 +39,7 @@ class Store:
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except (sqlite3.Error, OSError) as e:
-            raise StoreError(f"cannot open the state store {path}: {e}") from e
+            raise StoreError(f"cannot open the state store {path}: {_explain(e)}") from e
 
     def _migrate(self) -> None:
         current = self._db.execute("PRAGMA user_version").fetchone()[0]
@@ -58,18 +60,19 @@ class Store:
                 try:
                     yield self._db
                 except BaseException:
-                    self._db.execute("ROLLBACK")
+                    if self._db.in_transaction:  # SQLite rolls back by itself on a full disk
+                        self._db.execute("ROLLBACK")
                     raise
                 self._db.execute("COMMIT")
             except sqlite3.Error as e:
-                raise StoreError(f"state store {self.path}: {e}") from e
+                raise StoreError(f"state store {self.path}: {_explain(e)}") from e
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self._lock:
             try:
                 return self._db.execute(sql, params).fetchall()
             except sqlite3.Error as e:
-                raise StoreError(f"state store {self.path}: {e}") from e
+                raise StoreError(f"state store {self.path}: {_explain(e)}") from e
 
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
         """One statement in its own transaction; returns lastrowid."""
@@ -91,9 +94,30 @@ class Store:
             self._db.close()
 
 
+def _explain(e: BaseException) -> str:
+    """What went wrong and, for the one error a user can fix in place, how."""
+    codes = (getattr(e, "sqlite_errorcode", None), getattr(e, "errno", None))
+    if codes[0] == sqlite3.SQLITE_FULL or codes[1] == errno.ENOSPC:
+        return f"the disk is full ({e}): free space there (or set RUNNER_HOME to another disk), then retry"
+    return str(e)
+
+
 def open_store(home: Path | None = None) -> Store:
     """The store of the current project (or of RUNNER_HOME)."""
     directory = home or runner_home()
     if directory.exists() and not directory.is_dir():
         raise StoreError(f"{directory} is not a directory")
-    return Store(directory / DB_NAME)
+    store = Store(directory / DB_NAME)
+    for hook in tuple(_open_hooks):
+        hook(store)
+    return store
+
+
+@contextmanager
+def on_open(hook: Callable[[Store], None]) -> Iterator[None]:
+    """Run `hook` on every store open_store() opens in this block (the CLI's crash recovery)."""
+    _open_hooks.append(hook)
+    try:
+        yield
+    finally:
+        _open_hooks.remove(hook)

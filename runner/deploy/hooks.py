@@ -8,7 +8,9 @@ the host when pipeline.yml says `on: host`. Exit 0 within the timeout = Succeede
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -156,9 +158,11 @@ def _run_host(
     waiter.start()
     why = _supervise(waiter, how.timeout_s, should_stop, plan)
     if why:
-        process.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # the hook's whole process group (its own session)
     process.wait()
     reader.join(2)
+    process.stdout.close()
     return process.returncode, why
 
 

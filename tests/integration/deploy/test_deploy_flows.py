@@ -46,6 +46,9 @@ services:
         [ -z "$RUNNER_OLD_IMAGE" ] || curl -fsS "$RUNNER_TEST_URL/version" | grep -F "$RUNNER_OLD_IMAGE"
       check-new: 'curl -fsS "$RUNNER_TEST_URL/version" | grep -F "$RUNNER_NEW_IMAGE"'
       fail: 'echo "smoke test failed on purpose" >&2; exit 3'
+      on-host:
+        command: curl -fsS --noproxy '*' "$RUNNER_TEST_URL/version" | grep -F "$RUNNER_NEW_IMAGE"
+        on: host
 environments:
   - name: staging
     port: {port}
@@ -66,6 +69,7 @@ Resources:
 Hooks:
   - BeforeInstall: check-old
   - AfterAllowTestTraffic: check-new
+  - BeforeAllowTraffic: on-host
   - AfterAllowTraffic: after
 """
 AFTER_HOOK = """\
@@ -166,14 +170,14 @@ def test_first_deploy_then_all_at_once_flip_runs_hooks(stage: Stage, images: Ima
         "AfterInstall": "Skipped",
         "AllowTestTraffic": "Succeeded",
         "AfterAllowTestTraffic": "Succeeded",
-        "BeforeAllowTraffic": "Skipped",
+        "BeforeAllowTraffic": "Succeeded",
         "AllowTraffic": "Succeeded",
         "AfterAllowTraffic": "Succeeded",
     }
     assert stage.live() == "2"
     assert load.failures() == [] and {r[2] for r in load.results} == {"1", "2"}
     hooks = stage.store.query("SELECT data FROM events WHERE subject=? AND kind='deploy.hook'", (flip.id,))
-    assert [json.loads(h["data"])["status"] for h in hooks] == ["Succeeded"] * 3
+    assert [json.loads(h["data"])["status"] for h in hooks] == ["Succeeded"] * 4
     # the termination wait ended: the original slot was stopped
     assert env_state(stage.store, "staging", "web").warm_until is None
 
@@ -217,7 +221,10 @@ def test_failing_health_check_keeps_the_live_slot(stage: Stage, images: Images) 
 def test_failing_hook_fails_and_rolls_back(stage: Stage, images: Images) -> None:
     before = stage.live()
     image = next_image(stage, images)
+    load = Load(stage.port, "/web/version", rate=50, connections=2).start()
     result = stage.deploy(image, source_dir=stage.failing)
+    load.stop()
+    assert load.failures() == [] and {v for _, _, v in load.results} == {before}
     assert result.status == "Failed" and result.rolled_back
     assert "exited with code 3" in result.reason and "smoke test failed on purpose" in result.reason
     rollback_record = get_deployment(stage.store, str(result.rollback_deployment))
@@ -226,6 +233,18 @@ def test_failing_hook_fails_and_rolls_back(stage: Stage, images: Images) -> None
     assert stage.live() == before
     code, body = get(stage.test_port, "/web/version")  # the test listener is back on the original too
     assert code == 200 and body["version"] == before
+
+
+def test_a_failing_hook_at_before_install_cannot_roll_back(stage: Stage, images: Images) -> None:
+    before = stage.live()
+    (stage.failing / "web/appspec.yml").write_text("version: 0.0\nHooks:\n  - BeforeInstall: fail\n")
+    try:
+        result = stage.deploy(next_image(stage, images), source_dir=stage.failing)
+    finally:
+        (stage.failing / "web/appspec.yml").write_text(FAILING_APPSPEC)
+    assert result.status == "Failed" and not result.rolled_back and result.rollback_deployment is None
+    assert [e["status"] for e in result.lifecycle] == ["Failed"] + ["Skipped"] * 7  # nothing moved
+    assert stage.live() == before
 
 
 def test_alarm_sends_traffic_back_and_stops_the_deployment(stage: Stage, images: Images) -> None:

@@ -68,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         commits=not args.no_commits,
     )
     session.start()
+    listener = None
     what = [] if args.no_tree else ["saves → working-tree builds"]
     what += [] if args.no_commits else [f"commits on {session.branch or '(no branch)'} → pipeline"]
     say(f"watching {config.root}: {'; '.join(what) or 'nothing'} (Ctrl-C stops)")
@@ -75,9 +76,12 @@ def run(args: argparse.Namespace) -> int:
         while fd is None:
             time.sleep(0.5)
             fd = post_commit.acquire(str(home), "watch", wait_s=0)
+        listener = post_commit.WakeListener(str(home), dispatcher.wakeup.set)  # a hook's nudge
         dispatcher.resume_orphans()
         dispatcher.run()
     finally:
+        if listener is not None:
+            listener.close()
         session.stop()
         dispatcher.shutdown()
         if fd is not None:

@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(home)
     recover(store, stamp)
     dispatcher = Dispatcher(path, store, stamp, initiator="runner worker")
+    listener = post_commit.WakeListener(str(home), dispatcher.wakeup.set)  # the hook's nudge
     stamp(f"worker {os.getpid()} started")
     try:
         while fd is not None:
@@ -62,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         dispatcher.shutdown()
         raise
+    finally:
+        listener.close()
     stamp(f"worker {os.getpid()} idle: exiting")
     return EXIT_OK
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import os
 import sys
+from _collections_abc import Callable  # already loaded by os; collections.abc costs ~2 ms
 
 LOCK_FILE = "worker.lock"  # held (flock) by the one process draining the queue: watch or worker
 LOG_FILE = "worker.log"
@@ -74,6 +75,65 @@ def holder(home: str) -> tuple[int, str] | None:
         return 0, "unknown"
 
 
+def wake_address(home: str) -> bytes:
+    """An abstract (Linux) datagram socket per RUNNER_HOME: no file, no path-length limit,
+    gone with its process. A crc32 clash between two homes only costs a spurious wake-up."""
+    import zlib
+
+    return b"\0runner-wake-%08x" % zlib.crc32(os.path.realpath(home).encode())
+
+
+def wake(home: str) -> None:
+    """Tell the process draining the queue to look now instead of at its next poll."""
+    import _socket
+
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)
+    try:
+        sock.setblocking(False)
+        sock.sendto(b"!", wake_address(home))
+    except OSError:
+        pass  # nobody listens (polling still finds the entry), or the socket buffer is full
+    finally:
+        sock.close()
+
+
+class WakeListener:
+    """The drainer's side of wake(): calls on_wake for every datagram, from its own thread."""
+
+    def __init__(self, home: str, on_wake: Callable[[], None]) -> None:
+        import socket
+        import threading
+
+        self._sock: socket.socket | None = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            self._sock.bind(wake_address(home))
+        except OSError:  # not Linux, or bound by another process: the poll interval remains
+            self._sock.close()
+            self._sock = None
+            return
+        self._sock.settimeout(0.25)
+        self._on_wake, self._closed = on_wake, False
+        self._thread = threading.Thread(target=self._loop, name="wake-listener", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        assert self._sock is not None
+        while not self._closed:
+            try:
+                self._sock.recv(64)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self._on_wake()
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._closed = True
+            self._thread.join(2)
+            self._sock.close()
+
+
 def worker_env() -> dict[str, str]:
     """The hook's environment without what git set for the hook (GIT_DIR, GIT_INDEX_FILE …)."""
     keep = ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM")
@@ -87,6 +147,7 @@ def spawn_worker(root: str, home: str, python: str) -> int:
     if pid == 0:  # pragma: no cover - the child execs at once
         try:
             os.setsid()
+            os.nice(5)  # its imports must not slow down the hook and the commit on a busy machine
             devnull = os.open(os.devnull, os.O_RDONLY)
             os.dup2(devnull, 0)
             os.dup2(log, 1)
@@ -111,7 +172,9 @@ def main(argv: list[str]) -> int:
 
         outcome = queue_fast.enqueue_commit(home, commit, ref, SOURCE)
         note = ""
-        if holder(home) is None:
+        if holder(home) is not None:
+            wake(home)
+        else:
             spawn_worker(root, home, sys.executable)
             note = f"; worker started, log: {os.path.join(home, LOG_FILE)}"
         if outcome != "duplicate":

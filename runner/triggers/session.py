@@ -63,6 +63,7 @@ class WatchSession:
         self.watcher.start()
         if self._ref_thread is not None:
             self._ref_thread.start()
+            self._refs_changed.set()  # a commit made before the observer started is found now
 
     def stop(self) -> None:
         self._closing.set()

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from runner.processes import pid_alive
 from runner.store import open_store
 from runner.store import queue as q
 from runner.triggers import hook, post_commit
@@ -56,10 +58,18 @@ def test_uninstall_without_an_original_removes_the_hook(project: Path) -> None:
     assert not os.path.lexists(path)
 
 
-def test_the_hook_queues_the_commit_with_its_branch(project: Path, runner_home: Path, lock: int) -> None:
+def test_the_hook_queues_the_commit_with_its_branch_and_wakes_the_drainer(
+    project: Path, runner_home: Path, lock: int
+) -> None:
     open_store(runner_home)
     hook.install(project)
-    git(project, "commit", "-q", "--allow-empty", "-m", "two")
+    woken = threading.Event()
+    listener = post_commit.WakeListener(str(runner_home), woken.set)
+    try:
+        git(project, "commit", "-q", "--allow-empty", "-m", "two")
+        assert woken.wait(5)
+    finally:
+        listener.close()
     sha = head(project)
     [entry] = rows(open_store(runner_home))
     assert (entry.kind, entry.commit_sha, entry.ref, entry.source, entry.status) == (
@@ -113,6 +123,9 @@ def test_without_a_watch_the_hook_starts_one_detached_worker_that_drains_and_exi
     store = open_store(runner_home)
     wait_until(lambda: [e.status for e in rows(store)] == ["SKIPPED"], what="the worker drained the queue")
     assert "ships branch release" in (rows(store)[0].reason or "")
-    wait_until(lambda: post_commit.holder(str(runner_home)) is None, what="the worker exited")
-    log = (runner_home / "worker.log").read_text()
-    assert "idle: exiting" in log and "Traceback" not in log
+    log = runner_home / "worker.log"
+    wait_until(lambda: "idle: exiting" in log.read_text(), what="the worker exited")
+    pid = int(log.read_text().split(" worker ")[1].split()[0])
+    wait_until(lambda: not pid_alive(pid), what="the worker process is gone")
+    assert post_commit.holder(str(runner_home)) is None
+    assert "Traceback" not in log.read_text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import sqlite3
 import threading
@@ -42,14 +43,22 @@ class Store:
             raise StoreError(f"cannot open the state store {path}: {_explain(e)}") from e
 
     def _migrate(self) -> None:
-        current = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if current > len(MIGRATIONS):
-            raise StoreError(f"{self.path} was written by a newer runner (schema {current}); upgrade runner")
-        for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
-            with self._lock:
+        if self._schema_version() == len(MIGRATIONS):
+            return  # the usual case: nothing to do, no lock taken
+        # Two runners opening a new (or older) store at once would both apply the same
+        # migration ("duplicate column"): serialise them and read the version again.
+        with self._lock, _locked(self.path.with_name(self.path.name + ".migrate-lock")):
+            current = self._schema_version()
+            for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
                 # executescript commits any open transaction first, so the whole
                 # migration and its version bump are one script-level transaction.
                 self._db.executescript(f"BEGIN IMMEDIATE; {script}; PRAGMA user_version={version}; COMMIT;")
+
+    def _schema_version(self) -> int:
+        current = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        if current > len(MIGRATIONS):
+            raise StoreError(f"{self.path} was written by a newer runner (schema {current}); upgrade runner")
+        return current
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -92,6 +101,14 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock between processes (released by the kernel if we die)."""
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def _explain(e: BaseException) -> str:

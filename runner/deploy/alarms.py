@@ -41,6 +41,7 @@ class Breach:
     value: float
     count: int
     failures: int
+    at: float = 0.0  # when it was evaluated (epoch seconds)
 
     def reason(self) -> str:
         what = {
@@ -64,6 +65,7 @@ class Breach:
             "value": round(self.value, 4),
             "count": self.count,
             "failures": self.failures,
+            "at": self.at,
         }
 
 
@@ -124,7 +126,7 @@ def _evaluate_one(
         failures = sum(1 for r in chosen if r.status >= 500 or (probes and r.status != 200))
         value = failures / len(chosen)
     if value > alarm.threshold:
-        return Breach(alarm, slot, value, len(chosen), failures)
+        return Breach(alarm, slot, value, len(chosen), failures, now)
     return None
 
 

@@ -110,7 +110,7 @@ class Load:
     path: str
     rate: float = 250.0  # requests per second, all connections together
     connections: int = 5
-    results: list[tuple[float, int, str]] = field(default_factory=list)  # (time, status, version or error)
+    results: list[tuple[float, int, str]] = field(default_factory=list)  # (epoch, status, version/error)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -138,7 +138,7 @@ class Load:
                 connection.close()
                 connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
             with self._lock:
-                self.results.append((time.monotonic(), status, what))
+                self.results.append((time.time(), status, what))
             next_at += interval
             delay = next_at - time.monotonic()
             if delay > 0:

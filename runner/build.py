@@ -39,7 +39,7 @@ from runner.source import describe
 from runner.store import Store
 from runner.store.builds import BuildRecord, create_build, finish_build, record_phase, stop_requested
 
-__all__ = ["RUNTIME_WARNING", "BuildRequest", "BuildResult", "PhaseRecord", "run_build"]
+__all__ = ["RUNTIME_WARNING", "BuildRequest", "BuildResult", "PhaseRecord", "load_inputs", "run_build"]
 
 
 def run_build(
@@ -49,10 +49,16 @@ def run_build(
     stop: StopSignal | None = None,
 ) -> BuildResult:
     """Validate first (nothing recorded on a config error), then record and run the build."""
-    spec = buildspec_mod.load(request.buildspec, _display_name(request))
-    secret_values = resolve(spec, load_secrets(request.secrets_file), spec.positions)
+    spec, secret_values = load_inputs(request)
     masker = Masker(list(secret_values.values()))
     return _Build(request, spec, secret_values, masker, store, show, stop).run()
+
+
+def load_inputs(request: BuildRequest) -> tuple[Buildspec, dict[str, str]]:
+    """The buildspec and its secret values; ConfigError (exit 2) on any problem. Pure
+    reads: a caller may check a request before it opens (creates) the store."""
+    spec = buildspec_mod.load(request.buildspec, _display_name(request))
+    return spec, resolve(spec, load_secrets(request.secrets_file), spec.positions)
 
 
 def _display_name(request: BuildRequest) -> str:

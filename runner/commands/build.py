@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from runner import base_images
-from runner.build import BuildRequest, BuildResult, run_build
+from runner.build import BuildRequest, BuildResult, load_inputs, run_build
 from runner.buildenv import parse_assignment, parse_env_file
 from runner.errors import EXIT_FAILED, EXIT_OK, UsageError
 from runner.output import print_json, say
@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if args.commit:
         raise UsageError("--commit needs a SERVICE of pipeline.yml")
     request = plain_request(args)
+    load_inputs(request)  # a bad buildspec or secrets file is refused before the store exists
     store = open_store()
     recover(store, say)
     with build_view(sys.stderr if args.json else sys.stdout) as show:

@@ -164,12 +164,6 @@ def test_hostile_files_through_a_real_runner_process(kind: str, name: str, tmp_p
         assert not home.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="runner/commands/build.py opens (creates) the store before the buildspec is validated; "
-    "owner: build engine",
-)
 def test_bad_buildspec_in_a_new_project_creates_no_store(tmp_path: Path) -> None:
     root, home = tmp_path / "project", tmp_path / "home"
     root.mkdir()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -153,6 +154,15 @@ def test_a_topology_change_reloads_nginx_gracefully(in_project: Project) -> None
     )
     assert get(in_project.ports[2], "/api/")[0] == 404  # removed again
     assert get(in_project.ports[2], "/web/version")[0] == 200
+
+
+def test_a_router_that_no_longer_sees_its_directory_is_recreated(in_project: Project) -> None:
+    shutil.rmtree(in_project.home / "envs" / "prod" / "router")  # its bind mount keeps the deleted one
+    lines: list[str] = []
+    up = ensure_up(in_project.config, in_project.store, "prod", say=lines.append)
+    assert any("does not see" in line for line in lines) and "router" in up.started
+    code, body = get(in_project.ports[2], "/web/version")
+    assert code == 200 and body["version"] == "1"
 
 
 def test_status_and_down_all(in_project: Project, capsys: pytest.CaptureFixture[str]) -> None:

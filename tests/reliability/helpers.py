@@ -29,15 +29,17 @@ def run_cli(
     )
 
 
-def spawn(*args: str, cwd: Path, home: Path, log: Path, **env: str) -> subprocess.Popen[bytes]:
-    """A `runner` process to kill later; its output goes to a file (a full pipe would block it)."""
-    with log.open("wb") as out:
+def spawn(
+    *args: str, cwd: Path, home: Path, log: Path, err: Path | None = None, **env: str
+) -> subprocess.Popen[bytes]:
+    """A `runner` process to kill later; its output goes to files (a full pipe would block it)."""
+    with log.open("wb") as out, (err or log).open("ab") as errors:
         return subprocess.Popen(
             [*RUNNER, *args],
             cwd=cwd,
             env={**os.environ, "RUNNER_HOME": str(home), **env},
             stdout=out,
-            stderr=subprocess.STDOUT,
+            stderr=errors if err else subprocess.STDOUT,
             start_new_session=True,
         )
 

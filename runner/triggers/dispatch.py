@@ -159,7 +159,8 @@ class Dispatcher:
         assert entry.commit_sha is not None
         watched = config.branch or source.current_branch(config.root)
         if entry.ref is not None and entry.ref != f"refs/heads/{watched}":
-            self._end(entry, queue.SKIPPED, f"made on {entry.ref}; the pipeline ships branch {watched}")
+            ships = f"the pipeline ships branch {watched}" if watched else "no branch: HEAD is detached"
+            self._end(entry, queue.SKIPPED, f"made on {entry.ref}; {ships}")
             return
         if not queue.claim(self.store, entry.id):
             return
@@ -263,10 +264,12 @@ class Dispatcher:
         if not self.threads:
             return
         self.say(f"stopping {len(self.threads)} running entries…")
-        stop_own_builds(self.store)
+        # Executions first: the interrupt is pending when their builds end, so the stage is
+        # recorded Stopped (resumable), not Failed because its build was stopped.
         for entry, thread in self.threads.values():
             if entry.kind == PIPELINE:
                 interrupt(thread)
+        stop_own_builds(self.store)
         deadline = time.monotonic() + timeout
         for entry, thread in list(self.threads.values()):
             thread.join(max(0.1, deadline - time.monotonic()))

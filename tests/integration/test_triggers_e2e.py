@@ -19,11 +19,12 @@ import pytest
 
 from runner.pipeline import Context, Stage
 from runner.store import Store, open_store
+from runner.store import pipelines as records
 from runner.triggers import hook, post_commit
 from runner.triggers.dispatch import Dispatcher
 from runner.triggers.session import WatchSession
 from tests.conftest import SESSION_LABEL
-from tests.unit.triggers_project import commit_change, make_project, rows, wait_until
+from tests.unit.triggers_project import commit_change, git, head, make_project, rows, wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -85,13 +86,15 @@ def test_saves_under_a_service_build_it_once_from_the_working_tree(tmp_path: Pat
     assert "-dirty-" in (entry.reason or ""), entry  # the image tag of a working-tree build
 
 
-def test_ctrl_c_stops_runner_watch_and_its_build_cleanly(tmp_path: Path, runner_home: Path) -> None:
+def test_ctrl_c_stops_runner_watch_its_execution_and_its_build_cleanly(
+    tmp_path: Path, runner_home: Path
+) -> None:
     root = make_project(tmp_path)
-    (root / "services/api/buildspec.yml").write_text(
-        "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 60\n"
-    )
+    for name in ("api", "web"):
+        (root / f"services/{name}/buildspec.yml").write_text(SLOW_BUILDSPEC)
+    commit_change(root, "README.md", "slow builds\n")
     watch = subprocess.Popen(
-        [sys.executable, "-m", "runner", "watch", "--no-commits"],
+        [sys.executable, "-m", "runner", "watch"],
         cwd=root,
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
@@ -102,23 +105,51 @@ def test_ctrl_c_stops_runner_watch_and_its_build_cleanly(tmp_path: Path, runner_
     reader.start()
     try:
         wait_until(lambda: any(line.startswith("watching") for line in output), 30, "runner watch started")
-        (root / "services/api/app.py").write_text("print('api v2')\n")
-        wait_until(lambda: bool(build_containers()), 60, "the build's container runs")
+        (root / "services/web/app.py").write_text("print('web draft')\n")  # a save: a working-tree build
+        sha = commit_without_touching_the_tree(root, "services/api/app.py", "print('api v2')\n")
+        wait_until(lambda: len(build_containers()) >= 2, 60, "the builds' containers run")
         watch.send_signal(signal.SIGINT)
         assert watch.wait(60) == 130, "".join(output)
     finally:
-        if watch.poll() is None:
-            watch.kill()
-            watch.wait()
+        if watch.poll() is None:  # the test failed: still leave nothing behind
+            watch.send_signal(signal.SIGINT)
+            try:
+                watch.wait(60)
+            except subprocess.TimeoutExpired:
+                watch.kill()
+                watch.wait()
     reader.join(5)
     if watch.stderr is not None:
         watch.stderr.close()
     assert build_containers() == []
     assert "runner: interrupted" in "".join(output)
     store = open_store(runner_home)
-    assert [(s, status) for s, status, _ in builds_of(store)] == [("api", "STOPPED")]
-    assert [e.status for e in rows(store)] == ["STOPPED"]
+    builds = builds_of(store)  # the pipeline builds both services (first builds), the save builds web
+    assert {status for _, status, _ in builds} == {"STOPPED"} and {s for s, _, _ in builds} == {"api", "web"}
+    assert {(e.kind, e.status) for e in rows(store)} == {("pipeline", "STOPPED"), ("build", "STOPPED")}
+    [execution] = records.list_executions(store)
+    assert (execution.commit_sha, execution.status) == (sha, "Stopped")
+    assert records.stage_rows(store, execution.id)["Build"]["status"] == "Stopped"
+    assert records.busy_stages(store, "trig") == {}
     assert post_commit.holder(str(runner_home)) is None
+
+
+SLOW_BUILDSPEC = "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 60\n"
+
+
+def commit_without_touching_the_tree(root: Path, path: str, text: str) -> str:
+    """A commit whose change never appears in the working tree (no file event for the watcher)."""
+    blob = subprocess.run(
+        ["git", "hash-object", "-w", "--stdin"],
+        cwd=root,
+        input=text,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    git(root, "update-index", "--cacheinfo", f"100644,{blob},{path}")
+    git(root, "commit", "-q", "-m", f"change {path}")
+    return head(root)
 
 
 def build_containers() -> list[str]:

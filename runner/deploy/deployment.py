@@ -128,10 +128,7 @@ def ensure_up(config: PipelineConfig, store: Store, environment: str, say: Say =
     env = config.environment(environment)
     holder = f"up:{os.getpid()}"
     with locks.hold(store, env.name, holder, wait_s=30.0):
-        layout = stack.layout_for(config, store, env)
-        stack.recover_interrupted(config, store, env, layout, say, holder)
-        result = stack.ensure_up_locked(config, store, env, say, holder)
-        stack.reap(config, store, env, stack.layout_for(config, store, env), say, holder)
+        _, result = stack.prepare_locked(config, store, env, say, holder)
     return result
 
 

@@ -135,12 +135,8 @@ class Run:
 
 def run_locked(request: Request, store: Store) -> DeploymentResult:
     """Run the deployment (the caller holds the environment's lock)."""
-    config, env, say = request.config, request.env, request.say
-    layout = stack.layout_for(config, store, env)
-    stack.recover_interrupted(config, store, env, layout, say, request.deployment_id)
-    up = stack.ensure_up_locked(config, store, env, say, request.deployment_id)
-    stack.reap(config, store, env, stack.layout_for(config, store, env), say, request.deployment_id)
-    layout = stack.layout_for(config, store, env)
+    config, env = request.config, request.env
+    layout, up = stack.prepare_locked(config, store, env, request.say, request.deployment_id)
     control = TrafficControl(store, layout, [s.name for s in config.services], request.deployment_id)
     state = control.state(request.service.name)
     original = state.live_slot if state.image(state.live_slot) else None
@@ -149,6 +145,7 @@ def run_locked(request: Request, store: Store) -> DeploymentResult:
     _create(run, up.as_json())
     try:
         _lifecycle(run)
+        _stop_watching(run)
     except Failure as failure:
         return fail(run.outcome(), failure.event, failure.reason)
     except AlarmStop as alarm:
@@ -224,6 +221,14 @@ def _lifecycle(run: Run) -> None:
     _step(run, 6, "AllowTraffic", _shift)
     _hooks(run, 7, "AfterAllowTraffic")
     _bake(run)
+
+
+def _stop_watching(run: Run) -> None:
+    """Stop the alarm watcher; an alarm that fired after the last check still stops the deployment."""
+    if run.watcher is not None:
+        run.watcher.stop()
+        if run.watcher.breach is not None:
+            raise AlarmStop(run.watcher.breach)
 
 
 def _step(run: Run, idx: int, name: str, action: Callable[[Run], str]) -> None:

@@ -220,6 +220,18 @@ def ensure_up_locked(
     )
 
 
+def prepare_locked(
+    config: PipelineConfig, store: Store, env: Environment, say: Say, subject: str
+) -> tuple[Layout, UpResult]:
+    """Before changing an environment: repair interrupted deployments, bring it up, stop expired
+    warm slots. The caller holds the environment's lock."""
+    recover_interrupted(config, store, env, layout_for(config, store, env), say, subject)
+    up = ensure_up_locked(config, store, env, say, subject)
+    layout = layout_for(config, store, env)
+    reap(config, store, env, layout, say, subject)
+    return layout, up
+
+
 def _start(
     project: compose.Project,
     layout: Layout,

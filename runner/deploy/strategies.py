@@ -2,6 +2,10 @@
 
 AWS's intervals are long for a laptop: every interval is divided by pipeline.yml's
 `time_scale` (CODEDEPLOY.md decision 2), and the scaled numbers are what we print and store.
+All deployment durations are written in AWS time and scaled alike: named configurations,
+the custom forms (`canary: {percent, wait}`, `linear: {percent, every}`, `canary:10:30s`),
+and an environment's `termination_wait` and `bake`. Timeouts (health, hooks) and alarm
+windows are real seconds.
 https://docs.aws.amazon.com/codedeploy/latest/userguide/deployment-configurations.html
 """
 

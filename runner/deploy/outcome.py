@@ -82,6 +82,8 @@ def fail(o: Outcome, event: str, reason: str) -> DeploymentResult:
 
 def stopped(o: Outcome, event: str, reason: str, alarm: dict[str, Any] | None) -> DeploymentResult:
     o.say(f"deployment {o.deployment_id}: {STOPPED} ({event}): {reason}")
+    if alarm is not None:
+        o.store.event("deploy.alarm", o.deployment_id, **alarm, reason=reason)
     rollback_id = _roll_back(o, event, reason)
     detail = {"rollback_event": event, "rollback_deployment": rollback_id, "alarm": alarm}
     _finish(o, STOPPED, reason, detail)

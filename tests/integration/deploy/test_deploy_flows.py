@@ -266,6 +266,10 @@ def test_alarm_sends_traffic_back_and_stops_the_deployment(stage: Stage, images:
     assert result.rollback_event == "DEPLOYMENT_STOP_ON_ALARM"
     assert result.reason.startswith("alarm errors: error rate") and result.alarm is not None
     assert result.alarm["count"] >= 20 and result.alarm["failures"] > 0
+    alarm_events = stage.store.query(
+        "SELECT data FROM events WHERE subject=? AND kind='deploy.alarm'", (result.id,)
+    )
+    assert [json.loads(e["data"])["alarm"] for e in alarm_events] == ["errors"]
     errors = [t for t, code, _ in load.results if code >= 500]
     assert errors, "the failing slot never answered"
     at = result.alarm["at"]

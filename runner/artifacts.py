@@ -21,6 +21,7 @@ from runner.errors import RunnerError
 from runner.globs import Entry, PathEscape, base_directories, check_relative, inside, select, walk
 
 PRIMARY = "artifacts"
+ARTIFACTS_EVENT = "build.artifacts"  # recorded before writing; data: {"dir": the output directory}
 
 
 class ArtifactError(RunnerError):
@@ -69,27 +70,51 @@ def _selected(src_root: Path, entry: Entry, spec: ArtifactSpec) -> Selected | No
 
 
 def write(selected: list[Selected], out_dir: Path, name: str) -> Path:
-    """Write name.zip and the unpacked tree name/ under out_dir; returns the zip path."""
-    tree = out_dir / name
-    if tree.exists():
-        shutil.rmtree(tree)
-    tree.mkdir(parents=True)
-    zip_path = out_dir / f"{name}.zip"
-    partial = zip_path.with_suffix(".zip.partial")
-    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for item in selected:
-            target = tree / item.dest
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if item.link_target is not None:
-                os.symlink(item.link_target, target)
-                info = zipfile.ZipInfo(item.dest)
-                info.external_attr = (stat.S_IFLNK | 0o777) << 16
-                archive.writestr(info, item.link_target)
-            else:
-                shutil.copy2(item.source, target)
-                archive.write(item.source, item.dest)
-    os.replace(partial, zip_path)  # a crash never leaves a half-written zip under its real name
+    """Write name.zip and the unpacked tree name/ under out_dir; returns the zip path.
+
+    name.zip.partial exists for exactly as long as name/ is incomplete: a crash leaves it
+    behind as the sign that both are to be discarded (`discard_partial`, run by recovery).
+    """
+    tree, zip_path = out_dir / name, out_dir / f"{name}.zip"
+    partial = out_dir / f"{name}.zip.partial"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            zip_path.unlink(missing_ok=True)  # the previous result goes as a whole
+            if tree.exists():
+                shutil.rmtree(tree)
+            tree.mkdir(parents=True)
+            for item in selected:
+                _add(archive, tree, item)
+        os.replace(partial, zip_path)  # never a half-written zip under its real name
+    except BaseException:
+        discard_partial(out_dir)
+        raise
     return zip_path
+
+
+def _add(archive: zipfile.ZipFile, tree: Path, item: Selected) -> None:
+    target = tree / item.dest
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if item.link_target is not None:
+        os.symlink(item.link_target, target)
+        info = zipfile.ZipInfo(item.dest)
+        info.external_attr = (stat.S_IFLNK | 0o777) << 16
+        archive.writestr(info, item.link_target)
+    else:
+        shutil.copy2(item.source, target)
+        archive.write(item.source, item.dest)
+
+
+def discard_partial(out_dir: Path) -> list[str]:
+    """Remove what an interrupted `write` left in out_dir; returns the names removed."""
+    removed = []
+    for partial in sorted(out_dir.glob("*.zip.partial")):
+        name = partial.name.removesuffix(".zip.partial")
+        shutil.rmtree(out_dir / name, ignore_errors=True)
+        partial.unlink(missing_ok=True)
+        removed.append(name)
+    return removed
 
 
 def upload(src_root: Path, artifacts: Artifacts, out_dir: Path) -> dict[str, list[str]]:

@@ -15,15 +15,21 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from runner import buildspec as buildspec_mod
 from runner import cache, docker_engine, phases, workspace
-from runner.artifacts import upload
-from runner.build_result import RUNTIME_WARNING, BuildRequest, BuildResult, PhaseRecord, local_notes
+from runner.artifacts import ARTIFACTS_EVENT, upload
+from runner.build_result import (
+    RUNTIME_WARNING,
+    BuildRequest,
+    BuildResult,
+    PhaseRecord,
+    load_inputs,
+    local_notes,
+)
 from runner.buildenv import BuildIdentity, codebuild_variables, compose
 from runner.buildlog import BuildLog
 from runner.buildspec import Buildspec
 from runner.debug import record_phase_start
-from runner.errors import EngineError, RunnerError
+from runner.errors import EngineError, RunnerError, StoreError
 from runner.phase_runner import (
     Deadline,
     PhaseOutcome,
@@ -33,7 +39,7 @@ from runner.phase_runner import (
     wait_for_removals,
 )
 from runner.reports import Report, build_report, copy_reports, mask_report
-from runner.secrets import Masker, load_secrets, resolve
+from runner.secrets import Masker
 from runner.shell import read_exported
 from runner.source import describe
 from runner.store import Store
@@ -52,20 +58,6 @@ def run_build(
     spec, secret_values = load_inputs(request)
     masker = Masker(list(secret_values.values()))
     return _Build(request, spec, secret_values, masker, store, show, stop).run()
-
-
-def load_inputs(request: BuildRequest) -> tuple[Buildspec, dict[str, str]]:
-    """The buildspec and its secret values; ConfigError (exit 2) on any problem. Pure
-    reads: a caller may check a request before it opens (creates) the store."""
-    spec = buildspec_mod.load(request.buildspec, _display_name(request))
-    return spec, resolve(spec, load_secrets(request.secrets_file), spec.positions)
-
-
-def _display_name(request: BuildRequest) -> str:
-    try:
-        return str(request.buildspec.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(request.buildspec)
 
 
 class _Build:
@@ -96,6 +88,7 @@ class _Build:
         self.artifacts: dict[str, list[str]] = {}
         self.reports: list[Report] = []
         self.in_progress: tuple[str, float, str] | None = None  # command phase, start, image
+        self.partial_source = False  # DOWNLOAD_SOURCE failed half-way (e.g. a full disk)
 
     def _create_record(self) -> BuildRecord:
         info = describe(self.request.source)
@@ -124,6 +117,15 @@ class _Build:
         )
 
     def run(self) -> BuildResult:
+        try:
+            return self._run()
+        finally:
+            if self.partial_source and self.space is not None:
+                # Only now, once the FAULT is recorded (or could not be: a full disk may
+                # hold the store too), give the space of the half copy back.
+                workspace.remove_source(self.space)
+
+    def _run(self) -> BuildResult:
         for warning in (*self.spec.warnings, *local_notes(self.spec)):
             self.log.container(f"Warning: {warning}")
         try:
@@ -141,6 +143,8 @@ class _Build:
         except EngineError as e:
             self._record_in_progress(phases.FAULT, "ENGINE_ERROR", str(e))
             self._record_abnormal(phases.FAULT, "ENGINE_ERROR", str(e))
+        except StoreError:
+            raise  # nothing more can be recorded; the next command's recovery finishes it
         except Exception as e:  # a bug of ours: the build must not stay IN_PROGRESS
             self._record_abnormal(phases.FAULT, "INTERNAL_ERROR", _one_line(e))
             self._finish()
@@ -177,7 +181,12 @@ class _Build:
         self.space = workspace.create(
             self.request.work_dir, self.uuid, self.request.source, self.request.mount_source
         )
-        workspace.copy_source(self.request.source, self.space, self._own_paths())
+        try:
+            own = workspace.runner_paths(self.request.work_dir, self.request.cache_dir, self.store.path)
+            workspace.copy_source(self.request.source, self.space, own)
+        except workspace.SourceCopyError:
+            self.partial_source = True
+            raise
         if self.spec.run_as or any(p.run_as for p in self.spec.phases):
             workspace.open_permissions(self.space)
         self.log.container(f"CODEBUILD_SRC_DIR={self.space.container_src}")
@@ -194,15 +203,6 @@ class _Build:
             restored = cache.restore_absolute_paths(self.space, self.setup) if found else None
             if restored:
                 self.setup = replace(self.setup, image=restored)
-
-    def _own_paths(self) -> tuple[Path, ...]:
-        """The runner's state, never copied as source even when it lives inside it: a copy
-        would recurse into the workspace, and reading the live database closes its file
-        descriptors, which drops this process's SQLite locks (POSIX lock semantics)."""
-        db = self.store.path
-        cache = (self.request.cache_dir,) if self.request.cache_dir else ()
-        files = tuple(db.with_name(db.name + suffix) for suffix in ("", "-wal", "-shm", "-journal"))
-        return (self.request.work_dir, db.parent, *cache, *files)
 
     def _command_phases(self) -> None:
         setup = self.setup
@@ -308,6 +308,8 @@ class _Build:
         if self.spec.artifacts is None:
             return
         out = self.request.artifacts_dir or (self.request.work_dir.parent / "artifacts" / self.uuid)
+        # Recorded first: if the runner dies mid-copy, recovery removes the half-written output.
+        self.store.event(ARTIFACTS_EVENT, self.record.id, dir=str(out))
         self.artifacts = upload(self.space.src, self.spec.artifacts, out)
         self.log.container(f"Expanding {len(self.artifacts.get('artifacts', []))} file(s) into {out}")
 
@@ -367,6 +369,7 @@ class _Build:
         if name not in ("SUBMITTED",):
             self.log.container(f"Phase complete: {name} State: {status}")
             self.log.container(f"Phase context status code: {code} Message: {message}")
+        self.log.flush()  # what comes next (an upload, a cache save) may be long and silent
 
     def _record_outcome(self, name: str, outcome: PhaseOutcome, image: str) -> None:
         context = self.masker.deep(outcome.context)
@@ -386,6 +389,7 @@ class _Build:
         )
         self.log.container(f"Phase complete: {name} State: {outcome.status}")
         self.log.container(f"Phase context status code: {outcome.status_code} Message: {outcome.message}")
+        self.log.flush()
 
     def _record_abnormal(self, status: str, code: str, message: str) -> None:
         self._record("FINALIZING", status, time.time(), code, message)

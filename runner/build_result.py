@@ -1,4 +1,5 @@
-"""What a build is asked to do and what it gives back (the `--json` shape), as plain records."""
+"""What a build is asked to do (the request, its validated inputs) and what it gives back
+(the `--json` shape), as plain records."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runner import buildspec as buildspec_mod
 from runner.buildspec import Buildspec
 from runner.reports import Report
+from runner.secrets import load_secrets, resolve
 
 RUNTIME_WARNING = (
     "Skipping install of runtimes. Runtime version selection is not supported by this build image."
@@ -105,3 +108,17 @@ def local_notes(spec: Buildspec) -> list[str]:
                     f"{ident}: name and s3-prefix only apply to S3 uploads; written locally as {ident}.zip"
                 )
     return notes
+
+
+def load_inputs(request: BuildRequest) -> tuple[Buildspec, dict[str, str]]:
+    """The buildspec and its secret values; ConfigError (exit 2) on any problem. Pure
+    reads: a caller may check a request before it opens (creates) the store."""
+    spec = buildspec_mod.load(request.buildspec, _display_name(request))
+    return spec, resolve(spec, load_secrets(request.secrets_file), spec.positions)
+
+
+def _display_name(request: BuildRequest) -> str:
+    try:
+        return str(request.buildspec.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(request.buildspec)

@@ -144,7 +144,9 @@ def run_phase(
         if snapshot:
             image = snapshot
             snapshots.append(snapshot)
-        if run.exit_status is None:  # killed: timeout, stop, OOM, engine trouble
+        if run.exit_status is None or outcome.oom_killed:
+            # Killed (timeout, stop, OOM, engine trouble), or the kernel's OOM killer took a
+            # command while the shell lived on: a FAULT that names memory, not "exit status 137".
             return _abnormal(outcome, deadline, stop_requested, started, image, state_out, snapshots)
         last = run.started[-1] if run.started else None
         if last is not None and last not in run.ended and run.exit_status:

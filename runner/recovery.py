@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 
 from runner.errors import EngineError
 from runner.phases import FAULT
@@ -26,6 +28,7 @@ def recover(store: Store, say: Callable[[str], None]) -> list[str]:
         except EngineError as e:
             say(f"runner: warning: build {build.id} was interrupted; repaired when the engine answers ({e})")
             continue
+        _discard_partial_artifacts(store, build, say)
         reason = f"the runner (pid {build.pid}) ended before the build finished"
         finish_build(store, build.id, FAULT, {"id": build.id, "status": FAULT, "reason": reason})
         store.event("build.interrupted", build.id, reason=reason)
@@ -40,3 +43,14 @@ def _remove_containers(build: BuildRecord, say: Callable[[str], None]) -> None:
     for container in docker_engine.managed_containers({"runner.build": build.id}):
         docker_engine.remove_container(container["id"])
         say(f"removed orphan container {container['name']} of build {build.id}")
+
+
+def _discard_partial_artifacts(store: Store, build: BuildRecord, say: Callable[[str], None]) -> None:
+    """A runner killed mid-copy leaves NAME.zip.partial and a half NAME/ tree: remove them."""
+    from runner.artifacts import ARTIFACTS_EVENT, discard_partial
+
+    rows = store.query("SELECT data FROM events WHERE kind=? AND subject=?", (ARTIFACTS_EVENT, build.id))
+    for row in rows:
+        out = Path(json.loads(row[0])["dir"])
+        for name in discard_partial(out) if out.is_dir() else []:
+            say(f"removed the half-written artifact {name} of build {build.id} from {out}")

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import random
 import shutil
@@ -71,6 +72,14 @@ def create(work_dir: Path, build_uuid: str, source: Path, mount_source: bool) ->
     return space
 
 
+def runner_paths(work_dir: Path, cache_dir: Path | None, db: Path) -> tuple[Path, ...]:
+    """The runner's state, never copied as source even when it lives inside it: a copy
+    would recurse into the workspace, and reading the live database closes its file
+    descriptors, which drops this process's SQLite locks (POSIX lock semantics)."""
+    files = tuple(db.with_name(db.name + suffix) for suffix in ("", "-wal", "-shm", "-journal"))
+    return (work_dir, db.parent, *((cache_dir,) if cache_dir else ()), *files)
+
+
 def copy_source(source: Path, space: Workspace, skip: tuple[Path, ...] = ()) -> None:
     """DOWNLOAD_SOURCE: copy the source tree; symlinks are copied as links, never followed.
 
@@ -88,7 +97,28 @@ def copy_source(source: Path, space: Workspace, skip: tuple[Path, ...] = ()) -> 
             ignored |= {n for n in names if os.path.realpath(os.path.join(directory, n)) in skipped}
         return ignored
 
-    shutil.copytree(source, space.src, symlinks=True, dirs_exist_ok=True, ignore=ignore)
+    try:
+        shutil.copytree(source, space.src, symlinks=True, dirs_exist_ok=True, ignore=ignore)
+    except (shutil.Error, OSError) as e:
+        raise SourceCopyError(_copy_problem(e, space)) from e  # the caller removes the half copy
+
+
+class SourceCopyError(OSError):
+    """DOWNLOAD_SOURCE could not copy the source: the machine's fault (FAULT), not the buildspec's."""
+
+
+def _copy_problem(error: shutil.Error | OSError, space: Workspace) -> str:
+    # shutil.Error carries a list of (source, destination, reason) for every file that failed.
+    reasons = [str(item[2]) for item in error.args[0]] if isinstance(error, shutil.Error) else [str(error)]
+    if (
+        any(f"[Errno {errno.ENOSPC}]" in reason for reason in reasons)
+        or getattr(error, "errno", 0) == errno.ENOSPC
+    ):
+        return (
+            f"No space left on device while copying the source into {space.root}: free space there, "
+            "or set RUNNER_HOME to a directory on a larger disk"
+        )
+    return f"cannot copy the source into {space.root}: {reasons[0] if reasons else error}"
 
 
 def open_permissions(space: Workspace) -> None:
@@ -102,6 +132,12 @@ def open_permissions(space: Workspace) -> None:
                 mode = os.stat(path).st_mode
                 os.chmod(path, mode | 0o666 | (0o111 if mode & 0o111 or name in dirs else 0))
     os.chmod(space.src, 0o777)
+
+
+def remove_source(space: Workspace) -> None:
+    """The copied source only (never a -m mounted one): a half copy after a failure."""
+    if space.mounted_source is None:
+        shutil.rmtree(space.src, ignore_errors=True)
 
 
 def remove(space: Workspace) -> None:

@@ -89,12 +89,6 @@ def test_oom_killed_build_container_is_a_fault(tmp_path: Path) -> None:
     assert "out of memory" in message and "raise the memory limit" in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="phase_runner.py reads OOMKilled only when the container's shell died; a command "
-    "killed by the OOM killer is FAILED 'exit status 137' with no word of memory; owner: build engine",
-)
 def test_oom_killed_command_is_a_fault_naming_memory(tmp_path: Path) -> None:
     """The usual case: the kernel kills the biggest process (the command), the shell lives on."""
     src, home = write_buildspec(tmp_path / "src", ALLOCATE), tmp_path / "home"
@@ -144,12 +138,6 @@ def test_full_workspace_disk_is_a_fault(tmp_path: Path, small_disk: Path) -> Non
     assert [b["status"] for b in stored(home)] == ["FAULT"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="workspace.copy_source: on ENOSPC the message is shutil.Error's list repr with no fix, and the "
-    "partial copy stays on the full disk; owner: build engine",
-)
 def test_full_workspace_disk_names_the_fix_and_frees_the_space(tmp_path: Path, small_disk: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.artifacts import ArtifactError, collect, upload, write
+from runner.artifacts import ArtifactError, collect, discard_partial, upload, write
 from runner.buildspec import Artifacts, ArtifactSpec
 
 AWS_TREE = [
@@ -204,3 +204,25 @@ def test_upload_writes_nothing_when_one_block_fails(tmp_path: Path) -> None:
     with pytest.raises(ArtifactError):
         upload(root, artifacts, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_failed_write_leaves_nothing_half_done(tmp_path: Path) -> None:
+    root = _tree(tmp_path / "src", ["a.txt", "b.txt"])
+    out = tmp_path / "out"
+    upload(root, Artifacts(ArtifactSpec(files=("a.txt",))), out)  # an earlier, complete result
+    selected = collect(root, ArtifactSpec(files=("**/*",)))
+    (root / "b.txt").unlink()  # vanishes between selection and copy
+    with pytest.raises(FileNotFoundError):
+        write(selected, out, "artifacts")
+    assert list(out.iterdir()) == []  # neither the old result nor a half tree under real names
+
+
+def test_discard_partial_removes_what_a_killed_write_left(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "artifacts" / "sub").mkdir(parents=True)
+    (out / "artifacts" / "sub" / "f").write_text("half")
+    (out / "artifacts.zip.partial").write_text("half")
+    (out / "done").mkdir()
+    (out / "done.zip").write_text("complete")
+    assert discard_partial(out) == ["artifacts"]
+    assert sorted(p.name for p in out.iterdir()) == ["done", "done.zip"]

@@ -8,7 +8,6 @@ finished: built services are not rebuilt, deployed services not redeployed.
 
 from __future__ import annotations
 
-import importlib  # TODO(lead): static imports once service_build and deploy land
 import os
 import shutil
 import tempfile
@@ -76,6 +75,17 @@ class Context:
     execution: ExecutionRecord
     say: Say
     stop: threading.Event = field(default_factory=threading.Event)
+    verbose: bool = False  # every build log line, not only the phase outcomes
+
+    def build_output(self, prefix: str) -> Say:
+        """Where a build's lines go: all of them when verbose, else what a reader needs
+        (failed phases, failed commands, reports); `runner logs BUILD` has the rest."""
+
+        def show(line: str) -> None:
+            if self.verbose or _worth_showing(line):
+                self.say(f"  {prefix} | {line}")
+
+        return show
 
     @property
     def commit(self) -> str:
@@ -98,6 +108,21 @@ class Context:
 
 
 Action = Callable[[Context, Stage], None]
+_NOTABLE = (
+    "Command did not exit successfully",
+    "Phase context status code: COMMAND",
+    "Phase context status code: CLIENT",
+    "Report ",
+    " completed: ",
+)
+
+
+def _worth_showing(line: str) -> bool:
+    if not line.startswith("[Container]"):
+        return False
+    if "Phase complete:" in line:
+        return not line.endswith("State: SUCCEEDED")
+    return any(marker in line for marker in _NOTABLE)
 
 
 def snapshot_dir(commit: str) -> Path:
@@ -130,6 +155,7 @@ def run_execution(
     execution_id: str,
     say: Say = print,
     actions: Mapping[str, Action] | None = None,
+    verbose: bool = False,
 ) -> str:
     """Run (or resume) an execution; returns its final status."""
     execution = records.get_execution(store, execution_id)
@@ -138,7 +164,7 @@ def run_execution(
     records.set_execution(store, execution.id, pid=os.getpid(), status=IN_PROGRESS, ended=None)
     execution = records.get_execution(store, execution.id)
     assert execution is not None
-    ctx = Context(config, store, execution, say)
+    ctx = Context(config, store, execution, say, verbose=verbose)
     done = {
         name for name, row in records.stage_rows(store, execution.id).items() if row["status"] == SUCCEEDED
     }
@@ -220,7 +246,8 @@ def _source(ctx: Context, stage: Stage) -> None:
 
 
 def _build(ctx: Context, stage: Stage) -> None:
-    build_service = importlib.import_module("runner.service_build").build_service
+    from runner.service_build import build_service
+
     built = ctx.images()
     todo = [s.name for s in ctx.config.services if s.name not in built]
     failures: list[str] = []
@@ -232,7 +259,7 @@ def _build(ctx: Context, stage: Stage) -> None:
             ctx.store,
             commit=ctx.commit,
             initiator=f"codepipeline/{ctx.config.app}",
-            show=lambda line: ctx.say(f"  {name} | {line}"),
+            show=ctx.build_output(name),
             snapshot_dir=ctx.snapshot,
         )
 
@@ -242,7 +269,7 @@ def _build(ctx: Context, stage: Stage) -> None:
             name = futures[future]
             result = future.result()
             if result.image is None:
-                failures.append(f"{name}: build {result.status}")
+                failures.append(f"{name}: {result.error or 'build ' + result.status}")
                 continue
             image = result.image
             built[name] = {"tag": image.tag, "id": image.id, "reused": image.reused, "reason": image.reason}
@@ -253,9 +280,8 @@ def _build(ctx: Context, stage: Stage) -> None:
 
 
 def _deploy(ctx: Context, stage: Stage) -> None:
-    deploy_mod = importlib.import_module("runner.deploy")
-    ImageRef, deploy = deploy_mod.ImageRef, deploy_mod.deploy
-    ensure_up, live_images = deploy_mod.ensure_up, deploy_mod.live_images
+    from runner.deploy import ImageRef, deploy, ensure_up, live_images
+
     assert stage.environment is not None
     env = stage.environment
     ensure_up(ctx.config, ctx.store, env, say=ctx.say)
@@ -277,6 +303,7 @@ def _deploy(ctx: Context, stage: Stage) -> None:
                 execution_id=ctx.execution.id,
                 source_dir=ctx.snapshot,
                 say=ctx.say,
+                wait_termination=False,  # the old slot stays warm; a later command retires it
             )
             deployed[name] = {"id": result.id, "status": result.status}
             if result.status != "Succeeded":
@@ -304,7 +331,7 @@ def _test(ctx: Context, stage: Stage) -> None:
         resolved_source_version=ctx.commit,
         region=ctx.config.region,
     )
-    result = run_build(request, ctx.store, show=lambda line: ctx.say(f"  test | {line}"))
+    result = run_build(request, ctx.store, show=ctx.build_output("test"))
     ctx.record(stage, build=result.id, status=result.status)
     if result.status != "SUCCEEDED":
         raise StageFailed(f"test build {result.id} {result.status}")

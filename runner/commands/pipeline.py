@@ -21,6 +21,7 @@ def add_parser(sub: Any) -> None:
     run_ = verbs.add_parser("run", help="run the pipeline for a commit (default: HEAD)")
     run_.add_argument("--commit", help="commit to ship (default: HEAD)")
     run_.add_argument("--json", action="store_true", help="print the execution as JSON at the end")
+    run_.add_argument("-v", "--verbose", action="store_true", help="show every build log line")
     run_.set_defaults(func=run_pipeline)
     status = verbs.add_parser("status", help="recent executions and their stages")
     status.add_argument("execution", nargs="?", help="one execution (id or unique prefix)")
@@ -35,7 +36,7 @@ def add_parser(sub: Any) -> None:
 def run_pipeline(args: argparse.Namespace) -> int:
     config, store = load_project(), open_store()
     execution_id = pipeline.create_execution(config, store, args.commit, trigger="manual")
-    status = pipeline.run_execution(config, store, execution_id, say=say)
+    status = pipeline.run_execution(config, store, execution_id, say=say, verbose=args.verbose)
     if args.json:
         print_json(execution_json(store, execution_id))
     return EXIT_OK if status == SUCCEEDED else EXIT_FAILED

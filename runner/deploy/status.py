@@ -9,7 +9,8 @@ from runner.config import Environment, PipelineConfig, Service
 from runner.deploy import locks, router
 from runner.deploy.environment import ROUTER, SLOTS, slot_service
 from runner.store import Store
-from runner.store.deployments import EnvState, active_queue, env_states, get_network, list_deployments
+from runner.store import queue as trigger_queue
+from runner.store.deployments import EnvState, env_states, get_network, list_deployments
 
 
 def status(config: PipelineConfig, store: Store, environment: str | None = None) -> dict[str, Any]:
@@ -18,7 +19,7 @@ def status(config: PipelineConfig, store: Store, environment: str | None = None)
     return {
         "app": config.app,
         "environments": [environment_status(config, store, env) for env in envs],
-        "queue": active_queue(store),
+        "queue": [entry.as_json() for entry in trigger_queue.active(store)],  # as `runner hook status`
     }
 
 

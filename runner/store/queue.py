@@ -110,7 +110,12 @@ def with_status(store: Store, *statuses: str) -> list[QueueEntry]:
 
 
 def active(store: Store) -> list[QueueEntry]:
-    """QUEUED and RUNNING rows, oldest first (what `runner status` shows)."""
+    """QUEUED and RUNNING rows, oldest first (what `runner status` shows).
+
+    Entries the hook spooled (the store was busy or not created yet) are moved in first:
+    they are queued as far as the user is concerned.
+    """
+    ingest_spool(store, store.path.parent)
     return with_status(store, *ACTIVE)
 
 

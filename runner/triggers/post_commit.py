@@ -147,7 +147,7 @@ def spawn_worker(root: str, home: str, python: str) -> int:
     if pid == 0:  # pragma: no cover - the child execs at once
         try:
             os.setsid()
-            os.nice(5)  # its imports must not slow down the hook and the commit on a busy machine
+            os.nice(10)  # its imports must not slow down the hook and the commit on a busy machine
             devnull = os.open(os.devnull, os.O_RDONLY)
             os.dup2(devnull, 0)
             os.dup2(log, 1)

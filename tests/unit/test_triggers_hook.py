@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import stat
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from runner import cli
 from runner.processes import pid_alive
 from runner.store import open_store
 from runner.store import queue as q
@@ -129,3 +131,25 @@ def test_without_a_watch_the_hook_starts_one_detached_worker_that_drains_and_exi
     wait_until(lambda: not pid_alive(pid), what="the worker process is gone")
     assert post_commit.holder(str(runner_home)) is None
     assert "Traceback" not in log.read_text()
+
+
+def test_cli_hook_install_status_uninstall(
+    project: Path,
+    runner_home: Path,
+    lock: int,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(project)
+    assert cli.main(["hook", "install"]) == 0
+    git(project, "commit", "-q", "--allow-empty", "-m", "two")
+    capsys.readouterr()
+    assert cli.main(["hook", "status", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["installed"] is True and data["chained"] is None
+    assert data["drained_by"] == {"pid": os.getpid(), "role": "test"}
+    assert [(e["kind"], e["commit"], e["status"]) for e in data["queue"]] == [
+        ("pipeline", head(project), "QUEUED")
+    ]
+    assert cli.main(["hook", "uninstall"]) == 0
+    assert not hook.state(project).installed

@@ -34,4 +34,9 @@ def validate_file(path: Path) -> tuple[str, ...]:
     if path.name == "pipeline.yml":
         config.load(path)
         return ()
+    if path.name in ("appspec.yml", "appspec.yaml"):
+        from runner.deploy import appspec
+
+        appspec.load(path, str(path))
+        return ()
     return buildspec.load(path, str(path)).warnings

@@ -101,3 +101,11 @@ def test_schema_command_prints_the_pipeline_json_schema() -> None:
     schema = json.loads(result.stdout)
     assert schema["title"] == "runner pipeline.yml"
     assert {"app", "services", "environments"} <= set(schema["required"])
+
+
+def test_validate_checks_appspec_files(tmp_path: Path) -> None:
+    spec = tmp_path / "appspec.yml"
+    spec.write_text("version: 0.0\nHooks:\n  - Bogus: x\n")
+    result = run("validate", "appspec.yml", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("runner: error: appspec.yml:3:5: Hooks[0].Bogus: unknown key")

@@ -46,6 +46,8 @@ class WatchSession:
         self._refs_changed = threading.Event()
         self._closing = threading.Event()
         self._ref_thread: threading.Thread | None = None
+        self._checked: set[str] = set()
+        self._ignored_tops: set[str] = set()
         if tree:
             self.debouncer = Debouncer(debounce_s, self._on_batch)
             self.watcher.watch_tree(self.root, self._skip_top, self._on_path)
@@ -77,13 +79,21 @@ class WatchSession:
     # ------------------------------------------------------------ working tree
 
     def _skip_top(self, directory: Path) -> bool:
+        """The runner's own directories, and top-level directories git ignores as a whole."""
         if changes.inside(directory, self.owned):
             return True
-        rel = directory.name + "/"
+        name = f"{directory.name}/"
+        if name not in self._checked:  # all of them in one git call at start, new ones later
+            names = [name] if self._checked else [f"{d.name}/" for d in self.root.iterdir() if d.is_dir()]
+            self._checked.update((*names, name))
+            self._ignored_tops |= self._ignored(names)
+        return name in self._ignored_tops
+
+    def _ignored(self, names: list[str]) -> set[str]:
         try:
-            return rel in source.check_ignored(self.root, [rel], self.root / changes.RUNNER_IGNORE)
+            return source.check_ignored(self.root, names, self.root / changes.RUNNER_IGNORE)
         except RunnerError:
-            return False
+            return set()
 
     def _on_path(self, path: str) -> None:
         if self.debouncer is not None and not changes.inside(Path(path), self.owned):

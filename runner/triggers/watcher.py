@@ -18,6 +18,7 @@ from watchdog.observers import Observer
 # Reads (opened, closed_no_write) and attribute changes are not edits: a build reading
 # the tree must never trigger a build. `closed` is IN_CLOSE_WRITE, the end of a save.
 _EDITS = {"created", "modified", "deleted", "moved", "closed"}
+MAX_TOP_WATCHES = 32
 
 
 def _paths(event: FileSystemEvent) -> list[str]:
@@ -76,13 +77,21 @@ class Watcher:
     ) -> None:
         """Every edit under root, but not inside top-level directories that skip_top names
         (.git, .runner, wholly ignored dirs): those are never watched, so a build writing
-        snapshots or caches there costs no inotify watch and no event."""
+        snapshots or caches there costs no inotify watch and no event.
+
+        Each watch is an inotify instance (128 per user by default): a root with more
+        top-level directories than MAX_TOP_WATCHES gets one recursive watch instead, and
+        the caller's filter drops the events of the skipped directories.
+        """
         handler = _TreeHandler(self, on_path)
+        tops = [e for e in sorted(root.iterdir()) if e.is_dir() and not e.is_symlink() and not skip_top(e)]
+        if len(tops) > MAX_TOP_WATCHES:
+            self._observer.schedule(handler, str(root), recursive=True)
+            return
         self._tree = (root, skip_top, handler)
         self._observer.schedule(handler, str(root), recursive=False)
-        for entry in sorted(root.iterdir()):
-            if entry.is_dir() and not entry.is_symlink() and not skip_top(entry):
-                self._top[entry] = self._observer.schedule(handler, str(entry), recursive=True)
+        for entry in tops:
+            self._top[entry] = self._observer.schedule(handler, str(entry), recursive=True)
 
     def top_level_changed(self, path: Path) -> None:
         """A directory appeared in or left the root: add or drop its recursive watch."""

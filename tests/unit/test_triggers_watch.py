@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from runner.store import Store, open_store
+from runner.triggers import watcher
 from runner.triggers.debounce import Debouncer
 from runner.triggers.refs import BranchTracker
 from runner.triggers.session import WatchSession
@@ -36,8 +37,12 @@ def store(runner_home: Path) -> Store:
     return open_store(runner_home)
 
 
-@pytest.fixture
-def watching(tmp_path: Path, store: Store) -> Iterator[tuple[Path, WatchSession]]:
+@pytest.fixture(params=["per-directory", "one-recursive"])
+def watching(
+    request: pytest.FixtureRequest, tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Path, WatchSession]]:
+    if request.param == "one-recursive":  # many top-level directories: one watch, filtered events
+        monkeypatch.setattr(watcher, "MAX_TOP_WATCHES", 0)
     root = make_project(tmp_path, extra="branch: main\n")
     (root / "services/web/NOTES.md").write_text("notes\n")
     (root / ".runnerignore").write_text("**/NOTES.md\n")

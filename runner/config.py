@@ -327,7 +327,8 @@ SCHEMA = Obj(
             "time_scale",
             Str(pattern=r"\d+(\.\d+)?", pattern_hint="a number"),
             default="60",
-            description="AWS deployment-config minutes are divided by this (60: 1 min → 1 s)",
+            description="deployment durations (strategies, bake, termination_wait) are AWS time "
+            "divided by this (60: 1 min → 1 s); timeouts and alarm windows are real time",
         ),
         Key("execution_mode", Enum(EXECUTION_MODES), default="SUPERSEDED"),
         Key("build_parallelism", Int(minimum=1, maximum=16), default=2),

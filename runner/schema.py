@@ -18,7 +18,7 @@ from typing import Any
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from runner.errors import ConfigError
-from runner.yamlnodes import Document, is_null, kind_name, mapping_items, position, shown
+from runner.yamlnodes import SHOWN_CHARS, Document, is_null, kind_name, mapping_items, position, shown
 
 TRUE_WORDS = {"yes", "true", "on", "y"}
 FALSE_WORDS = {"no", "false", "off", "n"}
@@ -283,7 +283,9 @@ class OneOf(Kind):
 
 
 def _join(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
+    """`a.b` for a key path; a key with a newline or other unprintable text is quoted (one line)."""
+    part = name if name.isprintable() and len(name) <= SHOWN_CHARS else shown(name)
+    return f"{path}.{part}" if path else part
 
 
 def validate(doc: Document, kind: Kind) -> tuple[Any, list[str]]:

@@ -35,19 +35,22 @@ class Store:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
             self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
+            self._set_up()
         except (sqlite3.Error, OSError) as e:
             raise StoreError(f"cannot open the state store {path}: {_explain(e)}") from e
 
-    def _migrate(self) -> None:
-        if self._schema_version() == len(MIGRATIONS):
+    def _set_up(self) -> None:
+        """WAL mode and the current schema, once, whoever else opens the store at the same time."""
+        wal = self._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        if wal and self._schema_version() == len(MIGRATIONS):
             return  # the usual case: nothing to do, no lock taken
-        # Two runners opening a new (or older) store at once would both apply the same
-        # migration ("duplicate column"): serialise them and read the version again.
-        with self._lock, _locked(self.path.with_name(self.path.name + ".migrate-lock")):
+        # Two runners opening a new (or older) store at once: switching to WAL fails with
+        # "database is locked" (SQLite does not wait for it), and both would apply the same
+        # migration ("table builds already exists"). Serialise them; read the state again.
+        with self._lock, _locked(self.path.with_name(self.path.name + ".setup-lock")):
+            self._db.execute("PRAGMA journal_mode=WAL")
             current = self._schema_version()
             for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
                 # executescript commits any open transaction first, so the whole

@@ -34,6 +34,7 @@ EXPECTED = {
         "empty.yml": "1:1: file is empty; expected a mapping",
         "latin1.yml": "5:17: file is not UTF-8 text",
         "list_at_top.yml": "1:1: (top level): expected a mapping, got a list",
+        "newline_in_key.yml": "3:3: phases.'x\\ny': unknown key; expected one of: install,",
         "nul_byte.yml": "4:20: invalid YAML: unacceptable character #x0000",
         "only_comment.yml": "1:1: file is empty; expected a mapping",
         "reserved_variable.yml": "4:5: env.variables.CODEBUILD_BUILD_ID: names starting with CODEBUILD_",

@@ -194,24 +194,11 @@ def test_kill_9_mid_artifact_copy(interrupted_copy: InterruptedCopy) -> None:
     assert containers_of(copy.build_id) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BuildLog flushes only when a later line arrives: the lines logged after a container's "
-    "output (Phase complete …) wait through the silent artifact upload and die with the runner; "
-    "owner: build engine (buildlog.py / build.py)",
-)
 def test_lines_logged_seconds_before_the_kill_are_kept(interrupted_copy: InterruptedCopy) -> None:
     logs = repaired(interrupted_copy.home, interrupted_copy.build_id).logs
     assert any("Phase complete: POST_BUILD State: SUCCEEDED" in line for line in logs)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="artifacts.write unpacks DIR/artifacts/ in place (and leaves artifacts.zip.partial): a "
-    "killed copy leaves a half tree that looks like a result; owner: build engine",
-)
 def test_kill_9_mid_artifact_copy_leaves_no_half_tree(interrupted_copy: InterruptedCopy) -> None:
     leftovers = sorted(p.name for p in interrupted_copy.out.iterdir())
     assert leftovers == [] or (leftovers == ["artifacts", "artifacts.zip"])

@@ -95,8 +95,8 @@ def test_oom_killed_command_is_a_fault_naming_memory(tmp_path: Path) -> None:
     result = run_cli("build", "--json", "--memory", "32m", cwd=src, home=home)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     build = json.loads(result.stdout)
-    assert build["status"] == "FAULT"
-    assert "memory" in failed_phase(build)["context"]
+    context = failed_phase(build)["context"]
+    assert build["status"] == "FAULT" and "memory" in context, context
 
 
 # ---------------------------------------------------------------- a full disk

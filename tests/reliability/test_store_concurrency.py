@@ -10,7 +10,7 @@ from runner.store import Store
 from runner.store.migrations import MIGRATIONS
 
 PROCESSES = 4
-ROUNDS = 8
+ROUNDS = 20
 
 
 def _open(path: str, start: Barrier, results: multiprocessing.Queue[str]) -> None:

@@ -9,6 +9,7 @@ crash of the interpreter itself (recursion, memory) would show.
 from __future__ import annotations
 
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
@@ -70,11 +71,38 @@ EXPECTED = {
         HUGE: "1:1: file is 2097218 bytes; the limit is 2097152",
     },
 }
-FILE_NAME = {"buildspec": "buildspec.yml", "pipeline": "pipeline.yml"}
+EXPECTED["appspec"] = {
+    "alias_bomb.yml": "2:191: aliases expand to too many nodes (a YAML bomb?)",
+    "bad_version.yml": "1:10: version: expected 0.0, got '1.0'",
+    "binary_garbage.yml": "1:7: file is not UTF-8 text",
+    "deep_nesting.yml": "3:68: nesting deeper than 64 levels",
+    "duplicate_version.yml": "2:1: duplicate key 'version' (first defined on line 1)",
+    "empty.yml": "1:1: file is empty; expected a mapping",
+    "hook_is_a_list.yml": "10:20: Hooks[0].BeforeInstall: expected a string, got a list",
+    "latin1.yml": "3:23: file is not UTF-8 text",
+    "list_at_top.yml": "1:1: (top level): expected a mapping, got a list",
+    "port_not_a_number.yml": "8:26: Resources[0].TargetService.Properties.LoadBalancerInfo.ContainerPort: "
+    "expected a whole number, got 'http'",
+    "tab_indent.yml": "4:1: invalid YAML: found character '\\t' that cannot start any token",
+    "two_events_in_one_hook.yml": "11:5: Hooks[1]: expected exactly one lifecycle event",
+    "unhookable_event.yml": "10:5: Hooks[0].AllowTraffic: unknown key; expected one of: BeforeInstall,",
+    "unpaired_surrogate.yml": "3:20: an unpaired surrogate",
+    HUGE: "1:1: file is 2097201 bytes; the limit is 2097152",
+}
+FILE_NAME = {"buildspec": "buildspec.yml", "pipeline": "pipeline.yml", "appspec": "web/appspec.yml"}
+VALID_PIPELINE = (
+    "app: shop\nservices:\n  web:\n    path: web\n"
+    "environments:\n  - name: staging\n    port: 8081\n    test_port: 9081\n"
+)
 # Every command that loads the file; pipeline.yml must be found by the commands themselves.
 COMMANDS = {
     "buildspec": [["validate", "buildspec.yml"], ["build", "-b", "buildspec.yml"]],
     "pipeline": [["validate", "pipeline.yml"], ["build", "web"], ["pipeline", "run"]],
+}
+HOSTILE_ARGV = {
+    "buildspec": ["build", "-b", "buildspec.yml"],
+    "pipeline": ["build", "web"],
+    "appspec": ["validate", "web/appspec.yml"],
 }
 HOSTILE = ["binary_garbage.yml", "alias_bomb.yml", "deep_nesting.yml", "latin1.yml", HUGE]
 
@@ -84,6 +112,8 @@ def corpus_text(kind: str, name: str) -> bytes:
         return (CORPUS / kind / name).read_bytes()
     if kind == "buildspec":
         head, line = b"version: 0.2\nphases:\n  build:\n    commands:\n", b"      - echo 0123456789\n"
+    elif kind == "appspec":
+        head, line = b"version: 0.0\nHooks:\n", b"  - BeforeInstall: a0123456789\n"
     else:
         head, line = b"app: shop\nservices:\n  web:\n    path: web\n    inputs:\n", b"      - x/0123456789\n"
     return head + line * (2 * 1024 * 1024 // len(line) + 1)
@@ -93,7 +123,7 @@ def cases(kind: str) -> list[str]:
     return sorted(EXPECTED[kind])
 
 
-@pytest.mark.parametrize("kind", ["buildspec", "pipeline"])
+@pytest.mark.parametrize("kind", ["buildspec", "pipeline", "appspec"])
 def test_every_corpus_file_has_an_expectation(kind: str) -> None:
     on_disk = {p.name for p in (CORPUS / kind).iterdir()}
     assert on_disk | {HUGE} == set(EXPECTED[kind])
@@ -153,16 +183,15 @@ def test_bad_pipeline_yml(
     assert state_of(home) == before
 
 
-@pytest.mark.parametrize(("kind", "name"), [(k, n) for k in ("buildspec", "pipeline") for n in HOSTILE])
+@pytest.mark.parametrize(("kind", "name"), [(k, n) for k in HOSTILE_ARGV for n in HOSTILE])
 def test_hostile_files_through_a_real_runner_process(kind: str, name: str, tmp_path: Path) -> None:
     root, home = tmp_path / "project", tmp_path / "home"
     (root / "web").mkdir(parents=True)
     (root / FILE_NAME[kind]).write_bytes(corpus_text(kind, name))
-    argv = COMMANDS[kind][1]  # runner build -b buildspec.yml / runner build web
+    argv = HOSTILE_ARGV[kind]
     result = run_cli(*argv, cwd=root, home=home)
     check_refused(result.returncode, result.stdout, result.stderr, kind, name)
-    if kind == "pipeline":  # pipeline.yml is read before the store is opened: nothing created
-        assert not home.exists()
+    assert not home.exists()  # refused before the store is opened (created)
 
 
 def test_bad_buildspec_in_a_new_project_creates_no_store(tmp_path: Path) -> None:
@@ -171,3 +200,31 @@ def test_bad_buildspec_in_a_new_project_creates_no_store(tmp_path: Path) -> None
     shutil.copy(CORPUS / "buildspec" / "tab_indent.yml", root / "buildspec.yml")
     result = run_cli("build", "-b", "buildspec.yml", cwd=root, home=home)
     assert result.returncode == 2 and not home.exists()
+
+
+@pytest.fixture(scope="module")
+def deployable() -> str:
+    """An image `runner deploy` accepts, so the command gets as far as reading the appspec."""
+    from tests.integration.deploy.helpers import build_app
+
+    return build_app(f"rel{uuid.uuid4().hex[:8]}-web:1a1a1a1a1a1a", "1").tag
+
+
+@pytest.mark.parametrize("via", ["validate", pytest.param("deploy", marks=pytest.mark.docker)])
+@pytest.mark.parametrize("name", cases("appspec"))
+def test_bad_appspec(
+    name: str, via: str, project: Path, capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest
+) -> None:
+    """`runner deploy` reads the appspec before it takes the environment's lock or starts anything."""
+    (project / "pipeline.yml").write_text(VALID_PIPELINE)
+    (project / "web" / "appspec.yml").write_bytes(corpus_text("appspec", name))
+    if via == "validate":
+        argv = ["validate", "web/appspec.yml"]
+    else:
+        argv = ["deploy", "staging", "web", request.getfixturevalue("deployable"), "--no-wait"]
+    home = project.parent / "home"
+    before = state_of(home)
+    code = main(argv)
+    out, err = capsys.readouterr()
+    check_refused(code, out, err, "appspec", name)
+    assert state_of(home) == before

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from runner.errors import EngineError
 from runner.phases import FAULT
-from runner.processes import pid_alive
+from runner.processes import still_running
 from runner.store import Store
 from runner.store.builds import BuildRecord, finish_build, running_builds
 
@@ -20,7 +20,7 @@ def recover(store: Store, say: Callable[[str], None]) -> list[str]:
     writes to the store runs it (runner.cli). A build is only finished once its
     containers are gone, so an unreachable engine leaves it for the next command.
     """
-    interrupted = [build for build in running_builds(store) if not pid_alive(build.pid)]
+    interrupted = [b for b in running_builds(store) if not still_running(b.pid, b.started)]
     repaired = []
     for build in interrupted:
         try:

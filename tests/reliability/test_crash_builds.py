@@ -247,7 +247,7 @@ def interrupted_image(tmp_path_factory: pytest.TempPathFactory) -> InterruptedIm
     (root / "pipeline.yml").write_text(IMAGE_PIPELINE)
     (root / "web" / "buildspec.yml").write_text("version: 0.2\nphases:\n  build:\n    commands: [echo ok]\n")
     (root / "web" / "Dockerfile").write_text(
-        f'FROM runner/python:bookworm\nRUN sleep 8 && echo {marker} > /marker\nCMD ["python3", "-V"]\n'
+        f'FROM runner/python:bookworm\nRUN sleep 5 && echo {marker} > /marker\nCMD ["python3", "-V"]\n'
     )
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "init"]):
         subprocess.run([*GIT, *args], cwd=root, check=True, capture_output=True)

@@ -35,8 +35,24 @@ def client() -> docker.DockerClient:
         engine = docker.from_env(timeout=300)
         engine.ping()
     except docker.errors.DockerException as e:
-        raise EngineError(f"cannot reach the Docker engine ({_short(e)}): {ENGINE_HINT}") from e
+        raise EngineError(_unreachable(e)) from e
     return engine
+
+
+def _unreachable(e: docker.errors.DockerException) -> str:
+    """Name where we looked and what to do; the SDK's own text is a nested repr."""
+    host = os.environ.get("DOCKER_HOST")
+    if host:
+        return (
+            f"cannot reach the Docker engine at DOCKER_HOST={host}: fix or unset DOCKER_HOST, "
+            "or start that engine, then retry"
+        )
+    cause = (
+        "permission denied on /var/run/docker.sock"
+        if "ermission denied" in str(e)
+        else "no engine answers on /var/run/docker.sock"
+    )
+    return f"cannot reach the Docker engine ({cause}): {ENGINE_HINT}"
 
 
 def _short(e: BaseException) -> str:
@@ -291,6 +307,19 @@ class RunningContainer:
             error=str(state.get("Error") or ""),
         )
 
+    def oom_killed_eventually(self, timeout_s: float) -> bool:
+        """Inspect again until the engine reports OOMKilled, or the time is up."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            try:
+                self.container.reload()
+            except docker.errors.DockerException:
+                return False
+            if self.container.attrs.get("State", {}).get("OOMKilled"):
+                return True
+        return False
+
     def kill(self) -> None:
         try:
             self.container.kill()
@@ -482,8 +511,7 @@ def interactive_run(request: RunRequest) -> int:
 def compose_network(project: str, service: str = "router") -> str | None:
     """The network a compose project's service is attached to (its first one)."""
     found = client().containers.list(
-        filters={"label": [f"com.docker.compose.project={project}",
-                           f"com.docker.compose.service={service}"]}
+        filters={"label": [f"com.docker.compose.project={project}", f"com.docker.compose.service={service}"]}
     )
     for container in found:
         networks = container.attrs.get("NetworkSettings", {}).get("Networks") or {}
@@ -668,7 +696,6 @@ def network_subnets(exclude: str | None = None) -> list[str]:
         config = (client().api.inspect_network(str(network.id)).get("IPAM") or {}).get("Config") or []
         subnets += [str(c["Subnet"]) for c in config if c.get("Subnet")]
     return subnets
-
 
 
 @translate("inspect network")

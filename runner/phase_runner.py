@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from runner import docker_engine
@@ -237,6 +237,10 @@ def _run_container(
             _handle(piece, run, texts, log)
         exit_code = container.wait(timeout_s=60)
         outcome = container.finish(exit_code)
+        if setup.memory and not outcome.oom_killed and 137 in (*run.ended.values(), exit_code):
+            # Docker records OOMKilled from an asynchronous kernel event: ask again briefly
+            # before calling a SIGKILLed command a plain failure.
+            outcome = replace(outcome, oom_killed=container.oom_killed_eventually(timeout_s=1.0))
         snapshot = _commit(container, setup, name) if outcome.changed else None
         return run, outcome, snapshot
     except BaseException:

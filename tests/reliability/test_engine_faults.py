@@ -52,7 +52,9 @@ def test_engine_unreachable_is_a_fault_with_the_fix(tmp_path: Path) -> None:
     result = run_cli("build", cwd=src, home=home, DOCKER_HOST=NO_ENGINE)
     assert result.returncode == 1 and "Traceback" not in result.stdout + result.stderr
     [line] = lines_with(result.stderr, "cannot reach the Docker engine")
-    assert "PROVISIONING" in line and "start it" in line
+    assert (
+        "PROVISIONING" in line and "DOCKER_HOST=unix:///nonexistent.sock" in line and "fix or unset" in line
+    )
     assert [b["status"] for b in stored(home)] == ["FAULT"]
 
 
@@ -61,7 +63,7 @@ def test_engine_unreachable_outside_a_build_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stdout == "" and result.stderr.count("\n") == 1
     assert result.stderr.startswith("runner: error: cannot reach the Docker engine")
-    assert "start it" in result.stderr
+    assert "fix or unset DOCKER_HOST" in result.stderr
 
 
 def test_missing_build_image_is_a_fault_with_the_fix(tmp_path: Path) -> None:

@@ -105,7 +105,8 @@ def run_mode(mode: str, commits: int, base: Path) -> dict[str, list[float]]:
 
     root, home = base / mode / "repo", base / mode / "home"
     make_repo(root)
-    os.environ["RUNNER_HOME"] = str(home)
+    previous_home = os.environ.get("RUNNER_HOME")
+    os.environ["RUNNER_HOME"] = str(home)  # the hook, the worker and `runner watch` inherit it
     home.mkdir(parents=True)
     store = open_store(home)
     watch = None
@@ -137,6 +138,10 @@ def run_mode(mode: str, commits: int, base: Path) -> dict[str, list[float]]:
             watch.send_signal(signal.SIGINT)
             watch.wait(60)
         wait(lambda: post_commit.holder(str(home)) is None)
+        if previous_home is None:
+            os.environ.pop("RUNNER_HOME", None)
+        else:
+            os.environ["RUNNER_HOME"] = previous_home
     return found
 
 

@@ -23,9 +23,10 @@ from runner.config import PipelineConfig, Service
 from runner.errors import EngineError, RunnerError, UsageError
 from runner.images import ImageResult
 from runner.inputs import Inputs
-from runner.phases import FAILED, SUCCEEDED
+from runner.phases import FAILED, STOPPED, SUCCEEDED
 from runner.secrets import Masker
 from runner.store import Store
+from runner.store import builds as build_records
 from runner.store import images as records
 from runner.store.images import ImageRecord
 
@@ -212,14 +213,24 @@ def build_service(
         return ServiceBuildResult(svc.name, decision.commit, result, None, result.status, tag=decision.tag)
     log = BuildLog(store, result.id, Masker([]), say)  # the image step continues the build's log
     log.next_seq = records.last_log_seq(store, result.id) + 1
+    stored = build_records.get_build(store, result.id)
+    recorded = dict(stored.result or {}) if stored else {}  # already masked
+    build_records.reopen_build(store, result.id, os.getpid())
     try:
         image = _image(config, svc, store, src, home, decision, result, no_cache, log.output)
     except RunnerError as e:
         log.container(f"Image step failed: {e}")
-        store.event("image.failed", decision.tag, build=result.id, error=str(e))
-        return ServiceBuildResult(svc.name, decision.commit, result, None, FAILED, str(e), tag=decision.tag)
-    finally:
         log.flush()
+        store.event("image.failed", decision.tag, build=result.id, error=str(e))
+        build_records.finish_build(store, result.id, FAILED, recorded | {"status": FAILED, "error": str(e)})
+        return ServiceBuildResult(svc.name, decision.commit, result, None, FAILED, str(e), tag=decision.tag)
+    except BaseException:
+        log.flush()
+        build_records.finish_build(store, result.id, STOPPED, recorded | {"status": STOPPED})
+        raise
+    log.flush()
+    image_json = {"tag": image.tag, "id": image.id, "reused": image.reused, "reason": image.reason}
+    build_records.finish_build(store, result.id, SUCCEEDED, recorded | {"image": image_json})
     return ServiceBuildResult(svc.name, decision.commit, result, image, SUCCEEDED, tag=decision.tag)
 
 

@@ -99,6 +99,12 @@ def finish_build(store: Store, build_id: str, status: str, result: dict[str, Any
     )
 
 
+def reopen_build(store: Store, build_id: str, pid: int) -> None:
+    """A service build's image step runs after its phases: the build is in progress again
+    until the image exists, so a crash there is found by recovery like any other."""
+    store.execute("UPDATE builds SET status='IN_PROGRESS', ended=NULL, pid=? WHERE id=?", (pid, build_id))
+
+
 def get_build(store: Store, ref: str) -> BuildRecord | None:
     """A build by id, by `project:number`, or by number (the newest project with it)."""
     rows = store.query("SELECT * FROM builds WHERE id=?", (ref,))

@@ -282,13 +282,6 @@ def test_kill_9_mid_image_build_leaves_no_orphan_and_the_next_build_ships(
         store.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="service_build.py finishes the build record (SUCCEEDED) before its image step, so a runner "
-    "killed during `docker build` leaves a SUCCEEDED build with no image, and recovery cannot see it; "
-    "owner: images (service_build.py)",
-)
 def test_kill_9_mid_image_build_is_recorded_as_fault(interrupted_image: InterruptedImage) -> None:
     store = open_store(interrupted_image.home)
     try:

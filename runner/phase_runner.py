@@ -238,9 +238,11 @@ def _run_container(
         exit_code = container.wait(timeout_s=60)
         outcome = container.finish(exit_code)
         if setup.memory and not outcome.oom_killed and 137 in (*run.ended.values(), exit_code):
-            # Docker records OOMKilled from an asynchronous kernel event: ask again briefly
-            # before calling a SIGKILLed command a plain failure.
-            outcome = replace(outcome, oom_killed=container.oom_killed_eventually(timeout_s=1.0))
+            # Docker records OOMKilled from an asynchronous kernel event, and a later exit
+            # event of the shell can reset it; a command SIGKILLed (137) in a memory-limited
+            # container is the OOM killer's work unless we killed it (timeout/stop: checked first).
+            killed = container.oom_killed_eventually(timeout_s=0.5) or 137 in run.ended.values()
+            outcome = replace(outcome, oom_killed=killed)
         snapshot = _commit(container, setup, name) if outcome.changed else None
         return run, outcome, snapshot
     except BaseException:

@@ -1,4 +1,5 @@
-"""Repair after a crash: builds whose runner died are marked FAULT; their containers removed."""
+"""Repair after a crash: builds whose runner died are marked FAULT, their containers removed;
+deployments whose runner died get their traffic back on the live slot and are marked Failed."""
 
 from __future__ import annotations
 
@@ -34,6 +35,37 @@ def recover(store: Store, say: Callable[[str], None]) -> list[str]:
         store.event("build.interrupted", build.id, reason=reason)
         say(f"build {build.id} was interrupted: recorded as FAULT (its logs are kept)")
         repaired.append(build.id)
+    return repaired + recover_deployments(store, say)
+
+
+def recover_deployments(store: Store, say: Callable[[str], None]) -> list[str]:
+    """Environments with a deployment whose runner died: repair them now (cheap when none)."""
+    rows = store.query("SELECT environment, pid, started FROM deployments WHERE ended IS NULL")
+    environments = sorted({r["environment"] for r in rows if not still_running(r["pid"], r["started"])})
+    if not environments:
+        return []
+    from runner import config as config_mod  # only when something must be repaired
+    from runner.deploy import EnvironmentBusy, locks, stack
+    from runner.errors import RunnerError
+
+    path = config_mod.find()
+    if path is None:
+        say("runner: warning: a deployment was interrupted; run `runner up ENV` in its project to repair it")
+        return []
+    config = config_mod.load(path)
+    repaired = []
+    for name in environments:
+        try:
+            env = config.environment(name)
+            with locks.hold(store, name, "recovery"):
+                stack.recover_interrupted(
+                    config, store, env, stack.layout_for(config, store, env), say, "recovery"
+                )
+            repaired.append(name)
+        except EnvironmentBusy:
+            continue  # a live deployment holds it: it repairs what it takes over
+        except RunnerError as e:
+            say(f"runner: warning: {name}: an interrupted deployment could not be repaired yet ({e})")
     return repaired
 
 

@@ -11,10 +11,9 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from runner.errors import RunnerError
-from runner.processes import pid_alive
+from runner.processes import still_running
 from runner.store import Store
 from runner.store.deployments import LockRecord, acquire_lock, get_lock, release_lock
 
@@ -40,25 +39,7 @@ def lock_name(environment: str) -> str:
 
 def is_stale(lock: LockRecord) -> bool:
     """The holder's process is gone, or its pid was reused by a process started later."""
-    if not pid_alive(lock.pid):
-        return True
-    started = process_start_time(lock.pid or 0)
-    return started is not None and started > lock.acquired + 1.0
-
-
-def process_start_time(pid: int) -> float | None:
-    """When a process started (Linux /proc); None where that is unknown."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        boot = next(
-            float(line.split()[1])
-            for line in Path("/proc/stat").read_text().splitlines()
-            if line.startswith("btime")
-        )
-    except (OSError, StopIteration, ValueError, IndexError):
-        return None
-    fields = stat.rsplit(")", 1)[-1].split()
-    return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    return not still_running(lock.pid, lock.acquired)
 
 
 def try_acquire(store: Store, environment: str, holder: str) -> LockRecord | None:

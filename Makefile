@@ -42,8 +42,12 @@ test: setup browser lint
 demo: setup
 	$(BIN)/python scripts/demo.py
 
+# The flip figure drives the router with Debian's wrk (a no-op when it is installed).
+# One figure alone: make bench BENCH_ARGS="--only flip" (python -m bench --list names them).
 bench: setup
-	$(BIN)/python -m bench
+	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .runner .mypy_cache .ruff_cache .pytest_cache

@@ -23,7 +23,10 @@ import time
 import uuid
 from pathlib import Path
 
-LABEL = f"runner.bench={uuid.uuid4().hex[:12]}"
+# `python -m bench` labels its whole run before importing this module: keep its label.
+_GIVEN = os.environ.get("RUNNER_LABELS", "")
+_OURS = _GIVEN.startswith("runner.bench=") and "," not in _GIVEN
+LABEL = _GIVEN if _OURS else f"runner.bench={uuid.uuid4().hex[:12]}"
 os.environ["RUNNER_LABELS"] = LABEL  # before runner is imported: every container carries it
 
 from runner.base_images import BUILD  # noqa: E402

@@ -1,0 +1,140 @@
+"""Figure 1: a 4-phase no-op build against 4 × `docker run --rm IMAGE true` and 1 container.
+
+Reuses bench/build_overhead.py (the build and the floor). Rounds alternate floor, one
+container and build, so load from elsewhere hits all three alike. Then a few builds run
+with timers around the Docker, log and store calls (bench/timers.py), and one under
+cProfile, to show where the time goes.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import pstats
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.report import Outcome, Row, median
+from bench.session import Session
+from bench.timers import Timers
+
+ROUNDS = 5
+TIMED_BUILDS = 3
+FIGURE = "phase_overhead"
+
+
+def one_container(label: str, image: str) -> float:
+    """The lower bound for the same work: every command in one container."""
+    started = time.perf_counter()
+    command = ["docker", "run", "--rm", "--label", label, image, "bash", "-c", "true; true; true; true"]
+    subprocess.run(command, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def instrument(timers: Timers) -> None:
+    """Timers around each step a phase takes (the names are the breakdown's categories)."""
+    from runner import build, buildlog, docker_engine, phase_runner, workspace
+    from runner.store import db
+
+    api = type(docker_engine.client().api)
+    running = docker_engine.RunningContainer
+    timers.wrap(api, "create_container", "create container (API)")
+    timers.wrap(api, "start", "start container (API)")
+    timers.wrap(docker_engine, "start", "create/start glue (host config, model)")
+    timers.wrap_iterator(running, "output", "container runs: output stream until exit")
+    timers.wrap(phase_runner, "_handle", "log handling (markers, masking, buffer)")
+    timers.wrap(running, "wait", "wait for exit (API)")
+    timers.wrap(running, "finish", "state capture (inspect + writable-layer check)")
+    timers.wrap(running, "commit", "commit/snapshot")
+    timers.wrap(running, "remove", "remove container")
+    timers.wrap(build, "wait_for_removals", "wait for background removals")
+    timers.wrap(docker_engine, "image", "image inspect (provisioning)")
+    timers.wrap(workspace, "create", "workspace + source copy")
+    timers.wrap(workspace, "copy_source", "workspace + source copy")
+    timers.wrap(build, "record_phase_start", "workspace + source copy")
+    for name in ("create_build", "record_phase", "finish_build", "stop_requested"):
+        timers.wrap(build, name, "store writes/reads (SQLite)")
+    timers.wrap(buildlog, "append_logs", "store writes/reads (SQLite)")
+    timers.wrap(db.Store, "execute", "store writes/reads (SQLite)")
+    timers.wrap(db.Store, "query", "store writes/reads (SQLite)")
+
+
+def breakdown(work: Path, builds: int) -> dict[str, Any]:
+    from bench import build_overhead
+
+    with Timers() as timers:
+        instrument(timers)
+        walls = [build_overhead.one_build(work) for _ in range(builds)]
+    wall = sum(walls) / builds
+    per_build = {k: v / builds for k, v in timers.seconds.items()}
+    main = sum(v for k, v in per_build.items() if not k.endswith("(background)"))
+    per_build["other (Python: buildspec, env, scripts, records)"] = max(0.0, wall - main)
+    ordered = dict(sorted(per_build.items(), key=lambda kv: -kv[1]))
+    return {
+        "builds": builds,
+        "wall_s": round(wall, 4),
+        "seconds_per_build": {k: round(v, 4) for k, v in ordered.items()},
+        "calls_per_build": {k: timers.calls[k] / builds for k in ordered if k in timers.calls},
+    }
+
+
+def profile(work: Path, into: Path) -> list[str]:
+    """One build under cProfile (main thread): the top functions by cumulative and own time."""
+    from bench import build_overhead
+
+    profiler = cProfile.Profile()
+    profiler.runcall(build_overhead.one_build, work)
+    profiler.dump_stats(into)
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.strip_dirs().sort_stats("cumulative").print_stats(18)
+    stats.sort_stats("tottime").print_stats(8)
+    return [line.rstrip() for line in out.getvalue().splitlines() if line.strip()]
+
+
+def run(session: Session, say: Any) -> Outcome:
+    from bench import build_overhead
+    from runner.base_images import BUILD
+
+    work = session.tmp / "phase-overhead"
+    work.mkdir(parents=True, exist_ok=True)
+    build_overhead.one_build(work)  # warm-up: imports, the engine's caches, the store
+    floors, singles, builds = [], [], []
+    for n in range(ROUNDS):
+        floors.append(build_overhead.floor())
+        singles.append(one_container(session.label, BUILD))
+        builds.append(build_overhead.one_build(work))
+        times = f"floor {floors[-1]:.3f}s  one container {singles[-1]:.3f}s  build {builds[-1]:.3f}s"
+        say(f"  round {n + 1}: {times}")
+    parts = breakdown(work, TIMED_BUILDS)
+    profile_lines = profile(work, session.tmp / "phase_overhead.prof")
+    say(f"  where a no-op build's {parts['wall_s']:.3f}s go (mean of {TIMED_BUILDS} instrumented builds):")
+    for what, seconds in parts["seconds_per_build"].items():
+        calls = parts["calls_per_build"].get(what)
+        say(f"    {seconds * 1000:8.1f} ms  {what}" + (f"  ({calls:g} calls)" if calls else ""))
+    say("  cProfile of one build (main thread):")
+    for line in profile_lines:
+        say(f"    {line}")
+    floor, single, ours = median(floors), median(singles), median(builds)
+    metrics = {
+        "build_4_phases_s": ours,
+        "floor_4_docker_runs_s": floor,
+        "one_container_s": single,
+        "phase_overhead_ratio": ours / floor,
+        "phase_overhead_vs_one_container_ratio": ours / single,
+    }
+    rows = [
+        Row(FIGURE, f"4-phase no-op build (median of {ROUNDS})", "build_4_phases_s", "s",
+            "floor_4_docker_runs_s", "4 × docker run --rm IMAGE true", goal="≤ 1.5x"),
+        Row(FIGURE, "  same build vs one container for all", "build_4_phases_s", "s",
+            "one_container_s", "1 × docker run (4 commands)"),
+        Row(FIGURE, "phase overhead ratio (build / floor)", "phase_overhead_ratio", "x", goal="≤ 1.5"),
+    ]  # fmt: skip
+    details = {
+        "rounds": {"floor_s": floors, "one_container_s": singles, "build_s": builds},
+        "breakdown": parts,
+        "profile_top": profile_lines,
+    }
+    return Outcome(rows, metrics, details)

@@ -1,0 +1,235 @@
+"""Figures 3 and 4 on a temporary copy of sample-services/ reduced to one service (catalog).
+
+The copy's pipeline.yml keeps catalog's shared buildspec, inputs, appspec and smoke hook,
+deploys AllAtOnce to staging and prod on free ports (time_scale 6000: waits vanish), and
+has no test stage (sample-services' end-to-end tests expect all three services).
+
+- commit_to_prod: after a first (cold) `runner pipeline run`, the post-commit hook is
+  installed and a new catalog version committed; timed from `git commit` starting to the
+  first GET /catalog/version on the prod port answering the new version (polled), against
+  the pipeline's own stage durations from the store.
+- rebuild_skip: deciding "inputs unchanged" for catalog (bench/images_decision.py's way),
+  in process and as `runner build catalog`, and how many containers started meanwhile,
+  from `docker events` filtered by this run's label.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.report import Outcome, Row, median
+from bench.session import ROOT, RUNNER, Session, container_events, stop_worker
+
+SAMPLES = ROOT / "sample-services"
+SERVICE = "catalog"
+DECISIONS = 20
+CLI_RUNS = 3
+FIGURE = "rebuild_skip"
+PIPELINE = """\
+# bench: sample-services reduced to catalog, AllAtOnce everywhere, no test stage
+app: {app}
+time_scale: "6000"
+hook_timeout: 1m
+services:
+  catalog:
+    path: catalog
+    buildspec: buildspecs/python-service.yml
+    inputs: [buildspecs/python-service.yml, tools]
+    route: /catalog
+environments:
+  - {{name: staging, port: {ports[0]}, test_port: {ports[1]}, strategy: CodeDeployDefault.ECSAllAtOnce,
+     termination_wait: 1s}}
+  - {{name: prod, port: {ports[2]}, test_port: {ports[3]}, strategy: CodeDeployDefault.ECSAllAtOnce,
+     termination_wait: 1s}}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    root: Path
+    home: Path
+    prod_port: int
+
+    def runner(self, session: Session, *args: str, check: bool = True) -> str:
+        done = subprocess.run(
+            [RUNNER, *args], cwd=self.root, env=session.env(self.home), capture_output=True, text=True
+        )
+        if check and done.returncode != 0:
+            raise RuntimeError(f"runner {' '.join(args)} exited {done.returncode}: {done.stderr[-2000:]}")
+        return done.stdout
+
+
+def sample(session: Session) -> Sample:
+    """The copy, made once per run (both figures use it); its environments go down at the end."""
+    found = session.cache.get("sample")
+    if isinstance(found, Sample):
+        return found
+    from tests.integration.deploy.helpers import free_ports
+
+    root = session.tmp / "sample" / "repo"
+    shutil.copytree(SAMPLES, root, ignore=shutil.ignore_patterns(".runner", "__pycache__"))
+    ports = free_ports(4)
+    (root / "pipeline.yml").write_text(PIPELINE.format(app=f"bench{session.run_id[:6]}-shop", ports=ports))
+    session.init_repo(root)
+    made = Sample(root, session.home("sample"), ports[2])
+
+    def down() -> None:
+        made.runner(session, "down", "--all", check=False)
+
+    session.on_cleanup(down)
+    session.cache["sample"] = made
+    return made
+
+
+def live_version(port: int) -> str | None:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+    try:
+        connection.request("GET", f"/{SERVICE}/version")
+        response = connection.getresponse()
+        body = response.read()
+        return str(json.loads(body).get("version")) if response.status == 200 else None
+    except (OSError, ValueError, http.client.HTTPException):
+        return None
+    finally:
+        connection.close()
+
+
+def set_version(root: Path, version: str) -> None:
+    path = root / SERVICE / "settings.json"
+    settings = json.loads(path.read_text())
+    settings["version"] = version
+    path.write_text(json.dumps(settings, indent=2) + "\n")
+
+
+def execution_of(home: Path, commit: str, timeout_s: float = 120) -> dict[str, Any]:
+    """The finished execution of `commit` and its stages' durations (from the store)."""
+    from runner.store import open_store
+    from runner.store import pipelines as records
+
+    store = open_store(home)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            done = [e for e in records.list_executions(store, 10) if e.commit_sha == commit and e.ended]
+            if done:
+                stages = records.stage_rows(store, done[0].id)
+                return {
+                    "status": done[0].status,
+                    "created": done[0].created,
+                    "ended": done[0].ended,
+                    "stages_s": {n: round((r["ended"] or 0) - r["started"], 3) for n, r in stages.items()},
+                }
+            time.sleep(0.2)
+    finally:
+        store.close()
+    raise RuntimeError(f"no finished pipeline execution for {commit[:12]} within {timeout_s:.0f}s")
+
+
+def run_commit_to_prod(session: Session, say: Callable[[str], None]) -> Outcome:
+    s = sample(session)
+    try:
+        return _commit_to_prod(session, s, say)
+    finally:
+        stop_worker(s.home)  # the hook's worker: gone once idle
+        s.runner(session, "down", "--all", check=False)  # the later figures need a quiet machine
+
+
+def _commit_to_prod(session: Session, s: Sample, say: Callable[[str], None]) -> Outcome:
+    started = time.monotonic()
+    s.runner(session, "pipeline", "run")  # cold: builds catalog, brings staging and prod up
+    first = time.monotonic() - started
+    before = live_version(s.prod_port)
+    say(f"  first (cold) pipeline run: {first:.1f}s; prod answers version {before}")
+    s.runner(session, "hook", "install")
+    new = f"9.{session.run_id[:4]}"
+    set_version(s.root, new)
+    session.git(s.root, "add", "-A")
+    commit_started = time.time()
+    session.git(s.root, "commit", "-q", "-m", f"catalog {new}", env=session.env(s.home))
+    commit_returned = time.time()
+    while (seen := live_version(s.prod_port)) != new:
+        if time.time() - commit_started > 180:
+            raise RuntimeError(f"prod still answers {seen!r} 180 s after the commit")
+        time.sleep(0.02)
+    answered = time.time()
+    sha = session.git(s.root, "rev-parse", "HEAD")
+    execution = execution_of(s.home, sha)
+    stages = execution["stages_s"]
+    git_s = commit_returned - commit_started
+    say(f"  commit → prod answers {new}: {answered - commit_started:.2f}s (git commit {git_s:.2f}s)")
+    say(f"  execution {execution['status']}: stages {stages}")
+    metrics = {
+        "commit_to_prod_s": answered - commit_started,
+        "commit_to_prod_stages_s": sum(stages.values()),
+        "commit_to_prod_build_s": stages.get("Build", float("nan")),
+        "first_pipeline_run_s": first,
+    }
+    rows = [
+        Row("commit_to_prod", "git commit → new version on the prod port (polled)", "commit_to_prod_s", "s",
+            "commit_to_prod_stages_s", "the execution's stages (store)"),
+        Row("commit_to_prod", "  of which the Build stage", "commit_to_prod_build_s", "s", ratio=False),
+    ]  # fmt: skip
+    return Outcome(rows, metrics, {"execution": execution, "first_run_s": round(first, 2)})
+
+
+def run_rebuild_skip(session: Session, say: Callable[[str], None]) -> Outcome:
+    from bench.images_decision import _cli, _times
+    from runner import config
+    from runner.service_build import build_service, decide
+    from runner.store import open_store
+
+    s = sample(session)
+    os.environ["RUNNER_HOME"] = str(s.home)  # images_decision's CLI runs inherit it
+    cfg = config.load(s.root / "pipeline.yml")
+    store = open_store(s.home)
+    try:
+        sha = session.git(s.root, "rev-parse", "HEAD")
+        first = build_service(cfg, SERVICE, store, commit=sha)  # a no-op when the pipeline built it
+        if first.image is None:
+            raise RuntimeError(f"building {SERVICE} failed: {first.status} {first.error}")
+        built = store.query(
+            "SELECT started, ended FROM builds WHERE service=? AND status='SUCCEEDED' ORDER BY started DESC",
+            (SERVICE,),
+        )[0]
+        decision = decide(cfg, SERVICE, store, sha)
+        if decision.rebuild:
+            raise RuntimeError(f"expected 'inputs unchanged', got: {decision.reason}")
+        time.sleep(1.1)  # docker events have 1 s resolution at the edges: keep the build out
+        since = time.time()
+        in_process = _times(lambda: decide(cfg, SERVICE, store, sha), DECISIONS)
+        tree = _times(lambda: decide(cfg, SERVICE, store), DECISIONS // 2)
+        cli = _times(lambda: _cli(s.root, SERVICE), CLI_RUNS)
+        until = time.time()
+    finally:
+        store.close()
+    events = container_events(session.label, since, until + 1)
+    say(f"  {decision.reason}")
+    say(f"  {len(decision.inputs.files)} input files; containers during the decisions: {events or 'none'}")
+    metrics = {
+        "rebuild_skip_s": median(in_process),
+        "rebuild_skip_tree_s": median(tree),
+        "rebuild_skip_cli_s": median(cli),
+        "rebuild_skip_containers_started": float(events.count("start")),
+        "rebuild_skip_containers_created": float(events.count("create")),
+        "catalog_build_s": built["ended"] - built["started"],
+    }
+    skipped = ("catalog_build_s", "the catalog build it skips")
+    rows = [
+        Row(FIGURE, f"decide 'inputs unchanged' (commit, median of {DECISIONS})", "rebuild_skip_s", "s",
+            *skipped, goal="≤ 0.5 s"),
+        Row(FIGURE, "  decide for the working tree", "rebuild_skip_tree_s", "s", *skipped),
+        Row(FIGURE, f"  `runner build catalog` reusing (median of {CLI_RUNS})", "rebuild_skip_cli_s", "s",
+            *skipped),
+        Row(FIGURE, "containers started while deciding", "rebuild_skip_containers_started", "containers",
+            goal="0"),
+    ]  # fmt: skip
+    return Outcome(rows, metrics, {"input_files": len(decision.inputs.files), "events": events})

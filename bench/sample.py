@@ -1,4 +1,4 @@
-"""Figures 3 and 4 on a temporary copy of sample-services/ reduced to one service (catalog).
+"""Figures 3 and 4 on a temporary copy of sample-services/ (as committed) reduced to catalog.
 
 The copy's pipeline.yml keeps catalog's shared buildspec, inputs, appspec and smoke hook,
 deploys AllAtOnce to staging and prod on free ports (time_scale 6000: waits vanish), and
@@ -16,10 +16,11 @@ has no test stage (sample-services' end-to-end tests expect all three services).
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import os
-import shutil
 import subprocess
+import tarfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,6 +69,19 @@ class Sample:
         return done.stdout
 
 
+def export_committed(target: Path) -> None:
+    """sample-services/ as committed (not the working tree, which may be mid-change)."""
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", f"HEAD:{SAMPLES.relative_to(ROOT)}"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    ).stdout
+    target.mkdir(parents=True)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(target, filter="data")
+
+
 def sample(session: Session) -> Sample:
     """The copy, made once per run (both figures use it); its environments go down at the end."""
     found = session.cache.get("sample")
@@ -76,7 +90,7 @@ def sample(session: Session) -> Sample:
     from tests.integration.deploy.helpers import free_ports
 
     root = session.tmp / "sample" / "repo"
-    shutil.copytree(SAMPLES, root, ignore=shutil.ignore_patterns(".runner", "__pycache__"))
+    export_committed(root)
     ports = free_ports(4)
     (root / "pipeline.yml").write_text(PIPELINE.format(app=f"bench{session.run_id[:6]}-shop", ports=ports))
     session.init_repo(root)

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""Stdlib-only checks of a service directory before its tests run (the build image has no linters).
+"""Stdlib-only checks of service directories before their tests run (the build image has no linters).
 
-    python3 tools/lint.py catalog
+    python3 tools/lint.py catalog lib
 
 - every .py file compiles (syntax errors, with file:line), without writing .pyc files;
 - no module imports a name it never uses (the commonest slip a linter catches);
 - settings.json is a JSON object with valid fault settings (a typo there would ship);
 - every file in hooks/ is executable (the deploy runs them as programs).
 Prints one line per problem, `file:line: message`, and exits 1 when there is any.
+Each directory named is checked (default: the current one).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import os
 import sys
 from pathlib import Path
 
-SKIP_DIRS = {"__pycache__", ".git", "reports", "build-output"}
+SKIP_DIRS = {"__pycache__", ".git", "reports", "bundle"}
 SETTINGS_TYPES = {
     "version": (str,),
     "error_rate": (int, float),
@@ -122,13 +123,15 @@ def check_hooks(root: Path) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    root = Path(argv[0] if argv else ".")
-    files = python_files(root)
+    roots = [Path(arg) for arg in argv] or [Path(".")]
+    files = [f for root in roots for f in python_files(root)]
     problems = [p for f in files for p in check_python(f)]
-    problems += check_settings(root / "settings.json") + check_hooks(root)
+    for root in roots:
+        problems += check_settings(root / "settings.json") + check_hooks(root)
     for problem in problems:
         print(problem)
-    print(f"lint: {len(files)} Python file(s) in {root}, {len(problems)} problem(s)")
+    where = " and ".join(str(root) for root in roots)
+    print(f"lint: {len(files)} Python file(s) in {where}, {len(problems)} problem(s)")
     return 1 if problems else 0
 
 

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Run unittest tests and write a JUnit XML report (stdlib only; the build image has no pytest).
 
-    python3 tools/run_tests.py --start tests --junit reports/catalog-junit.xml --suite catalog
+    python3 tools/run_tests.py --path ../lib --start tests --start ../lib/tests --junit r.xml --suite catalog
 
-Discovers START/PATTERN with the current directory on sys.path (so tests import the
-service's modules), prints unittest's verbose output, writes the report, and exits 0
+Discovers PATTERN in each START (default: tests) with the current directory and each
+--path on sys.path (so tests import the service's modules and the shared lib/), runs
+them as one suite, prints unittest's verbose output, writes the report, and exits 0
 when every test passed, 1 when one failed or none was found, 2 on bad usage.
 """
 
@@ -119,7 +120,10 @@ def junit_xml(suite: str, found: list[Case], seconds: float) -> ET.ElementTree:
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--start", default="tests", help="directory to discover tests in (default: tests)")
+    parser.add_argument(
+        "--start", action="append", help="directory to discover tests in (repeatable; default: tests)"
+    )
+    parser.add_argument("--path", action="append", default=[], help="directory to import from (repeatable)")
     parser.add_argument("--pattern", default="test*.py", help="test file pattern (default: test*.py)")
     parser.add_argument("--junit", required=True, help="JUnit XML file to write")
     parser.add_argument("--suite", default=Path.cwd().name, help="test suite name in the report")
@@ -128,11 +132,16 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     args = parse(argv)
-    if not Path(args.start).is_dir():
-        print(f"run_tests: no test directory {args.start!r} in {os.getcwd()}", file=sys.stderr)
-        return 2
-    sys.path.insert(0, os.getcwd())
-    suite = unittest.defaultTestLoader.discover(args.start, pattern=args.pattern, top_level_dir=args.start)
+    starts = args.start or ["tests"]
+    for directory in [*starts, *args.path]:
+        if not Path(directory).is_dir():
+            print(f"run_tests: no directory {directory!r} in {os.getcwd()}", file=sys.stderr)
+            return 2
+    sys.path[:0] = [os.getcwd(), *(os.path.abspath(p) for p in args.path)]
+    # A loader per directory: discover() remembers its top-level directory.
+    suite = unittest.TestSuite(
+        unittest.TestLoader().discover(start, pattern=args.pattern, top_level_dir=start) for start in starts
+    )
     runner = unittest.TextTestRunner(verbosity=2, resultclass=RecordingResult, stream=sys.stdout)
     started = time.perf_counter()
     result = runner.run(suite)

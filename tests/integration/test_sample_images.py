@@ -1,8 +1,14 @@
-"""Each sample service's Dockerfile builds on the offline Python image, serves /health, stops on SIGTERM."""
+"""Each sample service's image, built from its bundle as the pipeline does, serves /health, stops on SIGTERM.
+
+The bundle (tools/bundle.py, the build's primary artifact) holds the service's Dockerfile and
+files plus lib/kit.py; pipeline.yml's `image: {from_artifacts: true}` builds the image from it.
+"""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 import urllib.request
 import uuid
@@ -20,13 +26,16 @@ SERVICES = ("catalog", "offers", "web")
 
 
 @pytest.fixture(scope="module")
-def images() -> Iterator[dict[str, str]]:
-    tag = uuid.uuid4().hex[:12]
+def images(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    tag, root = uuid.uuid4().hex[:12], tmp_path_factory.mktemp("bundles")
     built: dict[str, str] = {}
     try:
         for name in SERVICES:
+            bundle = root / name
+            tool = [sys.executable, str(SAMPLE / "tools" / "bundle.py"), str(SAMPLE / name), str(bundle)]
+            subprocess.run(tool, check=True, capture_output=True)
             ref = f"runner-test-{name}:{tag}"
-            docker_engine.build_image(SAMPLE / name, ref, docker_engine.labels("image", service=name))
+            docker_engine.build_image(bundle, ref, docker_engine.labels("image", service=name))
             built[name] = ref
         yield built
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from runner import buildspec, config
+from runner import buildspec, config, inputs
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample-services"
@@ -56,6 +57,16 @@ def test_pipeline_yml_declares_the_shop() -> None:
     assert cfg.test is not None and cfg.test.buildspec == "buildspecs/smoke-staging.yml"
 
 
+def test_every_service_ships_the_one_kit_through_its_build_artifact() -> None:
+    cfg = config.load(SAMPLE / "pipeline.yml")
+    for svc in cfg.services:
+        assert svc.image.from_artifacts, svc.name  # the bundle, with lib/kit.py in it
+        assert "lib" in svc.inputs, svc.name  # a kit change rebuilds the service
+        assert not (SAMPLE / svc.path / "kit.py").exists(), svc.name
+        assert not (SAMPLE / svc.path / "tests" / "test_kit.py").exists(), svc.name
+    assert (SAMPLE / "lib" / "kit.py").is_file() and (SAMPLE / "lib" / "tests" / "test_kit.py").is_file()
+
+
 def test_everything_the_pipeline_needs_lives_inside_sample_services() -> None:
     cfg = config.load(SAMPLE / "pipeline.yml")
     assert cfg.test is not None
@@ -82,6 +93,10 @@ def test_service_buildspec_shape() -> None:
     assert [p.name for p in spec.phases] == ["install", "pre_build", "build", "post_build"]
     assert spec.phases[0].commands[0].startswith('cd "${SERVICE_PATH')
     assert [r.file_format for r in spec.reports] == ["JUNITXML"]
+    # The build phase writes the bundle where the primary artifact takes it from.
+    assert spec.artifacts is not None and spec.artifacts.primary.base_directory == "bundle"
+    (bundling,) = [c for c in spec.phases[2].commands if "tools/bundle.py" in c]
+    assert bundling.endswith(' . "$CODEBUILD_SRC_DIR/bundle"')
 
 
 # ---------------------------------------------------------------- per-service files
@@ -113,20 +128,35 @@ def test_dockerfile_uses_the_offline_python_image_without_pip(name: str) -> None
 
 @pytest.mark.parametrize("name", SERVICES)
 def test_service_unit_tests_pass_and_write_junit(name: str, tmp_path: Path) -> None:
+    """As the buildspec runs them: the service's tests and the kit's, with lib/ importable."""
     report = tmp_path / f"{name}-junit.xml"
-    done = run_tool("run_tests.py", "--junit", str(report), "--suite", name, cwd=SAMPLE / name)
+    flags = ("--path", "../lib", "--start", "tests", "--start", "../lib/tests")
+    done = run_tool("run_tests.py", *flags, "--junit", str(report), "--suite", name, cwd=SAMPLE / name)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     suite = ET.parse(report).getroot().find("testsuite")
     assert suite is not None
     assert (suite.get("name"), suite.get("failures"), suite.get("errors")) == (name, "0", "0")
     assert int(suite.get("tests") or 0) >= 15
+    modules = {(case.get("classname") or "").partition(".")[0] for case in suite}
+    assert modules == {"test_app", "test_kit"}
 
 
 @pytest.mark.parametrize("name", SERVICES)
-def test_lint_passes_on_the_services(name: str) -> None:
-    done = run_tool("lint.py", ".", cwd=SAMPLE / name)
+def test_lint_passes_on_the_services_and_lib(name: str) -> None:
+    done = run_tool("lint.py", ".", "../lib", cwd=SAMPLE / name)
     assert done.returncode == 0, done.stdout
-    assert done.stdout.endswith(" 0 problem(s)\n")
+    assert done.stdout.endswith(" in . and ../lib, 0 problem(s)\n")
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_bundle_is_the_service_without_its_tests_plus_lib(name: str, tmp_path: Path) -> None:
+    out = tmp_path / "bundle"
+    done = run_tool("bundle.py", name, str(out), cwd=SAMPLE)
+    assert done.returncode == 0, done.stderr
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert files == ["Dockerfile", "app.py", "appspec.yml", "hooks/smoke", "kit.py", "settings.json"]
+    assert (out / "kit.py").read_bytes() == (SAMPLE / "lib" / "kit.py").read_bytes()
+    assert os.access(out / "hooks" / "smoke", os.X_OK)
 
 
 # ---------------------------------------------------------------- the tools
@@ -202,7 +232,59 @@ def test_run_tests_reports_every_outcome_in_junit(tmp_path: Path) -> None:
     assert failure is not None and failure.get("message") == "AssertionError: 1 != 2"
 
 
+def test_bundle_leaves_out_what_it_is_told_and_refuses_clashes_and_used_directories(tmp_path: Path) -> None:
+    service, lib = tmp_path / "svc", tmp_path / "lib"
+    (service / "checks").mkdir(parents=True)
+    lib.mkdir()
+    for path in (service / "app.py", service / "checks" / "test_x.py", lib / "kit.py", lib / "util.py"):
+        path.write_text("")
+    out = tmp_path / "out"
+    args = ("--lib", str(lib), "--exclude", "checks", str(service))
+    done = run_tool("bundle.py", *args, str(out), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["app.py", "kit.py", "util.py"]
+    again = run_tool("bundle.py", *args, str(out), cwd=tmp_path)
+    assert (again.returncode, again.stderr) == (2, f"bundle: {out} exists and is not an empty directory\n")
+    (service / "kit.py").write_text("")  # a stale copy would silently replace the shared one
+    clash = run_tool("bundle.py", *args, str(tmp_path / "out2"), cwd=tmp_path)
+    assert clash.returncode == 1
+    assert clash.stderr == f"bundle: {service}/kit.py: a service file named like {lib}/kit.py (rename it)\n"
+    assert not (tmp_path / "out2").exists()
+
+
 def test_run_tests_fails_when_no_test_is_found(tmp_path: Path) -> None:
     (tmp_path / "tests").mkdir()
     done = run_tool("run_tests.py", "--junit", "r.xml", cwd=tmp_path)
     assert (done.returncode, done.stderr) == (1, "run_tests: no tests found\n")
+
+
+# ---------------------------------------------------------------- monorepo change detection
+
+
+def git(repo: Path, *args: str) -> str:
+    command = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com", *args]
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def test_a_kit_change_rebuilds_every_service_and_a_service_change_only_that_one(tmp_path: Path) -> None:
+    repo = tmp_path / "shop"
+    shutil.copytree(SAMPLE, repo, ignore=shutil.ignore_patterns(".runner", "__pycache__"))
+    git(repo, "init", "-q", "-b", "main")
+
+    def commit(message: str) -> dict[str, str]:
+        git(repo, "add", "-A")
+        git(repo, "commit", "-qm", message)
+        cfg, tree = (
+            config.load(repo / "pipeline.yml"),
+            inputs.commit_tree(repo, git(repo, "rev-parse", "HEAD")),
+        )
+        return {svc.name: inputs.collect(cfg, svc, tree, lambda _ref: None).digest for svc in cfg.services}
+
+    first = commit("v1")
+    with (repo / "lib" / "kit.py").open("a") as kit:
+        kit.write("# a kit change\n")
+    second = commit("kit")
+    assert {name for name in SERVICES if second[name] != first[name]} == set(SERVICES)
+    (repo / "catalog" / "settings.json").write_text('{"version": "1.1.0"}\n')
+    third = commit("catalog 1.1.0")
+    assert {name for name in SERVICES if third[name] != second[name]} == {"catalog"}

@@ -1,4 +1,8 @@
-"""The sample services as processes: /health, /version, fault injection, SIGTERM, the shop end to end."""
+"""The sample services as processes: /health, /version, fault injection, SIGTERM, the shop end to end.
+
+They run as their images run them: from the bundle their build makes (tools/bundle.py: the
+service's files plus lib/kit.py beside app.py), and from the source tree with lib/ on PYTHONPATH.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ import pytest
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample-services"
 SERVICES = ("catalog", "offers", "web")
+Bundles = dict[str, Path]
 RUNNER_ENV = {
     "RUNNER_SERVICE": "catalog",
     "RUNNER_ENVIRONMENT": "staging",
@@ -47,12 +52,27 @@ def base_env(**extra: str) -> dict[str, str]:
     return env | extra
 
 
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory: pytest.TempPathFactory) -> Bundles:
+    """Each service's bundle, made by the tool its build runs."""
+    root = tmp_path_factory.mktemp("bundles")
+    for name in SERVICES:
+        made = subprocess.run(
+            [sys.executable, str(SAMPLE / "tools" / "bundle.py"), str(SAMPLE / name), str(root / name)],
+            env=base_env(),
+            capture_output=True,
+            text=True,
+        )
+        assert made.returncode == 0, made.stderr
+    return {name: root / name for name in SERVICES}
+
+
 @contextmanager
-def service(name: str, directory: Path | None = None, **env: str) -> Iterator[Running]:
-    """The service as its image runs it (python3 app.py), on a free loopback port (PORT=0)."""
+def service(name: str, directory: Path, **env: str) -> Iterator[Running]:
+    """The service as its image runs it (python3 app.py in DIRECTORY), on a free loopback port (PORT=0)."""
     process = subprocess.Popen(
         [sys.executable, "app.py"],
-        cwd=directory or SAMPLE / name,
+        cwd=directory,
         env=base_env(**env),
         stderr=subprocess.PIPE,
         text=True,
@@ -98,8 +118,8 @@ def connect(port: int) -> Iterator[http.client.HTTPConnection]:
 
 
 @pytest.mark.parametrize("name", SERVICES)
-def test_health_and_version_report_the_runner_variables(name: str) -> None:
-    with service(name, **(RUNNER_ENV | {"RUNNER_SERVICE": name})) as running:
+def test_health_and_version_report_the_runner_variables(name: str, bundles: Bundles) -> None:
+    with service(name, bundles[name], **(RUNNER_ENV | {"RUNNER_SERVICE": name})) as running:
         status, health = get(running.url + "/health")
         assert (status, health["status"], health["service"]) == (200, "ok", name)
         assert get(running.url + "/version") == (
@@ -116,29 +136,31 @@ def test_health_and_version_report_the_runner_variables(name: str) -> None:
         )
 
 
-def test_error_rate_from_the_environment_fails_requests_not_health() -> None:
-    with service("catalog", FAULT_ERROR_RATE="1") as running:
+def test_error_rate_from_the_environment_fails_requests_not_health(bundles: Bundles) -> None:
+    with service("catalog", bundles["catalog"], FAULT_ERROR_RATE="1") as running:
         status, body = get(running.url + "/items")
         assert (status, body["error"]) == (500, "injected fault")
         assert get(running.url + "/health")[0] == 200
         assert get(running.url + "/version")[0] == 200
 
 
-def test_unhealthy_from_the_environment_fails_health() -> None:
-    with service("offers", FAULT_HEALTHY="false", CATALOG_URL="http://127.0.0.1:9") as running:
+def test_unhealthy_from_the_environment_fails_health(bundles: Bundles) -> None:
+    with service(
+        "offers", bundles["offers"], FAULT_HEALTHY="false", CATALOG_URL="http://127.0.0.1:9"
+    ) as running:
         assert get(running.url + "/health")[0] == 503
 
 
-def test_a_committed_settings_change_makes_a_faulty_version(tmp_path: Path) -> None:
-    copy = shutil.copytree(SAMPLE / "catalog", tmp_path / "catalog")
+def test_a_committed_settings_change_makes_a_faulty_version(tmp_path: Path, bundles: Bundles) -> None:
+    copy = shutil.copytree(bundles["catalog"], tmp_path / "catalog")
     (copy / "settings.json").write_text(json.dumps({"version": "1.0.1-faulty", "error_rate": 1.0}))
     with service("catalog", copy) as running:
         assert get(running.url + "/version")[1]["version"] == "1.0.1-faulty"
         assert get(running.url + "/items")[0] == 500
 
 
-def test_faults_limited_to_prod_leave_staging_alone(tmp_path: Path) -> None:
-    copy = shutil.copytree(SAMPLE / "catalog", tmp_path / "catalog")
+def test_faults_limited_to_prod_leave_staging_alone(tmp_path: Path, bundles: Bundles) -> None:
+    copy = shutil.copytree(bundles["catalog"], tmp_path / "catalog")
     faulty = {"version": "1.0.1", "error_rate": 1.0, "healthy": False, "fault_environments": ["prod"]}
     (copy / "settings.json").write_text(json.dumps(faulty))
     with service("catalog", copy, RUNNER_ENVIRONMENT="staging") as running:
@@ -147,8 +169,8 @@ def test_faults_limited_to_prod_leave_staging_alone(tmp_path: Path) -> None:
         assert (get(running.url + "/items")[0], get(running.url + "/health")[0]) == (500, 503)
 
 
-def test_bad_settings_stop_the_service_with_exit_2(tmp_path: Path) -> None:
-    copy = shutil.copytree(SAMPLE / "catalog", tmp_path / "catalog")
+def test_bad_settings_stop_the_service_with_exit_2(tmp_path: Path, bundles: Bundles) -> None:
+    copy = shutil.copytree(bundles["catalog"], tmp_path / "catalog")
     (copy / "settings.json").write_text('{"error_rate": 3}')
     done = subprocess.run(
         [sys.executable, "app.py"], cwd=copy, env=base_env(), capture_output=True, text=True
@@ -157,16 +179,26 @@ def test_bad_settings_stop_the_service_with_exit_2(tmp_path: Path) -> None:
     assert "bad settings: error_rate must be between 0 and 1, got 3" in done.stderr
 
 
-def test_healthcheck_flag() -> None:
-    with service("catalog") as running:
+def test_from_the_source_tree_with_lib_on_the_path_settings_are_the_services(tmp_path: Path) -> None:
+    """kit.py in lib/ reads the settings.json beside app.py, not beside itself."""
+    copy = shutil.copytree(SAMPLE / "catalog", tmp_path / "catalog")
+    (copy / "settings.json").write_text(json.dumps({"version": "7.7.7", "error_rate": 1.0}))
+    with service("catalog", copy, PYTHONPATH=str(SAMPLE / "lib")) as running:
+        assert get(running.url + "/version")[1]["version"] == "7.7.7"
+        assert get(running.url + "/items")[0] == 500
+
+
+def test_healthcheck_flag(bundles: Bundles) -> None:
+    with service("catalog", bundles["catalog"]) as running:
         check = [sys.executable, "app.py", "--healthcheck"]
         env = base_env(PORT=str(running.port))
-        assert subprocess.run(check, cwd=SAMPLE / "catalog", env=env).returncode == 0
-    assert subprocess.run(check, cwd=SAMPLE / "catalog", env=env).returncode == 1
+        assert subprocess.run(check, cwd=bundles["catalog"], env=env).returncode == 0
+    assert subprocess.run(check, cwd=bundles["catalog"], env=env).returncode == 1
 
 
-def test_sigterm_finishes_the_request_in_flight_then_exits_0() -> None:
-    with service("catalog", FAULT_LATENCY_MS="1500") as running, connect(running.port) as connection:
+def test_sigterm_finishes_the_request_in_flight_then_exits_0(bundles: Bundles) -> None:
+    latency = {"FAULT_LATENCY_MS": "1500"}
+    with service("catalog", bundles["catalog"], **latency) as running, connect(running.port) as connection:
         connection.request("GET", "/health")  # keep-alive: the connection is accepted and served
         assert connection.getresponse().read()
         connection.request("GET", "/items")  # takes 1.5 s
@@ -181,9 +213,9 @@ def test_sigterm_finishes_the_request_in_flight_then_exits_0() -> None:
             urllib.request.urlopen(running.url + "/health", timeout=2)
 
 
-def test_sigterm_closes_idle_keep_alive_connections() -> None:
+def test_sigterm_closes_idle_keep_alive_connections(bundles: Bundles) -> None:
     env = {"CATALOG_URL": "http://127.0.0.1:9", "OFFERS_URL": "http://127.0.0.1:9"}
-    with service("web", **env) as running, connect(running.port) as idle:
+    with service("web", bundles["web"], **env) as running, connect(running.port) as idle:
         idle.request("GET", "/health")
         assert idle.getresponse().read()
         running.process.send_signal(signal.SIGTERM)
@@ -194,9 +226,9 @@ def test_sigterm_closes_idle_keep_alive_connections() -> None:
 
 
 @pytest.mark.parametrize("name", SERVICES)
-def test_smoke_hook_checks_the_replacement(name: str) -> None:
+def test_smoke_hook_checks_the_replacement(name: str, bundles: Bundles) -> None:
     hook = SAMPLE / name / "hooks" / "smoke"
-    with service(name, **(RUNNER_ENV | {"RUNNER_IMAGE_TAG": f"{name}:abc"})) as running:
+    with service(name, bundles[name], **(RUNNER_ENV | {"RUNNER_IMAGE_TAG": f"{name}:abc"})) as running:
         ok = subprocess.run(
             [hook], env=base_env(RUNNER_TEST_URL=running.url + "/", RUNNER_NEW_IMAGE=f"{name}:abc")
         )
@@ -210,8 +242,8 @@ def test_smoke_hook_checks_the_replacement(name: str) -> None:
         assert b"expected" in wrong.stderr
 
 
-def test_smoke_hook_fails_on_an_unhealthy_replacement() -> None:
-    with service("catalog", FAULT_HEALTHY="0") as running:
+def test_smoke_hook_fails_on_an_unhealthy_replacement(bundles: Bundles) -> None:
+    with service("catalog", bundles["catalog"], FAULT_HEALTHY="0") as running:
         done = subprocess.run(
             [SAMPLE / "catalog" / "hooks" / "smoke"],
             env=base_env(RUNNER_TEST_URL=running.url, SMOKE_ATTEMPTS="1"),
@@ -284,7 +316,7 @@ def router() -> Iterator[PrefixRouter]:
 
 
 def test_the_shop_passes_its_staging_tests_and_offers_degrade_without_catalog(
-    router: PrefixRouter, tmp_path: Path
+    router: PrefixRouter, tmp_path: Path, bundles: Bundles
 ) -> None:
     front = f"http://127.0.0.1:{router.server_address[1]}"
     env = {
@@ -293,9 +325,9 @@ def test_the_shop_passes_its_staging_tests_and_offers_degrade_without_catalog(
         "OFFERS_URL": f"{front}/offers",
     }
     with ExitStack() as stack:
-        catalog = stack.enter_context(service("catalog", **env))
-        offers = stack.enter_context(service("offers", CATALOG_TTL_S="0", **env))
-        web = stack.enter_context(service("web", **env))
+        catalog = stack.enter_context(service("catalog", bundles["catalog"], **env))
+        offers = stack.enter_context(service("offers", bundles["offers"], CATALOG_TTL_S="0", **env))
+        web = stack.enter_context(service("web", bundles["web"], **env))
         router.routes = {"/catalog": catalog.url, "/offers": offers.url, "/": web.url}
         report = tmp_path / "staging-junit.xml"
         staging_tests = [sys.executable, "tools/run_tests.py", "--start", "e2e", "--junit", str(report)]

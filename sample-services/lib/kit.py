@@ -1,8 +1,9 @@
 """Service plumbing: settings and fault injection, /health and /version, JSON HTTP, graceful stop.
 
-Each sample service carries its own copy of this file (the image context is the
-service directory, and independently delivered services share no runtime library).
-Only Python's standard library is used: the images cannot reach PyPI.
+The one copy the three services share. Each service's build bundles it beside the
+service's app.py (tools/bundle.py: the build's primary artifact, which the image is built
+from), so every image runs `import kit` from its own directory; from the source tree, put
+lib/ on PYTHONPATH. Only Python's standard library is used: the images cannot reach PyPI.
 """
 
 from __future__ import annotations
@@ -368,13 +369,21 @@ def healthcheck(environ: Mapping[str, str]) -> int:
         return 1
 
 
+def settings_path(environ: Mapping[str, str]) -> Path:
+    """SETTINGS_FILE, else the settings.json beside the service's app.py (not beside kit.py:
+    in the image they share a directory, in the source tree kit.py is in lib/)."""
+    if environ.get("SETTINGS_FILE"):
+        return Path(environ["SETTINGS_FILE"])
+    script = getattr(sys.modules.get("__main__"), "__file__", None)
+    return (Path(script).resolve().parent if script else Path.cwd()) / "settings.json"
+
+
 def main(name: str, make_handler: Callable[[Mapping[str, str]], Handler], argv: list[str]) -> int:
     environ = os.environ
     if "--healthcheck" in argv:
         return healthcheck(environ)
-    settings_file = Path(environ.get("SETTINGS_FILE") or Path(__file__).resolve().parent / "settings.json")
     try:
-        settings = load_settings(settings_file, environ)
+        settings = load_settings(settings_path(environ), environ)
     except ValueError as e:
         log(f"{name}: bad settings: {e}")
         return 2

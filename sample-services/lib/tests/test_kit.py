@@ -85,6 +85,10 @@ class SettingsTest(unittest.TestCase):
             with self.subTest(data=data), self.assertRaises(ValueError):
                 kit.load_settings(self.write(data), {})
 
+    def test_settings_file_variable_names_the_file(self) -> None:
+        self.assertEqual(kit.settings_path({"SETTINGS_FILE": "/etc/shop.json"}), Path("/etc/shop.json"))
+        self.assertEqual(kit.settings_path({"SETTINGS_FILE": ""}).name, "settings.json")
+
     def test_fault_environments_limit_where_faults_apply(self) -> None:
         settings = kit.Settings(error_rate=1.0, fault_environments=("prod",))
         self.assertTrue(settings.faults_apply("prod"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from runner import pipeline
 from runner.errors import EXIT_OK
 from runner.output import say
 from runner.store import open_store
@@ -19,6 +18,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from runner import pipeline
+
     execution_id = pipeline.approve(open_store(), args.execution, args.summary)
     say(f"approved execution {execution_id}")
     return EXIT_OK

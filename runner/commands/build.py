@@ -6,18 +6,16 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runner import base_images
-from runner.build import BuildRequest, BuildResult, load_inputs, run_build
 from runner.buildenv import parse_assignment, parse_env_file
 from runner.errors import EXIT_FAILED, EXIT_OK, UsageError
 from runner.output import print_json, say
 from runner.paths import runner_home
 from runner.phases import SUCCEEDED
-from runner.recovery import recover
-from runner.store import open_store
-from runner.terminal import build_view
+
+if TYPE_CHECKING:  # the engine's modules are imported when a build runs, not for --help
+    from runner.build import BuildRequest, BuildResult
 
 
 def add_parser(sub: Any) -> None:
@@ -63,6 +61,11 @@ def run(args: argparse.Namespace) -> int:
     if args.commit:
         raise UsageError("--commit needs a SERVICE of pipeline.yml")
     request = plain_request(args)
+    from runner.build import load_inputs, run_build
+    from runner.recovery import recover
+    from runner.store import open_store
+    from runner.terminal import build_view
+
     load_inputs(request)  # a bad buildspec or secrets file is refused before the store exists
     store = open_store()
     recover(store, say)
@@ -73,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def plain_request(args: argparse.Namespace) -> BuildRequest:
+    from runner import base_images
+    from runner.build import BuildRequest
+
     source = Path(args.source or ".").resolve()
     if not source.is_dir():
         raise UsageError(f"-s {args.source}: not a directory")

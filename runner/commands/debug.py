@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from runner import docker_engine
-from runner.debug import open_shell
 from runner.errors import UsageError
 from runner.output import say
 from runner.paths import runner_home
@@ -23,6 +21,9 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from runner import docker_engine
+    from runner.debug import open_shell
+
     store = open_store()
     build = get_build(store, args.build_id)
     if build is None:

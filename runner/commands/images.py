@@ -6,8 +6,10 @@ import argparse
 import time
 from typing import TYPE_CHECKING, Any
 
-from runner import base_images
 from runner.output import print_json, print_table, say
+
+if TYPE_CHECKING:
+    from runner.base_images import ImageState
 
 if TYPE_CHECKING:
     from runner.store.images import ImageRecord, Placement
@@ -27,6 +29,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run_bootstrap(args: argparse.Namespace) -> int:
+    from runner import base_images
+
     started = time.monotonic()
     states = base_images.bootstrap(force=args.force, say=say)
     if args.json:
@@ -38,7 +42,7 @@ def run_bootstrap(args: argparse.Namespace) -> int:
     return 0
 
 
-def _state(state: base_images.ImageState) -> dict[str, Any]:
+def _state(state: ImageState) -> dict[str, Any]:
     return {
         "ref": state.ref,
         "recipe": state.digest,

@@ -6,7 +6,6 @@ import argparse
 import time
 from typing import Any
 
-from runner import pipeline
 from runner.commands._project import load_project
 from runner.errors import EXIT_FAILED, EXIT_OK, UsageError
 from runner.output import print_json, print_table, say
@@ -34,6 +33,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run_pipeline(args: argparse.Namespace) -> int:
+    from runner import pipeline
+
     config, store = load_project(), open_store()
     execution_id = pipeline.create_execution(config, store, args.commit, trigger="manual")
     status = pipeline.run_execution(config, store, execution_id, say=say, verbose=args.verbose)
@@ -43,6 +44,8 @@ def run_pipeline(args: argparse.Namespace) -> int:
 
 
 def resume_pipeline(args: argparse.Namespace) -> int:
+    from runner import pipeline
+
     config, store = load_project(), open_store()
     if args.execution:
         found = records.get_execution(store, args.execution)

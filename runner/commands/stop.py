@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from runner import docker_engine
 from runner.errors import EXIT_OK, UsageError
 from runner.output import say
 from runner.store import open_store
@@ -19,6 +18,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from runner import docker_engine
+
     store = open_store()
     build = get_build(store, args.build_id)
     if build is None:

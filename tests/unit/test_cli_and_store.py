@@ -109,3 +109,14 @@ def test_validate_checks_appspec_files(tmp_path: Path) -> None:
     result = run("validate", "appspec.yml", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.startswith("runner: error: appspec.yml:3:5: Hooks[0].Bogus: unknown key")
+
+
+def test_the_command_line_parser_does_not_import_the_heavy_parts() -> None:
+    """Every invocation builds the whole parser: docker, git, rich and the web framework are
+    imported by the commands that use them, not by `runner history` or the hook."""
+    code = (
+        "import sys, runner.cli; runner.cli.build_parser(); "
+        "print(sorted(m for m in ('docker', 'git', 'rich', 'fastapi', 'watchdog') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

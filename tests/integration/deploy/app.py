@@ -13,6 +13,14 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 VERSION = os.environ.get("APP_VERSION", "0")
+
+
+class Server(ThreadingHTTPServer):
+    # The default listen backlog (5) overflows when a freshly started slot takes its first
+    # burst of router connections after a flip: those wait for a 1 s SYN retry.
+    request_queue_size = 128
+    daemon_threads = True
+
 FAIL = os.environ.get("APP_FAIL") == "1"
 HEALTH_FAIL = os.environ.get("APP_HEALTH_FAIL") == "1"
 
@@ -49,8 +57,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main() -> None:
-    server = ThreadingHTTPServer(("0.0.0.0", int(os.environ.get("PORT", "8000"))), Handler)
-    server.daemon_threads = True
+    server = Server(("0.0.0.0", int(os.environ.get("PORT", "8000"))), Handler)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     print(f"version {VERSION} listening", flush=True)
     server.serve_forever()

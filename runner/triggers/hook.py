@@ -1,4 +1,10 @@
-"""Installing the post-commit hook: chain an existing hook, restore it byte for byte on uninstall."""
+"""Installing the git hooks that queue new commits: chain an existing hook, restore it byte
+for byte on uninstall.
+
+post-commit sees commits (and --amend); post-merge sees merges and pulls; post-rewrite
+sees a rebase finishing. One script serves all three: it queues whatever HEAD is now
+(the queue ignores a commit it already holds for the same ref).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from runner.errors import RunnerError
 from runner.triggers import post_commit
 
 HOOK = "post-commit"
+HOOKS = (HOOK, "post-merge", "post-rewrite")
 ORIGINAL_SUFFIX = ".runner-orig"
 MARKER = "# runner post-commit hook"
 
@@ -58,8 +65,8 @@ class HookState:
         }
 
 
-def hook_path(root: Path) -> Path:
-    return source.hooks_dir(root) / HOOK
+def hook_path(root: Path, name: str = HOOK) -> Path:
+    return source.hooks_dir(root) / name
 
 
 def is_ours(path: Path) -> bool:
@@ -77,41 +84,47 @@ def state(root: Path) -> HookState:
     return HookState(path, ours, chained, os.path.lexists(path) and not ours)
 
 
-def script(project: Path) -> str:
+def script(project: Path, name: str = HOOK) -> str:
     return TEMPLATE.format(
         marker=MARKER,
         project=shlex.quote(str(project)),
         python=shlex.quote(sys.executable),
         script=shlex.quote(str(Path(post_commit.__file__).resolve())),
-        hook=HOOK,
+        hook=name,
         suffix=ORIGINAL_SUFFIX,
     )
 
 
 def install(project: Path) -> HookState:
-    """Install (or refresh) our hook; a foreign hook is kept aside, untouched, and chained."""
-    path = hook_path(project)
-    original = path.with_name(HOOK + ORIGINAL_SUFFIX)
+    """Install (or refresh) our hooks; a foreign hook is kept aside, untouched, and chained."""
+    for name in HOOKS:
+        _install_one(project, name)
+    return state(project)
+
+
+def _install_one(project: Path, name: str) -> None:
+    path = hook_path(project, name)
+    original = path.with_name(name + ORIGINAL_SUFFIX)
     path.parent.mkdir(parents=True, exist_ok=True)
     if os.path.lexists(path) and not is_ours(path):
         if os.path.lexists(original):
             raise RunnerError(f"{original} already exists: move it away, then install again")
         os.rename(path, original)  # a rename keeps the bytes, the mode, even a symlink as it is
-    temp = path.with_name(f".{HOOK}.runner-tmp")
-    temp.write_text(script(project))
+    temp = path.with_name(f".{name}.runner-tmp")
+    temp.write_text(script(project, name))
     temp.chmod(0o755)
     os.replace(temp, path)
-    return state(project)
 
 
 def uninstall(project: Path) -> HookState:
-    """Remove our hook and put the original back exactly as it was (same file, renamed back)."""
-    path = hook_path(project)
-    original = path.with_name(HOOK + ORIGINAL_SUFFIX)
-    if not is_ours(path):
-        return state(project)
-    if os.path.lexists(original):
-        os.replace(original, path)
-    else:
-        path.unlink()
+    """Remove our hooks and put the originals back exactly as they were (same files, renamed back)."""
+    for name in HOOKS:
+        path = hook_path(project, name)
+        original = path.with_name(name + ORIGINAL_SUFFIX)
+        if not is_ours(path):
+            continue
+        if os.path.lexists(original):
+            os.replace(original, path)
+        else:
+            path.unlink()
     return state(project)

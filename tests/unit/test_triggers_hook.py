@@ -153,3 +153,24 @@ def test_cli_hook_install_status_uninstall(
     ]
     assert cli.main(["hook", "uninstall"]) == 0
     assert not hook.state(project).installed
+
+
+def test_merges_and_rebases_are_queued_too(project: Path, runner_home: Path, lock: int) -> None:
+    """post-merge (merge, pull) and post-rewrite (a rebase finishing) run the same hook."""
+    open_store(runner_home)
+    hook.install(project)
+    assert all(hook.is_ours(hook.hook_path(project, name)) for name in hook.HOOKS)
+    for branch in ("topic", "feature"):
+        git(project, "checkout", "-q", "-b", branch, "main")
+        git(project, "commit", "-q", "--allow-empty", "-m", f"{branch} work")
+    git(project, "checkout", "-q", "main")
+    git(project, "commit", "-q", "--allow-empty", "-m", "main work")
+    git(project, "merge", "-q", "--no-ff", "--no-edit", "topic")
+    merged = head(project)
+    git(project, "checkout", "-q", "feature")
+    git(project, "rebase", "-q", "main")  # new commits, made without post-commit
+    rebased = head(project)
+    queued = {entry.commit_sha for entry in rows(open_store(runner_home))}
+    assert {merged, rebased} <= queued
+    hook.uninstall(project)
+    assert not any(os.path.lexists(hook.hook_path(project, name)) for name in hook.HOOKS)

@@ -218,12 +218,13 @@ class RequestHandler(BaseHTTPRequestHandler):
         return super().parse_request()
 
     def handle_one_request(self) -> None:
+        # Once stopping, send() closes the connection after its response. A response sent
+        # before said keep-alive: its client may already have sent the next request, which
+        # must be answered, so the connection stays open for drain() to judge.
         try:
             super().handle_one_request()
         finally:
             self.server.busy(self, False)
-            if self.server.stopping:
-                self.close_connection = True
 
     def do_GET(self) -> None:
         self.dispatch()

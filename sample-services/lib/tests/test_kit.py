@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
 import io
 import json
 import tempfile
@@ -177,6 +178,28 @@ class ServerTest(unittest.TestCase):
         with contextlib.redirect_stderr(io.StringIO()) as err, Running(svc) as running:
             self.assertEqual(get(running.url + "/x")[0], 500)
         self.assertEqual(err.getvalue(), "error in GET /x: RuntimeError: boom\n")
+
+    def test_a_request_sent_on_keep_alive_as_the_stop_begins_is_answered(self) -> None:
+        """The last response said keep-alive, so the client may already have sent the next request."""
+
+        class StopAfterResponse(kit.RequestHandler):
+            def dispatch(self) -> None:
+                super().dispatch()
+                self.server.stopping = True  # SIGTERM right after the response went out
+
+        running = Running(service())
+        running.server.RequestHandlerClass = StopAfterResponse
+        with running:
+            connection = http.client.HTTPConnection("127.0.0.1", running.server.port, timeout=5)
+            self.addCleanup(connection.close)
+            connection.request("GET", "/first")
+            first = connection.getresponse()
+            self.assertEqual((first.status, first.getheader("Connection")), (200, None))
+            self.assertEqual(json.loads(first.read())["path"], "/first")
+            connection.request("GET", "/second")
+            second = connection.getresponse()
+            self.assertEqual((second.status, second.getheader("Connection")), (200, "close"))
+            self.assertEqual(json.loads(second.read())["path"], "/second")
 
     def test_stop_finishes_in_flight_requests_then_refuses(self) -> None:
         running = Running(service(latency_ms=500))

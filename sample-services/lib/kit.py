@@ -270,6 +270,9 @@ class ServiceServer(ThreadingHTTPServer):
 
     daemon_threads = True
     block_on_close = False
+    # The default listen backlog (5) overflows when a new slot takes the router's first burst
+    # of connections after a flip; the dropped SYNs wait ~1 s for their retry.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], service: Service, log_requests: bool = False) -> None:
         self.service = service

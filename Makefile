@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup venv engine images browser demo test unit lint bench clean
+.PHONY: setup venv engine images test-tools demo test unit lint bench clean
 
 setup: venv engine images
 
@@ -30,13 +30,13 @@ lint: venv
 unit: venv
 	$(BIN)/pytest -q -m 'not docker' tests
 
-# Debian's chromium for the dashboard's browser tests (Playwright drives /usr/bin/chromium;
-# nothing is downloaded from a browser CDN). A no-op when it is installed.
-browser:
-	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+# What some tests drive, from Debian: chromium for the dashboard's browser tests (Playwright
+# uses /usr/bin/chromium; nothing comes from a browser CDN) and docker-registry for the
+# registry test. A no-op when they are installed.
+test-tools:
+	@scripts/debian-packages.sh chromium:chromium docker-registry:docker-registry
 
-test: setup browser lint
+test: setup test-tools lint
 	CI=$${CI:-} $(BIN)/pytest -q tests
 
 demo: setup
@@ -45,8 +45,7 @@ demo: setup
 # The flip figure drives the router with Debian's wrk (a no-op when it is installed).
 # One figure alone: make bench BENCH_ARGS="--only flip" (python -m bench --list names them).
 bench: setup
-	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
+	@scripts/debian-packages.sh wrk:wrk
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:

@@ -362,6 +362,10 @@ def _bake(run: Run) -> None:
     bake = strategies.scaled(run.request.env.bake_s, run.request.config.time_scale)
     if bake <= 0:
         return
+    if run.original is None:
+        # A first deployment has no original slot: no alarm is watched, nothing to roll back to.
+        run.request.say("  Bake skipped: a first deployment has no original slot to roll back to")
+        return
     update_deployment(run.store, run.id, status=BAKING)
     run.request.say(f"  Baking for {bake:g}s (alarms watched)")
     _wait(run, bake)

@@ -58,6 +58,15 @@ def resolve_commit(repo_dir: Path, rev: str) -> str:
         raise GitError(f"unknown commit {rev!r} in {repo_dir}") from e
 
 
+def commit_time(repo_dir: Path, commit: str) -> float | None:
+    """When a commit was made (committer date, epoch seconds); None if git cannot say."""
+    repo = _repo(repo_dir)
+    try:
+        return float(repo.commit(commit).committed_date) if repo is not None else None
+    except (git.BadName, ValueError, git.GitCommandError):
+        return None
+
+
 def export_commit(repo_dir: Path, commit: str, dest: Path) -> None:
     """A clean snapshot of a commit (never uncommitted files), via `git archive`."""
     dest.mkdir(parents=True, exist_ok=True)
@@ -150,7 +159,7 @@ def worktree_paths(repo_dir: Path) -> list[str]:
 
 
 def worktree_entry(path: Path) -> str:
-    """"mode blob-id" of a working-tree file, as `git add` would record it."""
+    """ "mode blob-id" of a working-tree file, as `git add` would record it."""
     if path.is_symlink():
         mode, data = "120000", os.readlink(path).encode()
     else:

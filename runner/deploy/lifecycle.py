@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runner import docker_engine
+from runner import docker_engine, source
 from runner.config import Environment, PipelineConfig, Service
 from runner.deploy import hooks, router, stack, strategies
 from runner.deploy.alarms import Breach
@@ -167,6 +167,7 @@ def run_locked(request: Request, store: Store) -> DeploymentResult:
 
 def _create(run: Run, up: dict[str, object]) -> None:
     request, now = run.request, time.time()
+    commit_time = source.commit_time(request.config.root, request.commit) if request.commit else None
     termination = strategies.scaled(request.env.termination_wait_s, request.config.time_scale)
     bake = strategies.scaled(request.env.bake_s, request.config.time_scale)
     record = DeploymentRecord(
@@ -193,6 +194,8 @@ def _create(run: Run, up: dict[str, object]) -> None:
             "bake_s": round(bake, 3),
             "router": up,
             "alarms": [a.name for a in request.env.alarms],
+            # change lead time (runner metrics) runs from here to the deployment's end
+            "commit_time": commit_time,
         },
         pid=os.getpid(),
     )

@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 
+from runner.store import open_store
+
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample-services"
@@ -113,6 +115,12 @@ def test_a_commit_reaches_prod_and_a_second_commit_rebuilds_one_service(
     ]
     images = built_images(first)
     commit = git(repo, "rev-parse", "HEAD")
+    store = open_store(Path(env["RUNNER_HOME"]))
+    try:  # change lead time (runner metrics) starts at the commit's own time, from git
+        details = [json.loads(r["detail"]) for r in store.query("SELECT detail FROM deployments")]
+    finally:
+        store.close()
+    assert {d["commit_time"] for d in details} == {float(git(repo, "log", "-1", "--format=%ct"))}
     for service, route in (("catalog", "/catalog"), ("offers", "/offers"), ("web", "/")):
         served = prod_version(repo, env, route)
         assert served["image_id"] == images[service]["id"]  # by digest, not by tag

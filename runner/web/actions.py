@@ -81,17 +81,17 @@ def deploy_status(config: Any, store: Store) -> dict[str, Any]:
     return plain(result)  # type: ignore[no-any-return]
 
 
-def slot_health(config: Any, store: Store) -> dict[tuple[str, str], str]:
-    """(environment, service) → the live slot's health as `runner status` reports it; {} if unknown."""
+def service_status(config: Any, store: Store) -> dict[tuple[str, str], dict[str, Any]]:
+    """(environment, service) → its `runner status` object (live health, slot containers); {} if unknown."""
     try:
         status = deploy_status(config, store)
     except (NotAvailable, Refused):
         return {}
     return {
-        (env["name"], svc["service"]): str(svc["health"])
+        (env["name"], svc["service"]): svc
         for env in status.get("environments", [])
         for svc in env.get("services", [])
-        if svc.get("health")
+        if isinstance(svc, dict) and "service" in svc
     }
 
 

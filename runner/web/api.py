@@ -163,29 +163,35 @@ def execution(c: Reader, execution_id: str) -> dict[str, Any]:
 
 @router.get("/environments", response_model=list[schemas.EnvironmentState], tags=["deploy"])
 def environments(c: Reader) -> list[dict[str, Any]]:
-    """Per environment and service: live slot, images, weights, health, last deployments."""
+    """Per environment and service: live slot, images, weights, health, slot containers, last deployments."""
     found = views.environments(c.store, c.environment_names())
-    _add_health(c, [s for env in found for s in env["services"]])
+    _add_live_state(c, [s for env in found for s in env["services"]])
     return found
 
 
-def _add_health(c: Context, services: list[dict[str, Any]]) -> None:
-    """Health as `runner status` reports it (runner.deploy), else a GET of the live health path."""
+def _add_live_state(c: Context, services: list[dict[str, Any]]) -> None:
+    """Health and the slots' containers as `runner status` reports them (runner.deploy); without
+    it, health from a GET of the live health path and the slots' containers unknown."""
     try:
         config = c.config()
     except RunnerError:  # a broken pipeline.yml leaves health unknown, the page still works
         config = None
     for s in services:
         s["health"] = dict(UNKNOWN)
+        s["slot_containers"] = {}
     if config is None:
         return
-    reported = c.cached("slot_health", lambda: actions.slot_health(config, c.store))
+    reported = c.cached("service_status", lambda: actions.service_status(config, c.store))
     names = {(e.name, s.name): (e, s) for e in config.environments for s in config.services}
     for s in services:
-        key = (s["environment"], s["service"])
-        if key in reported:
-            word = reported[key].split(" ", 1)[0]
-            s["health"] = {"status": word, "url": None, "detail": f"runner status: {reported[key]}"}
+        found = reported.get((s["environment"], s["service"]), {})
+        # The store keeps the image a slot ran after its container is gone (a rollback, the
+        # end of the termination wait): only the engine says whether it still runs.
+        slots = found.get("slots") or {}
+        s["slot_containers"] = {k: str(v.get("container")) for k, v in slots.items() if isinstance(v, dict)}
+        if found.get("health"):
+            word = str(found["health"]).split(" ", 1)[0]
+            s["health"] = {"status": word, "url": None, "detail": f"runner status: {found['health']}"}
     probed = [s for s in services if (s["environment"], s["service"]) in names and s["health"] == UNKNOWN]
     checked = c.probe.many([target(*names[(s["environment"], s["service"])]) for s in probed])
     for s, health in zip(probed, checked, strict=True):

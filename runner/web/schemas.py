@@ -160,6 +160,7 @@ class ServiceState(Open):
     warm_until: float | None
     updated: float
     health: Health
+    slot_containers: dict[str, str]  # slot → its container as `runner status` sees it (running, absent …)
     deployments: list[Deployment]
 
 

@@ -1,4 +1,4 @@
-"""A store filled with fixture rows and a dashboard app (TestClient) over it."""
+"""A store filled with fixture rows, a dashboard app (TestClient) over it, and a headless browser page."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from runner.store import Store
 from runner.web.app import create_app
 from runner.web.security import TOKEN_HEADER, Guard
 from tests.web import fixtures
+from tests.web.browser import chromium
 
 PORT = 8765
 BASE = f"http://127.0.0.1:{PORT}"
@@ -52,3 +53,19 @@ def client(store: Store, home: Path, rows: dict[str, str]) -> Iterator[TestClien
 def anonymous(store: Store, home: Path, rows: dict[str, str]) -> Iterator[TestClient]:
     with make_client(store, home) as c:
         yield c
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    with chromium(tmp_path_factory.mktemp("chromium-profile")) as context:
+        yield context
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    yield page
+    page.close()
+    assert not errors, f"JavaScript errors: {errors}"

@@ -200,7 +200,7 @@ def test_environments_show_slots_weights_health_and_deployments(
     assert executions[0]["stages"][-1]["status"] == "Pending"
 
 
-def test_health_comes_from_runner_status_when_the_deploy_module_reports_it(
+def test_health_and_slot_containers_come_from_runner_status(
     store: Store, home: Path, rows: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reported = {
@@ -208,7 +208,17 @@ def test_health_comes_from_runner_status_when_the_deploy_module_reports_it(
         "environments": [
             {
                 "name": "prod",
-                "services": [{"service": "catalog", "live_slot": "blue", "health": "unhealthy (502)"}],
+                "services": [
+                    {
+                        "service": "catalog",
+                        "live_slot": "blue",
+                        "health": "unhealthy (502)",
+                        "slots": {
+                            "blue": {"image": None, "container": "running", "health": "unhealthy (502)"},
+                            "green": {"image": None, "container": "absent", "health": "absent"},
+                        },
+                    }
+                ],
             }
         ],
         "queue": [],
@@ -224,6 +234,10 @@ def test_health_comes_from_runner_status_when_the_deploy_module_reports_it(
         assert client.get("/api/status").json() == reported  # exactly `runner status --json`
     health = envs[1]["services"][0]["health"]
     assert (health["status"], health["detail"]) == ("unhealthy", "runner status: unhealthy (502)")
+    # the store still names green's image; only the engine knows its container is gone
+    assert envs[1]["services"][0]["slots"]["green"]["tag"] == "catalog:0ld000000000"
+    assert envs[1]["services"][0]["slot_containers"] == {"blue": "running", "green": "absent"}
+    assert envs[0]["services"][0]["slot_containers"] == {}  # staging: runner status said nothing
 
 
 def test_deployment_detail_and_events(client: TestClient, store: Store) -> None:

@@ -156,7 +156,14 @@ function pipelinesPage() {
   main.replaceChildren(h("h1", {}, "Pipeline executions"), h("div", { id: "executions" }));
   poller(() => get("/api/executions?limit=20"), (executions) => {
     const box = document.getElementById("executions");
+    const typing = document.activeElement && document.activeElement.dataset.draft;
+    const caret = typing ? document.activeElement.selectionStart : null;
     box.replaceChildren(...(executions.length ? executions.map(executionCard) : [h("p", { class: "muted" }, "No pipeline execution yet.")]));
+    const again = typing ? [...box.querySelectorAll("input[data-draft]")].find((el) => el.dataset.draft === typing) : null;
+    if (again) {
+      again.focus();
+      again.setSelectionRange(caret, caret);
+    }
   });
 }
 
@@ -179,23 +186,39 @@ function executionCard(x) {
     flow);
 }
 
+// Comments typed into approval boxes, by execution and stage: the list is re-rendered when
+// any execution changes, and what the reviewer is typing must not vanish with it.
+const drafts = new Map();
+
+function decidedApproval(execution, stage) {
+  const decided = execution.approvals.filter((a) => a.stage === stage && a.decided);
+  return decided.length ? decided[decided.length - 1] : null;
+}
+
 function stageBox(x, stage) {
   const approval = waitingApproval(x, stage.name);
+  const decided = approval ? null : decidedApproval(x, stage.name);
   const status = approval ? "Waiting" : stage.status;
   const box = h("div", { class: `stage ${statusClass(status)}`, "data-stage": stage.name },
     h("div", { class: "stage-name" }, stage.name),
     h("div", {}, badge(status)),
-    h("div", { class: "muted" }, running(stage.started, stage.ended, stage.duration_s)));
+    h("div", { class: "muted" }, running(stage.started, stage.ended, stage.duration_s)),
+    decided ? h("div", { class: "muted decision" }, `${decided.status}${decided.summary ? ": " + decided.summary : ""}`) : null);
   if (approval) {
-    const summary = h("input", { type: "text", placeholder: "comment (required to reject)", class: "summary" });
+    const key = `${x.id}/${stage.name}`;
+    const summary = h("input", { type: "text", placeholder: "comment (required to reject)", class: "summary", "data-draft": key });
+    summary.value = drafts.get(key) || "";
+    summary.addEventListener("input", () => drafts.set(key, summary.value));
     box.append(summary, h("div", { class: "buttons" },
       actionButton("Approve", "approve", async () => {
         await post(`/api/executions/${encodeURIComponent(x.id)}/approve`, { summary: summary.value });
         notice(`approved ${x.id}`);
+        drafts.delete(key);
       }),
       actionButton("Reject", "reject", async () => {
         await post(`/api/executions/${encodeURIComponent(x.id)}/reject`, { summary: summary.value });
         notice(`rejected ${x.id}`);
+        drafts.delete(key);
       })));
   }
   return box;
@@ -423,6 +446,19 @@ function weightsBar(weights, live) {
   return bar;
 }
 
+// The slot that is not live: the store remembers its image after the container is gone
+// (a rollback, the end of the termination wait), so say what `runner status` sees.
+function otherSlot(s, other) {
+  const image = s.slots[other];
+  if (!image || !image.tag) return null;
+  const container = (s.slot_containers || {})[other];
+  let state = container || "";
+  if (container === "running" && s.warm_until && !(s.weights[other] > 0)) state = `warm until ${fmtTime(s.warm_until).slice(11)} for an instant rollback`;
+  else if (container === "absent") state = "removed";
+  return h("span", { class: "muted other-slot", "data-slot": other, "data-container": container || "unknown" },
+    ` · ${other} slot: `, h("code", {}, image.tag), state ? ` (${state})` : "");
+}
+
 function serviceView(s) {
   const other = s.live_slot === "blue" ? "green" : "blue";
   return h("div", { class: "card service", "data-service": s.service },
@@ -431,10 +467,18 @@ function serviceView(s) {
       h("span", { class: "muted", title: s.health.url || "" }, ` ${s.health.detail}`), h("span", { class: "spacer" }),
       actionButton("Roll back", "reject small", async () => rollback(s.environment, s.service))),
     h("p", {}, "image ", h("code", { class: "tag" }, (s.live && s.live.tag) || "–"), " ", short(s.live && s.live.id, 12),
-      s.slots[other] && s.slots[other].tag ? h("span", { class: "muted" }, ` · ${other} slot: `, h("code", {}, s.slots[other].tag)) : null,
+      otherSlot(s, other),
       h("span", { class: "muted" }, ` · updated ${fmtTime(s.updated)}`)),
     weightsBar(s.weights, s.live_slot),
     s.deployments.length ? table(["Deployment", "Status", "Image", "Strategy", "Created", "Duration", "Events"], s.deployments.map(deploymentRow), { class: "deployments" }) : null);
+}
+
+// The strategy's name is in AWS time; what runs is divided by pipeline.yml's time_scale.
+function schedule(d) {
+  const steps = (((d.detail || {}).traffic || {}).steps || []);
+  if (steps.length < 2) return null;
+  const text = steps.map((x) => `${x.percent}%` + (x.wait_s ? ` for ${fmtDuration(x.wait_s)}` : "")).join(" → ");
+  return h("div", { class: "muted schedule" }, text);
 }
 
 function deploymentRow(d) {
@@ -442,7 +486,7 @@ function deploymentRow(d) {
     h("ol", { class: "events" }, d.lifecycle_events.map((e) => h("li", {}, `${e.name} `, badge(e.status), " ", running(e.started, e.ended, e.duration_s), " ", h("span", { class: "muted" }, e.message)))));
   return h("tr", { "data-deployment": d.id }, h("td", {}, h("code", {}, d.id), d.kind === "ROLLBACK" ? h("span", { class: "muted" }, " rollback") : null),
     h("td", {}, badge(d.status), d.reason ? h("div", { class: "muted" }, d.reason) : null),
-    h("td", {}, h("code", {}, d.image.tag)), h("td", {}, d.strategy), h("td", {}, fmtTime(d.created)),
+    h("td", {}, h("code", {}, d.image.tag)), h("td", {}, d.strategy, schedule(d)), h("td", {}, fmtTime(d.created)),
     h("td", {}, running(d.started, d.ended, d.duration_s)), h("td", {}, events));
 }
 

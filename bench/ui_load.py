@@ -25,18 +25,8 @@ from typing import Any
 from runner.store import Store
 from runner.web.security import TOKEN_HEADER
 from runner.web.server import in_thread
+from tests.web.browser import CHROMIUM, CHROMIUM_ARGS  # one headless-chromium recipe
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PHASES = (
     "SUBMITTED",
     "PROVISIONING",

@@ -49,10 +49,13 @@ class Breach:
             P95_MS: f"p95 latency {self.value:.0f} ms > {self.alarm.threshold:g} ms",
             HEALTH: f"failing health checks {self.value:.0%} > {self.alarm.threshold:g}",
         }[self.alarm.metric]
-        unit = "health checks" if self.alarm.metric == HEALTH else "requests"
+        if self.alarm.metric == P95_MS:  # slow answers are not failures: say how many were timed
+            counted = f"{self.count} requests"
+        else:
+            unit = "health checks" if self.alarm.metric == HEALTH else "requests"
+            counted = f"{self.failures} of {self.count} {unit} failed"
         return (
-            f"alarm {self.alarm.name}: {what} on slot {self.slot} over {self.alarm.window_s:g}s "
-            f"({self.failures} of {self.count} {unit} failed)"
+            f"alarm {self.alarm.name}: {what} on slot {self.slot} over {self.alarm.window_s:g}s ({counted})"
         )
 
     def as_json(self) -> dict[str, Any]:

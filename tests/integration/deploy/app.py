@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 VERSION = os.environ.get("APP_VERSION", "0")
@@ -21,8 +22,10 @@ class Server(ThreadingHTTPServer):
     request_queue_size = 128
     daemon_threads = True
 
+
 FAIL = os.environ.get("APP_FAIL") == "1"
 HEALTH_FAIL = os.environ.get("APP_HEALTH_FAIL") == "1"
+LATENCY_S = int(os.environ.get("APP_LATENCY_MS") or 0) / 1000
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -35,6 +38,8 @@ class Handler(BaseHTTPRequestHandler):
                 print("health check failing on purpose (APP_HEALTH_FAIL=1)", flush=True)
             self.reply(500 if HEALTH_FAIL else 200, {"ok": not HEALTH_FAIL})
             return
+        if LATENCY_S:
+            time.sleep(LATENCY_S)
         body = {
             "version": VERSION,
             "slot": os.environ.get("RUNNER_SLOT"),

@@ -19,6 +19,7 @@ class Images:
     v3: ImageRef
     failing: ImageRef  # every request but /health answers 500
     sick: ImageRef  # /health answers 500
+    slow: ImageRef  # every request but /health takes 300 ms
 
     def version(self, image: ImageRef) -> str:
         return {self.v1.id: "1", self.v2.id: "2", self.v3.id: "3"}.get(image.id, "?")
@@ -34,4 +35,5 @@ def images() -> Iterator[Images]:
         v3=build_app(f"{repo}:3c3c3c3c3c3c", "3"),
         failing=build_app(f"{repo}:5e5e5e5e5e5e", "5xx", fail=True),
         sick=build_app(f"{repo}:6f6f6f6f6f6f", "sick", health_fail=True),
+        slow=build_app(f"{repo}:7a7a7a7a7a7a", "slow", latency_ms=300),
     )

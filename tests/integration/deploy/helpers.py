@@ -21,13 +21,17 @@ from runner.deploy import ImageRef
 APP = Path(__file__).with_name("app.py")
 
 
-def build_app(tag: str, version: str, *, fail: bool = False, health_fail: bool = False) -> ImageRef:
-    """An image of app.py (labelled for cleanup); `fail` makes every non-health request a 500."""
+def build_app(
+    tag: str, version: str, *, fail: bool = False, health_fail: bool = False, latency_ms: int = 0
+) -> ImageRef:
+    """An image of app.py (labelled for cleanup); `fail` makes every non-health request a 500,
+    `latency_ms` delays every non-health request."""
     dockerfile = textwrap.dedent(
         f"""\
         FROM {PYTHON}
         COPY app.py /app/app.py
-        ENV APP_VERSION={version} APP_FAIL={int(fail)} APP_HEALTH_FAIL={int(health_fail)}
+        ENV APP_VERSION={version} APP_FAIL={int(fail)} APP_HEALTH_FAIL={int(health_fail)} \\
+            APP_LATENCY_MS={latency_ms}
         CMD ["python3", "/app/app.py"]
         """
     )

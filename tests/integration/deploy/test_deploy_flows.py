@@ -283,6 +283,22 @@ def test_alarm_sends_traffic_back_and_stops_the_deployment(stage: Stage, images:
     assert stage.live() == before and sample(stage.port, "/web/version", 200) == {before: 200}
 
 
+def test_latency_alarm_rolls_back_a_slow_version(stage: Stage, images: Images) -> None:
+    """p95_ms, the other request alarm: a replacement that answers in 300 ms trips 150 ms."""
+    before = stage.live()
+    config = stage.with_env(alarms=(Alarm("latency", "p95_ms", 150, 5.0, 10),))
+    load = Load(stage.port, "/web/version", rate=100, connections=6).start()
+    time.sleep(0.5)
+    result = stage.deploy(images.slow, config=config, strategy="canary:50:600m")
+    load.stop()
+    assert result.status == "Stopped" and result.rolled_back
+    assert result.rollback_event == "DEPLOYMENT_STOP_ON_ALARM"
+    assert result.reason.startswith("alarm latency: p95 latency") and result.alarm is not None
+    assert result.alarm["value"] > 150 and "of" not in result.reason.rpartition("(")[2]  # no "failed"
+    assert [code for _, code, _ in load.results if code != 200] == []  # slow, never failed
+    assert stage.live() == before and sample(stage.port, "/web/version", 100) == {before: 100}
+
+
 def test_rollback_flips_back_to_the_warm_slot(stage: Stage, images: Images) -> None:
     before = stage.live()
     config = stage.with_env(termination_wait_s=600 * 600.0)

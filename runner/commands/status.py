@@ -36,6 +36,10 @@ def show_environment(env: dict[str, Any]) -> None:
     active = f", deploying: {env['active']['holder']}" if env["active"] else ""
     urls = f"live {env['live_url']}, test {env['test_url']}"
     print(f"{env['name']} ({env['project']}): router {env['router']}, {urls}{active}")
+    for deployment in env.get("interrupted", []):
+        print(
+            f"  deployment {deployment} was interrupted (its runner died); the next runner command repairs it"
+        )
     rows = []
     for s in env["services"]:
         image = s["image"]

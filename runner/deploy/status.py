@@ -8,9 +8,16 @@ from runner import docker_engine
 from runner.config import Environment, PipelineConfig, Service
 from runner.deploy import locks, router
 from runner.deploy.environment import ROUTER, SLOTS, slot_service
+from runner.processes import still_running
 from runner.store import Store
 from runner.store import queue as trigger_queue
-from runner.store.deployments import EnvState, env_states, get_network, list_deployments
+from runner.store.deployments import (
+    EnvState,
+    env_states,
+    get_network,
+    list_deployments,
+    unfinished_deployments,
+)
 
 
 def status(config: PipelineConfig, store: Store, environment: str | None = None) -> dict[str, Any]:
@@ -40,6 +47,10 @@ def environment_status(config: PipelineConfig, store: Store, env: Environment) -
         "subnet": network.subnet if network else None,
         "router": router_state.status if router_state else "absent",
         "active": {"holder": lock.holder, "pid": lock.pid, "since": lock.acquired} if lock else None,
+        # Deployments whose runner died: the next writing runner command repairs them.
+        "interrupted": [
+            d.id for d in unfinished_deployments(store, env.name) if not still_running(d.pid, d.created)
+        ],
         "services": [
             _service_status(store, env, s, states.get(s.name), containers, router_up) for s in config.services
         ],

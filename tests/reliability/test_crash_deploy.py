@@ -163,6 +163,9 @@ def test_kill_9_mid_canary_keeps_serving_and_is_repaired(staging: Staging, tmp_p
             store.close()
         killed = time.time()
         time.sleep(3)  # the runner is dead; the router keeps serving at 90/10
+        status = run_cli("status", "staging", "--json", cwd=staging.root, home=staging.home)
+        [shown] = json.loads(status.stdout)["environments"]
+        assert shown["interrupted"] == [deployment.id]  # status is read-only: it shows, not repairs
         repaired_at = time.time()
         # Any command that writes to the store repairs it, not only deploy commands.
         repair = run_cli("gc", "--dry-run", cwd=staging.root, home=staging.home)

@@ -12,7 +12,6 @@ from runner.errors import EXIT_FAILED, EXIT_OK, RunnerError, UsageError
 from runner.output import print_json, say
 from runner.paths import runner_home
 from runner.phases import SUCCEEDED
-from runner.recovery import recover
 from runner.service_build import ServiceBuildResult, build_service
 from runner.store import open_store
 from runner.terminal import build_view
@@ -40,7 +39,6 @@ def run_service(args: argparse.Namespace) -> int:
         raise UsageError(f"no pipeline.yml in this directory or above: cannot build service {args.service!r}")
     cfg = config.load(path)
     store = open_store(runner_home(cfg.root))
-    recover(store, say)
     with build_view(sys.stderr if args.json else sys.stdout) as show:
         result = build_service(
             cfg,

@@ -62,13 +62,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--commit needs a SERVICE of pipeline.yml")
     request = plain_request(args)
     from runner.build import load_inputs, run_build
-    from runner.recovery import recover
     from runner.store import open_store
     from runner.terminal import build_view
 
     load_inputs(request)  # a bad buildspec or secrets file is refused before the store exists
     store = open_store()
-    recover(store, say)
     with build_view(sys.stderr if args.json else sys.stdout) as show:
         result = run_build(request, store, show=show)
     report(result, args.json)

@@ -25,6 +25,8 @@ class Server(ThreadingHTTPServer):
 
 FAIL = os.environ.get("APP_FAIL") == "1"
 HEALTH_FAIL = os.environ.get("APP_HEALTH_FAIL") == "1"
+SICKEN_AFTER_S = float(os.environ.get("APP_HEALTH_FAIL_AFTER_S") or 0)  # healthy, then not
+STARTED = time.monotonic()
 LATENCY_S = int(os.environ.get("APP_LATENCY_MS") or 0) / 1000
 
 
@@ -34,9 +36,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path == "/health":
-            if HEALTH_FAIL:
-                print("health check failing on purpose (APP_HEALTH_FAIL=1)", flush=True)
-            self.reply(500 if HEALTH_FAIL else 200, {"ok": not HEALTH_FAIL})
+            failing = HEALTH_FAIL or (SICKEN_AFTER_S > 0 and time.monotonic() - STARTED > SICKEN_AFTER_S)
+            if failing:
+                print("health check failing on purpose", flush=True)
+            self.reply(500 if failing else 200, {"ok": not failing})
             return
         if LATENCY_S:
             time.sleep(LATENCY_S)

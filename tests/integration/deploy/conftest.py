@@ -20,6 +20,7 @@ class Images:
     failing: ImageRef  # every request but /health answers 500
     sick: ImageRef  # /health answers 500
     slow: ImageRef  # every request but /health takes 300 ms
+    sickening: ImageRef  # healthy for its first 3 s, then /health answers 500
 
     def version(self, image: ImageRef) -> str:
         return {self.v1.id: "1", self.v2.id: "2", self.v3.id: "3"}.get(image.id, "?")
@@ -36,4 +37,5 @@ def images() -> Iterator[Images]:
         failing=build_app(f"{repo}:5e5e5e5e5e5e", "5xx", fail=True),
         sick=build_app(f"{repo}:6f6f6f6f6f6f", "sick", health_fail=True),
         slow=build_app(f"{repo}:7a7a7a7a7a7a", "slow", latency_ms=300),
+        sickening=build_app(f"{repo}:8b8b8b8b8b8b", "sickening", sicken_after_s=3),
     )

@@ -22,7 +22,13 @@ APP = Path(__file__).with_name("app.py")
 
 
 def build_app(
-    tag: str, version: str, *, fail: bool = False, health_fail: bool = False, latency_ms: int = 0
+    tag: str,
+    version: str,
+    *,
+    fail: bool = False,
+    health_fail: bool = False,
+    latency_ms: int = 0,
+    sicken_after_s: float = 0,
 ) -> ImageRef:
     """An image of app.py (labelled for cleanup); `fail` makes every non-health request a 500,
     `latency_ms` delays every non-health request."""
@@ -31,7 +37,7 @@ def build_app(
         FROM {PYTHON}
         COPY app.py /app/app.py
         ENV APP_VERSION={version} APP_FAIL={int(fail)} APP_HEALTH_FAIL={int(health_fail)} \\
-            APP_LATENCY_MS={latency_ms}
+            APP_LATENCY_MS={latency_ms} APP_HEALTH_FAIL_AFTER_S={sicken_after_s}
         CMD ["python3", "/app/app.py"]
         """
     )

@@ -299,6 +299,17 @@ def test_latency_alarm_rolls_back_a_slow_version(stage: Stage, images: Images) -
     assert stage.live() == before and sample(stage.port, "/web/version", 100) == {before: 100}
 
 
+def test_health_alarm_rolls_back_a_slot_that_sickens(stage: Stage, images: Images) -> None:
+    """The health metric: a replacement healthy at Install that fails its health path later."""
+    before = stage.live()
+    config = stage.with_env(alarms=(Alarm("health", "health", 0.5, 3.0, 0),))
+    result = stage.deploy(images.sickening, config=config, strategy="canary:50:600m")
+    assert result.status == "Stopped" and result.rolled_back
+    assert result.rollback_event == "DEPLOYMENT_STOP_ON_ALARM"
+    assert result.reason.startswith("alarm health: failing health checks") and result.alarm is not None
+    assert stage.live() == before and sample(stage.port, "/web/version", 100) == {before: 100}
+
+
 def test_rollback_flips_back_to_the_warm_slot(stage: Stage, images: Images) -> None:
     before = stage.live()
     config = stage.with_env(termination_wait_s=600 * 600.0)

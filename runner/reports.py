@@ -1,8 +1,9 @@
-"""Test reports: find the files a `reports` block names, parse them, copy them to -r DIR.
+"""Test and coverage reports: find the files a `reports` block names, parse them, copy them to -r DIR.
 
-JUnit XML (the default format) is parsed into totals and failing cases; files of the
-other formats are collected and copied, with totals left empty (not parsed yet).
-Statuses follow CodeBuild: SUCCEEDED (all passed), FAILED (some failed), INCOMPLETE.
+Test formats (runner/report_formats.py) give totals and failing cases; coverage formats
+(runner/coverage_formats.py) give a line and branch coverage summary. Statuses follow
+CodeBuild: SUCCEEDED (all passed, or coverage read), FAILED (some failed), INCOMPLETE
+(no files, or a file that cannot be read as the report's format: its one-line problem).
 """
 
 from __future__ import annotations
@@ -15,18 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from runner.buildspec import ReportSpec
+from runner.coverage_formats import COVERAGE_PARSERS, Coverage
 from runner.globs import PathEscape, base_directories, check_relative, inside, select, walk
+from runner.report_formats import ERROR, FAILED, SKIPPED, SUCCEEDED, TEST_PARSERS, Case
+
+__all__ = ["Case", "Coverage", "Report", "build_report", "copy_reports", "log_line", "mask_report"]
 
 MAX_CASES_KEPT = 500  # CodeBuild keeps at most 500 test cases per report
-
-
-@dataclass(frozen=True, slots=True)
-class Case:
-    name: str
-    suite: str
-    status: str  # SUCCEEDED | FAILED | ERROR | SKIPPED
-    message: str = ""
-    duration_s: float = 0.0
+# What a file that is not its report's format raises: a bad document (XML, JSON, UTF-8)
+# is a ValueError or ParseError; the rest guards against structures no parser expects.
+_UNREADABLE = (ET.ParseError, ValueError, TypeError, AttributeError, KeyError, RecursionError, OSError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +43,14 @@ class Report:
     # Where each file goes under `-r DIR/<name>/`: relative to base-directory, and only
     # its name with discard-paths (as CodeBuild names report files).
     copied_as: tuple[str, ...] = ()
+    coverage: Coverage | None = None  # coverage formats only
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
         del data["copied_as"]
         data["files"] = list(self.files)
         data["failures"] = [asdict(c) for c in self.failures]
+        data["coverage"] = self.coverage.as_json() if self.coverage else None
         return data
 
 
@@ -62,24 +63,57 @@ def build_report(src_root: Path, spec: ReportSpec, group: str) -> Report:
         return Report(group, spec.file_format, "INCOMPLETE", problem="no report files found")
     rels = tuple(str(f.relative_to(src_root)) for f, _ in files)
     found = Report(group, spec.file_format, "INCOMPLETE", files=rels, copied_as=tuple(d for _, d in files))
-    if spec.file_format != "JUNITXML":
-        return replace(found, status="SUCCEEDED", problem="format not parsed")
+    paths = [path for path, _ in files]
+    if spec.file_format in COVERAGE_PARSERS:
+        return _coverage_report(found, paths, COVERAGE_PARSERS[spec.file_format])
+    return _test_report(found, paths, TEST_PARSERS[spec.file_format])
+
+
+def _test_report(found: Report, paths: list[Path], parse: Callable[[bytes], list[Case]]) -> Report:
     cases: list[Case] = []
-    for path, _ in files:
+    for path in paths:
         try:
-            cases.extend(parse_junit(path.read_bytes()))
-        except (ET.ParseError, OSError) as e:
-            return replace(found, problem=f"{path.name}: {e}")
-    failed = [c for c in cases if c.status in ("FAILED", "ERROR")]
-    skipped = sum(1 for c in cases if c.status == "SKIPPED")
+            cases.extend(parse(path.read_bytes()))
+        except _UNREADABLE as e:
+            return replace(found, problem=_problem(path, found.file_format, e))
+    failed = [c for c in cases if c.status in (FAILED, ERROR)]
     return replace(
         found,
-        status="FAILED" if failed else "SUCCEEDED",
+        status=FAILED if failed else SUCCEEDED,
         total=len(cases),
-        passed=len(cases) - len(failed) - skipped,
+        passed=sum(1 for c in cases if c.status == SUCCEEDED),  # UNKNOWN cases count in total only
         failed=len(failed),
-        skipped=skipped,
+        skipped=sum(1 for c in cases if c.status == SKIPPED),
         failures=tuple(failed[:MAX_CASES_KEPT]),
+    )
+
+
+def _coverage_report(found: Report, paths: list[Path], parse: Callable[[bytes], Coverage]) -> Report:
+    total: Coverage | None = None
+    for path in paths:
+        try:
+            coverage = parse(path.read_bytes())
+        except _UNREADABLE as e:
+            return replace(found, problem=_problem(path, found.file_format, e))
+        total = coverage if total is None else total + coverage
+    return replace(found, status=SUCCEEDED, coverage=total)
+
+
+def _problem(path: Path, file_format: str, error: BaseException) -> str:
+    text = " ".join(str(error).split())  # one line, whatever the parser said
+    if isinstance(error, (TypeError, AttributeError, KeyError, RecursionError)):
+        text = f"not a {file_format} file ({type(error).__name__}: {text})"
+    return f"{path.name}: {text}"
+
+
+def log_line(report: Report) -> str:
+    """The build log's line for a report: test totals, or the coverage summary."""
+    if report.file_format in COVERAGE_PARSERS:
+        detail = f" ({report.coverage.summary()})" if report.coverage else ""
+    else:
+        detail = f" ({report.passed} passed, {report.failed} failed, {report.skipped} skipped)"
+    return f"Report {report.name}: {report.status}{detail}" + (
+        f": {report.problem}" if report.problem else ""
     )
 
 
@@ -94,30 +128,6 @@ def _report_files(src_root: Path, spec: ReportSpec) -> list[tuple[Path, str]]:
                 dest = e.rel.rsplit("/", 1)[-1] if spec.discard_paths else e.rel
                 found.setdefault(dest, (e.path, dest))
     return list(found.values())
-
-
-def parse_junit(data: bytes) -> list[Case]:
-    root = ET.fromstring(data)
-    suites = list(root.iter("testsuite"))  # <testsuites>, or a <testsuite> that may nest others
-    cases = []
-    for suite in suites:
-        for case in suite.findall("testcase"):
-            cases.append(_case(case, suite.get("name", "")))
-    return cases
-
-
-def _case(case: ET.Element, suite: str) -> Case:
-    name = case.get("name", "?")
-    if case.get("classname"):
-        name = f"{case.get('classname')}.{name}"
-    duration = float(case.get("time") or 0)
-    for tag, status in (("failure", "FAILED"), ("error", "ERROR"), ("skipped", "SKIPPED")):
-        child = case.find(tag)
-        if child is not None:
-            message = child.get("message") or (child.text or "").strip().splitlines()[0:1]
-            text = message if isinstance(message, str) else "".join(message)
-            return Case(name, suite, status, text[:500], duration)
-    return Case(name, suite, "SUCCEEDED", "", duration)
 
 
 def copy_reports(src_root: Path, reports: list[Report], out_dir: Path) -> None:

@@ -161,6 +161,85 @@ def test_reports_are_parsed_copied_and_incomplete_without_files(tmp_path: Path, 
     )
 
 
+def test_nunit3_and_cobertura_reports_written_by_a_build(tmp_path: Path, home: Path) -> None:
+    """A test report and a coverage report, as a .NET and a Python tool write them."""
+    reports_dir = tmp_path / "reports"
+    result, lines = run(
+        tmp_path / "src",
+        home,
+        """
+        version: 0.2
+        phases:
+          build:
+            commands:
+              - mkdir -p TestResults
+              - |
+                cat > TestResults/results.xml <<'XML'
+                <?xml version="1.0" encoding="utf-8"?>
+                <test-run id="0" result="Failed" total="4" passed="2" failed="1" skipped="1">
+                  <test-suite type="Assembly" name="Shop.Tests.dll">
+                    <test-suite type="TestFixture" name="CartTests" fullname="Shop.CartTests">
+                      <test-case name="Adds" fullname="Shop.CartTests.Adds" result="Passed" duration="0.01"/>
+                      <test-case name="Removes" fullname="Shop.CartTests.Removes" result="Passed"/>
+                      <test-case name="Totals" fullname="Shop.CartTests.Totals" result="Failed">
+                        <failure><message><![CDATA[Expected: 7
+                  But was:  6]]></message></failure>
+                      </test-case>
+                      <test-case name="Ships" fullname="Shop.CartTests.Ships" result="Skipped"/>
+                    </test-suite>
+                  </test-suite>
+                </test-run>
+                XML
+              - |
+                cat > coverage.xml <<'XML'
+                <?xml version="1.0" ?>
+                <coverage version="7.4" lines-valid="40" lines-covered="30" line-rate="0.75"
+                          branches-valid="8" branches-covered="2" branch-rate="0.25" complexity="0">
+                  <packages/>
+                </coverage>
+                XML
+        reports:
+          nunit:
+            files: ['TestResults/*.xml']
+            file-format: NUnit3Xml
+          coverage:
+            files: [coverage.xml]
+            file-format: COBERTURAXML
+        """,
+        reports_dir=reports_dir,
+        project="shop",
+    )
+    assert result.status == "SUCCEEDED", lines
+    nunit, coverage = result.as_json()["reports"]
+    totals = ("status", "total", "passed", "failed", "skipped", "coverage")
+    assert [nunit[k] for k in totals] == ["FAILED", 4, 2, 1, 1, None]
+    assert nunit["failures"] == [
+        {
+            "name": "Shop.CartTests.Totals",
+            "suite": "CartTests",
+            "status": "FAILED",
+            "message": "Expected: 7",
+            "duration_s": 0.0,
+        }
+    ]
+    assert [coverage[k] for k in ("name", "file_format", "status", "total", "problem")] == [
+        "shop-coverage",
+        "COBERTURAXML",
+        "SUCCEEDED",
+        0,
+        "",
+    ]
+    assert coverage["coverage"] == {
+        "line_coverage_percentage": 75.0,
+        "lines_covered": 30,
+        "lines_missed": 10,
+        "branch_coverage_percentage": 25.0,
+        "branches_covered": 2,
+        "branches_missed": 6,
+    }
+    assert tree(reports_dir) == ["shop-coverage/coverage.xml", "shop-nunit/TestResults/results.xml"]
+
+
 def test_cache_relative_and_absolute_paths_with_keys_fallbacks_and_actions(
     tmp_path: Path, home: Path
 ) -> None:

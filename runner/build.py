@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from runner import cache, docker_engine, phases, workspace
+from runner import cache, docker_engine, phases, secondary_sources, workspace
 from runner.artifacts import ARTIFACTS_EVENT, upload
 from runner.build_result import (
     RUNTIME_WARNING,
@@ -95,6 +95,7 @@ class _Build:
         self.resolved = self.request.resolved_source_version or info.commit
         self.source_version = self.request.source_version or info.branch or self.resolved
         self.repo_url = info.repo_url
+        self.secondary = tuple(secondary_sources.describe(s) for s in self.request.secondary_sources)
         return create_build(
             self.store,
             BuildRecord(
@@ -179,7 +180,11 @@ class _Build:
 
     def _download_source(self) -> None:
         self.space = workspace.create(
-            self.request.work_dir, self.uuid, self.request.source, self.request.mount_source
+            self.request.work_dir,
+            self.uuid,
+            self.request.source,
+            self.request.mount_source,
+            self.request.secondary_sources,
         )
         try:
             own = workspace.runner_paths(self.request.work_dir, self.request.cache_dir, self.store.path)
@@ -190,6 +195,10 @@ class _Build:
         if self.spec.run_as or any(p.run_as for p in self.spec.phases):
             workspace.open_permissions(self.space)
         self.log.container(f"CODEBUILD_SRC_DIR={self.space.container_src}")
+        for info in self.secondary:  # the local agent logs each one, in -s order
+            self.log.container(
+                f"CODEBUILD_SRC_DIR_{info.identifier}={self.space.container_secondary(info.identifier)}"
+            )
         self.log.container(f"YAML location is {self.spec.path}")
         self.setup = self._setup()
         if self.spec.cache and self.request.cache_dir:
@@ -271,7 +280,7 @@ class _Build:
             self.secret_values,
             self.request.project_env,
             self.request.overrides,
-            codebuild_variables(who),
+            codebuild_variables(who) | secondary_sources.variables(self.secondary, space.container_secondary),
         )
         mounts = space.mounts()
         if self.request.privileged:
@@ -408,6 +417,9 @@ class _Build:
             artifacts=self.artifacts,
             reports=tuple(self.reports),
             workspace=str(self.space.root) if self.space else "",
+            secondary_sources=secondary_sources.as_json(
+                self.secondary, self.space.container_secondary if self.space else None
+            ),
         )
         finish_build(self.store, self.record.id, status, self.masker.deep(result.as_json()))
         return result

@@ -12,6 +12,7 @@ from typing import Any
 from runner import buildspec as buildspec_mod
 from runner.buildspec import Buildspec
 from runner.reports import Report
+from runner.secondary_sources import SecondarySource
 from runner.secrets import load_secrets, resolve
 
 RUNTIME_WARNING = (
@@ -42,6 +43,7 @@ class BuildRequest:
     resolved_source_version: str | None = None
     cache_dir: Path | None = None
     network: str | None = None  # a docker network to join (the test stage joins staging's)
+    secondary_sources: tuple[SecondarySource, ...] = ()  # -s IDENTIFIER:DIR, in order
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,7 @@ class BuildResult:
     artifacts: Mapping[str, list[str]]
     reports: tuple[Report, ...]
     workspace: str
+    secondary_sources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # by identifier
 
     def as_json(self) -> dict[str, Any]:
         secondary = {k: v for k, v in self.artifacts.items() if k != "artifacts"}
@@ -85,6 +88,7 @@ class BuildResult:
             "exported_variables": dict(self.exported_variables),
             "artifacts": {"primary": self.artifacts.get("artifacts", []), "secondary": secondary},
             "reports": [r.as_json() for r in self.reports],
+            "secondary_sources": {k: dict(v) for k, v in self.secondary_sources.items()},
         }
 
 

@@ -13,7 +13,7 @@ import json
 import os
 import tarfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -348,9 +348,9 @@ def start(request: RunRequest) -> RunningContainer:
         # A nested or rootless engine refuses privileged containers ("unable to apply caps");
         # the Docker socket a privileged build also gets is what its `docker build` needs.
         request = dataclasses.replace(request, privileged=False)
-    binds: dict[str, Mapping[str, str]] = {
-        m.source: {"bind": m.target, "mode": "ro" if m.read_only else "rw"} for m in request.mounts
-    }
+    # A list, not a dict keyed by host path: one directory may be mounted at two targets
+    # (`runner build -m` with a secondary source that is the primary's directory).
+    binds = [f"{m.source}:{m.target}:{'ro' if m.read_only else 'rw'}" for m in request.mounts]
     host_config = client().api.create_host_config(
         binds=binds,
         privileged=request.privileged,

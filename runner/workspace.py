@@ -3,6 +3,8 @@
 .runner/work/<build-uuid>/output/        → /codebuild/output
     src<NNNNNNNNN>/src/                  → CODEBUILD_SRC_DIR (a copy of the source,
                                            or the source itself bind-mounted with -m)
+    src<NNNNNNNNN>/secSrc/<id>/          → CODEBUILD_SRC_DIR_<id>, a secondary source
+                                           (copied, or bind-mounted with -m, likewise)
     tmp/                                 → scripts, commands, saved shell states
 """
 
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runner.docker_engine import Mount
+from runner.secondary_sources import SECONDARY_DIR, SecondarySource
 
 CONTAINER_OUTPUT = "/codebuild/output"
 IGNORED_IN_COPY = (".runner",)
@@ -25,7 +28,8 @@ IGNORED_IN_COPY = (".runner",)
 class Workspace:
     root: Path  # host: .runner/work/<uuid>
     src_number: str
-    mounted_source: Path | None  # -m: the user's directory itself
+    mounted_source: Path | None  # -m: the user's directory itself (and -m mounts every source)
+    secondary: tuple[SecondarySource, ...] = ()
 
     @property
     def output(self) -> Path:
@@ -35,6 +39,17 @@ class Workspace:
     def src(self) -> Path:
         """Where the build's source is on the host."""
         return self.mounted_source or self.output / f"src{self.src_number}" / "src"
+
+    @property
+    def secondary_root(self) -> Path:
+        return self.output / f"src{self.src_number}" / SECONDARY_DIR
+
+    def secondary_src(self, source: SecondarySource) -> Path:
+        """Where a secondary source is on the host (a copy, or the user's own with -m)."""
+        return source.path if self.mounted_source is not None else self.secondary_root / source.identifier
+
+    def container_secondary(self, identifier: str) -> str:
+        return f"{CONTAINER_OUTPUT}/src{self.src_number}/{SECONDARY_DIR}/{identifier}"
 
     @property
     def tmp(self) -> Path:
@@ -55,13 +70,22 @@ class Workspace:
         mounts = [Mount(str(self.output), CONTAINER_OUTPUT)]
         if self.mounted_source is not None:
             mounts.append(Mount(str(self.mounted_source), self.container_src))
+            mounts += [Mount(str(s.path), self.container_secondary(s.identifier)) for s in self.secondary]
         return tuple(mounts)
 
 
-def create(work_dir: Path, build_uuid: str, source: Path, mount_source: bool) -> Workspace:
+def create(
+    work_dir: Path,
+    build_uuid: str,
+    source: Path,
+    mount_source: bool,
+    secondary: tuple[SecondarySource, ...] = (),
+) -> Workspace:
     number = f"{random.SystemRandom().randrange(10**8, 10**9)}"
-    space = Workspace(work_dir / build_uuid, number, source.resolve() if mount_source else None)
+    space = Workspace(work_dir / build_uuid, number, source.resolve() if mount_source else None, secondary)
     (space.output / f"src{number}" / "src").mkdir(parents=True)
+    for each in secondary:  # a copy's destination, or the mount point of a -m mount
+        (space.secondary_root / each.identifier).mkdir(parents=True)
     # Only the runner's user may enter the workspace on the host (saved shell states
     # hold the build's variables); inside the containers, any run-as user must be able
     # to write its state and read the state a phase run by another user left.
@@ -81,9 +105,10 @@ def runner_paths(work_dir: Path, cache_dir: Path | None, db: Path) -> tuple[Path
 
 
 def copy_source(source: Path, space: Workspace, skip: tuple[Path, ...] = ()) -> None:
-    """DOWNLOAD_SOURCE: copy the source tree; symlinks are copied as links, never followed.
+    """DOWNLOAD_SOURCE: copy the source tree, then each secondary source's; symlinks are
+    copied as links, never followed, and `.runner` is never copied.
 
-    `skip`: the runner's own directories (work, cache), which may live inside the source
+    `skip`: the runner's own directories (work, cache), which may live inside a source
     (RUNNER_HOME=./state): copying the workspace into itself would never end.
     """
     if space.mounted_source is not None:
@@ -97,8 +122,10 @@ def copy_source(source: Path, space: Workspace, skip: tuple[Path, ...] = ()) -> 
             ignored |= {n for n in names if os.path.realpath(os.path.join(directory, n)) in skipped}
         return ignored
 
+    copies = [(source, space.src), *((s.path, space.secondary_src(s)) for s in space.secondary)]
     try:
-        shutil.copytree(source, space.src, symlinks=True, dirs_exist_ok=True, ignore=ignore)
+        for tree, destination in copies:
+            shutil.copytree(tree, destination, symlinks=True, dirs_exist_ok=True, ignore=ignore)
     except (shutil.Error, OSError) as e:
         raise SourceCopyError(_copy_problem(e, space)) from e  # the caller removes the half copy
 
@@ -125,19 +152,21 @@ def open_permissions(space: Workspace) -> None:
     """For `run-as` builds: the named user gets read, write and run on the copied source."""
     if space.mounted_source is not None:
         return
-    for root, dirs, files in os.walk(space.src):
-        for name in dirs + files:
-            path = os.path.join(root, name)
-            if not os.path.islink(path):
-                mode = os.stat(path).st_mode
-                os.chmod(path, mode | 0o666 | (0o111 if mode & 0o111 or name in dirs else 0))
-    os.chmod(space.src, 0o777)
+    for tree in (space.src, *(space.secondary_src(s) for s in space.secondary)):
+        for root, dirs, files in os.walk(tree):
+            for name in dirs + files:
+                path = os.path.join(root, name)
+                if not os.path.islink(path):
+                    mode = os.stat(path).st_mode
+                    os.chmod(path, mode | 0o666 | (0o111 if mode & 0o111 or name in dirs else 0))
+        os.chmod(tree, 0o777)
 
 
 def remove_source(space: Workspace) -> None:
-    """The copied source only (never a -m mounted one): a half copy after a failure."""
+    """The copied sources only (never -m mounted ones): a half copy after a failure."""
     if space.mounted_source is None:
         shutil.rmtree(space.src, ignore_errors=True)
+        shutil.rmtree(space.secondary_root, ignore_errors=True)
 
 
 def remove(space: Workspace) -> None:

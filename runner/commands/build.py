@@ -25,7 +25,13 @@ def add_parser(sub: Any) -> None:
         description="Run a CodeBuild buildspec locally. Flags follow AWS's codebuild_build.sh.",
     )
     parser.add_argument("service", nargs="?", help="a service of pipeline.yml (else: a plain build)")
-    parser.add_argument("-s", dest="source", help="source directory (default: current directory)")
+    parser.add_argument(
+        "-s",
+        dest="source",
+        action="append",
+        metavar="DIR | ID:DIR",
+        help="source directory (default: current directory); repeat as -s ID:DIR for secondary sources",
+    )
     parser.add_argument("-b", dest="buildspec", help="buildspec file (default: SOURCE/buildspec.yml)")
     parser.add_argument("-i", dest="image", help="build image (default: the bootstrap build image)")
     parser.add_argument("-a", dest="artifacts", help="write artifacts to this directory")
@@ -34,7 +40,7 @@ def add_parser(sub: Any) -> None:
     parser.add_argument(
         "--env", action="append", default=[], metavar="NAME=VALUE", help="override a variable"
     )
-    parser.add_argument("-m", dest="mount", action="store_true", help="mount the source, don't copy")
+    parser.add_argument("-m", dest="mount", action="store_true", help="mount the sources, don't copy")
     parser.add_argument(
         "-d",
         "--privileged",
@@ -76,10 +82,9 @@ def run(args: argparse.Namespace) -> int:
 def plain_request(args: argparse.Namespace) -> BuildRequest:
     from runner import base_images
     from runner.build import BuildRequest
+    from runner.secondary_sources import parse_sources
 
-    source = Path(args.source or ".").resolve()
-    if not source.is_dir():
-        raise UsageError(f"-s {args.source}: not a directory")
+    source, secondary = parse_sources(args.source or [])
     buildspec = Path(args.buildspec) if args.buildspec else source / "buildspec.yml"
     if not buildspec.is_absolute() and not buildspec.exists():
         buildspec = source / buildspec
@@ -103,6 +108,7 @@ def plain_request(args: argparse.Namespace) -> BuildRequest:
         region=args.region,
         memory=args.memory,
         cache_dir=home / "cache" / project,
+        secondary_sources=secondary,
     )
 
 

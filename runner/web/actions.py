@@ -188,9 +188,23 @@ def rerun_build(jobs: Jobs, config: Any, store: Store, home: Path, build_id: str
             lambda say: build_service(config, build.service, store, commit=commit, initiator="ui", show=say),
         )
     request = _plain_request(build.source_dir, build.buildspec, build.build_image, build.project, home)
+    request = dataclasses.replace(request, secondary_sources=_secondary(build.result or {}))
     from runner.build import run_build
 
     return jobs.start("rerun", build.id, lambda say: run_build(request, store, show=say))
+
+
+def _secondary(result: dict[str, Any]) -> tuple[Any, ...]:
+    """The re-run gets the secondary sources the build had (`-s ID:DIR`), from its result."""
+    from runner.secondary_sources import SecondarySource
+
+    sources = []
+    for identifier, entry in (result.get("secondary_sources") or {}).items():
+        path = Path(entry["path"])
+        if not path.is_dir():
+            raise Refused(f"cannot re-run: the secondary source {identifier} ({path}) is gone")
+        sources.append(SecondarySource(identifier, path))
+    return tuple(sources)
 
 
 def _plain_request(source_dir: str, buildspec: str, image: str, project: str, home: Path) -> Any:

@@ -119,7 +119,16 @@ def test_exit_codes_and_json_shape(tmp_path: Path, runner_home: Path) -> None:
     done = runner("build", "-s", str(ok), "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)  # stdout is the JSON object alone; the log went to stderr
-    assert set(result) == {"id", "number", "status", "phases", "exported_variables", "artifacts", "reports"}
+    assert set(result) == {
+        "id",
+        "number",
+        "status",
+        "phases",
+        "exported_variables",
+        "artifacts",
+        "reports",
+        "secondary_sources",
+    }
     assert result["status"] == "SUCCEEDED" and result["id"].startswith("ok:") and result["number"] == 1
     assert [p["name"] for p in result["phases"]] == [
         "SUBMITTED",
@@ -137,7 +146,7 @@ def test_exit_codes_and_json_shape(tmp_path: Path, runner_home: Path) -> None:
         assert isinstance(phase["duration_s"], float) and isinstance(phase["context"], str)
     assert result["exported_variables"] == {"OUT": "value"}
     assert result["artifacts"] == {"primary": ["x.txt"], "secondary": {"again": ["x.txt"]}}
-    assert result["reports"] == []
+    assert result["reports"] == [] and result["secondary_sources"] == {}
     assert "Phase complete: BUILD State: SUCCEEDED" in done.stderr
 
     failing = write_project(

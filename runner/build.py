@@ -38,7 +38,7 @@ from runner.phase_runner import (
     run_phase,
     wait_for_removals,
 )
-from runner.reports import Report, build_report, copy_reports, mask_report
+from runner.reports import Report, build_report, copy_reports, log_line, mask_report
 from runner.secrets import Masker
 from runner.shell import read_exported
 from runner.source import describe
@@ -333,11 +333,7 @@ class _Build:
                 for spec in self.spec.reports
             ]
             for report in self.reports:
-                self.log.container(
-                    f"Report {report.name}: {report.status} "
-                    f"({report.passed} passed, {report.failed} failed, "
-                    f"{report.skipped} skipped)" + (f": {report.problem}" if report.problem else "")
-                )
+                self.log.container(log_line(report))
             if self.request.reports_dir:
                 copy_reports(self.space.src, self.reports, self.request.reports_dir)
         if self.spec.cache and self.request.cache_dir:

@@ -127,6 +127,9 @@ def report(result: BuildResult, as_json: bool) -> None:
         context = phase.context[0]["message"] if phase.context else ""
         say(f"  {phase.name:<17} {phase.status:<10} {phase.ended - phase.started:7.2f}s  {context}")
     for report_ in result.reports:
-        say(f"  report {report_.name}: {report_.status} {report_.passed}/{report_.total} passed")
+        totals = (
+            report_.coverage.summary() if report_.coverage else f"{report_.passed}/{report_.total} passed"
+        )
+        say(f"  report {report_.name}: {report_.status} {totals}")
         for case in report_.failures:
             say(f"    FAILED {case.name}: {case.message}")

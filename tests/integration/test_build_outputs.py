@@ -238,6 +238,9 @@ def test_nunit3_and_cobertura_reports_written_by_a_build(tmp_path: Path, home: P
         "branches_missed": 6,
     }
     assert tree(reports_dir) == ["shop-coverage/coverage.xml", "shop-nunit/TestResults/results.xml"]
+    assert any(
+        line.startswith("Report shop-coverage: SUCCEEDED (line coverage 75.00%") for line in said(lines)
+    )
 
 
 def test_cache_relative_and_absolute_paths_with_keys_fallbacks_and_actions(

@@ -11,12 +11,11 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +73,6 @@ class Context:
     store: Store
     execution: ExecutionRecord
     say: Say
-    stop: threading.Event = field(default_factory=threading.Event)
     verbose: bool = False  # every build log line, not only the phase outcomes
 
     def build_output(self, prefix: str) -> Say:

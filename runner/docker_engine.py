@@ -643,6 +643,36 @@ def project_containers(project: str) -> dict[str, ContainerState]:
     return {str(c.labels.get("com.docker.compose.service", c.name)): _container_state(c) for c in found}
 
 
+@dataclass(frozen=True, slots=True)
+class ContainerSummary:
+    """What one list call tells about a container (no inspect per container: cheap for many)."""
+
+    name: str
+    running: bool
+    labels: dict[str, str]
+    ports: tuple[tuple[str, int], ...]  # published (host address, host port)
+
+
+@translate("list containers")
+def container_summaries(label_filter: list[str], include_stopped: bool = True) -> list[ContainerSummary]:
+    """Containers carrying these labels (`key` or `key=value`), with stopped ones unless told not to."""
+    found = []
+    for container in client().containers.list(
+        all=include_stopped, sparse=True, filters={"label": label_filter}
+    ):
+        attrs = container.attrs
+        ports = tuple(
+            (str(p.get("IP") or ""), int(p["PublicPort"]))
+            for p in attrs.get("Ports") or ()
+            if p.get("PublicPort")
+        )
+        name = str((attrs.get("Names") or ["?"])[0]).lstrip("/")
+        found.append(
+            ContainerSummary(name, attrs.get("State") == "running", dict(attrs.get("Labels") or {}), ports)
+        )
+    return found
+
+
 @translate("read container logs")
 def container_logs(name: str, tail: int = 20) -> str:
     try:

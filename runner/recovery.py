@@ -45,7 +45,7 @@ def recover_deployments(store: Store, say: Callable[[str], None]) -> list[str]:
     if not environments:
         return []
     from runner import config as config_mod  # only when something must be repaired
-    from runner.deploy import EnvironmentBusy, locks, stack
+    from runner.deploy import EnvironmentBusy, locks, ownership, stack
     from runner.errors import RunnerError
 
     path = config_mod.find()
@@ -58,6 +58,7 @@ def recover_deployments(store: Store, say: Callable[[str], None]) -> list[str]:
         try:
             env = config.environment(name)
             with locks.hold(store, name, "recovery"):
+                ownership.check(config, store, env, ports=False)
                 stack.recover_interrupted(
                     config, store, env, stack.layout_for(config, store, env), say, "recovery"
                 )

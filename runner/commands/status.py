@@ -36,6 +36,10 @@ def show_environment(env: dict[str, Any]) -> None:
     active = f", deploying: {env['active']['holder']}" if env["active"] else ""
     urls = f"live {env['live_url']}, test {env['test_url']}"
     print(f"{env['name']} ({env['project']}): router {env['router']}, {urls}{active}")
+    owner = env.get("owner")
+    if owner and not owner["ours"]:
+        gone = f" (gone: `runner down {env['name']} --force` takes it over)" if owner["gone"] else ""
+        print(f"  owned by the project in {owner['project']}{gone}; this copy does not manage it")
     for deployment in env.get("interrupted", []):
         print(
             f"  deployment {deployment} was interrupted (its runner died); the next runner command repairs it"

@@ -6,7 +6,7 @@ deploy(config, store, environment, service, image, *, strategy=None, execution_i
 promote(config, store, service, from_env, to_env, *, strategy=None, say=print) -> DeploymentResult
 rollback(config, store, environment, service=None, say=print) -> DeploymentResult
 ensure_up(config, store, environment, say=print) -> UpResult
-down(config, store, environment, say=print) -> None
+down(config, store, environment, say=print, force=False) -> None  (EnvironmentOwned: another project's)
 live_images(store, environment) -> dict[str, ImageRef]
 status(config, store, environment=None) -> dict  (the `runner status --json` object)
 resolve_image(text) -> ImageRef  (`svc:tag`, `sha256:…`, imagedefinitions.json, imageDetail.json)
@@ -16,6 +16,7 @@ from runner.deploy.deployment import deploy, down, ensure_up, live_images, promo
 from runner.deploy.images import resolve as resolve_image
 from runner.deploy.locks import EnvironmentBusy
 from runner.deploy.model import DeploymentResult, ImageRef
+from runner.deploy.ownership import EnvironmentOwned
 from runner.deploy.rollback import rollback
 from runner.deploy.stack import UpResult
 from runner.deploy.status import status
@@ -23,6 +24,7 @@ from runner.deploy.status import status
 __all__ = [
     "DeploymentResult",
     "EnvironmentBusy",
+    "EnvironmentOwned",
     "ImageRef",
     "UpResult",
     "deploy",

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.config import Environment, PipelineConfig, Service
-from runner.deploy import appspec, images, locks, stack, strategies
+from runner.deploy import appspec, images, locks, ownership, stack, strategies
 from runner.deploy.control import TrafficControl
 from runner.deploy.environment import other
 from runner.deploy.hooks import HookPlan, resolve
@@ -132,11 +132,14 @@ def ensure_up(config: PipelineConfig, store: Store, environment: str, say: Say =
     return result
 
 
-def down(config: PipelineConfig, store: Store, environment: str, say: Say = print) -> None:
-    """Remove the environment's containers, network and volumes; the store keeps what was live."""
+def down(
+    config: PipelineConfig, store: Store, environment: str, say: Say = print, force: bool = False
+) -> None:
+    """Remove the environment's containers, network and volumes; the store keeps what was live.
+    Another project's environment is refused (ownership.EnvironmentOwned) unless force."""
     env = config.environment(environment)
     with locks.hold(store, env.name, f"down:{os.getpid()}", wait_s=30.0):
-        stack.down(config, store, env, say)
+        stack.down(config, store, env, say, force)
 
 
 def live_images(store: Store, environment: str) -> dict[str, ImageRef]:
@@ -174,6 +177,7 @@ def finish_termination(
         return
     try:
         with locks.hold(store, env.name, f"terminate:{result.id}"):
+            ownership.check(config, store, env, ports=False)
             state = env_state(store, env.name, service.name)
             if state.last_deployment == result.id and state.live_slot == result.to_slot and state.warm_until:
                 layout = stack.layout_for(config, store, env)
@@ -185,3 +189,5 @@ def finish_termination(
                 say(f"  {service.name}-{old} terminated (termination wait over)")
     except locks.EnvironmentBusy:
         pass  # a deployment runs now; it (or the next command) reaps the old slot
+    except ownership.EnvironmentOwned as e:
+        say(f"  {service.name}-{old} left alone: {e}")  # taken over (`down --force`) meanwhile

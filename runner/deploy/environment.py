@@ -140,9 +140,13 @@ def render_compose(
     slots: Sequence[SlotSpec],
     labels: Mapping[str, str],
     user_services: Sequence[str] = (),
+    owner: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The generated compose file: the router, one service per slot that has an image, the network."""
-    base = {**labels, "runner.app": config.app, "runner.environment": env.name}
+    """The generated compose file: the router, one service per slot that has an image, the network.
+    The owner's labels go on every container, never on the network (compose recreates a network
+    whose labels change, and fails while slots are attached to it)."""
+    network_labels = {**labels, "runner.app": config.app, "runner.environment": env.name}
+    base = {**network_labels, **(owner or {})}
     services: dict[str, Any] = {ROUTER: _router(config, env, layout, base)}
     for spec in slots:
         name = slot_service(spec.service.name, spec.slot)
@@ -172,7 +176,7 @@ def render_compose(
         "services": services,
         "networks": {
             "default": {
-                "labels": _escape(base),
+                "labels": _escape(network_labels),
                 "ipam": {
                     "config": [
                         {

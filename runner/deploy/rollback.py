@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 
 from runner.config import Environment, PipelineConfig, Service
-from runner.deploy import locks, router, stack
+from runner.deploy import locks, ownership, router, stack
 from runner.deploy.control import TrafficControl
 from runner.deploy.deployment import finish_termination, prepare
 from runner.deploy.environment import Layout, other, slot_service
@@ -33,6 +33,7 @@ def rollback(
 ) -> DeploymentResult:
     env = config.environment(environment)
     svc = config.service(service or _last_service(store, env.name))
+    ownership.check(config, store, env, ports=False)
     active = locks.current(store, env.name)
     if active is not None and active.holder.startswith("d-"):
         running = get_deployment(store, active.holder)

@@ -13,7 +13,7 @@ import yaml
 
 from runner import docker_engine
 from runner.config import Environment, PipelineConfig, Service
-from runner.deploy import compose, images, router
+from runner.deploy import compose, images, ownership, router
 from runner.deploy.control import TrafficControl
 from runner.deploy.environment import (
     ROUTER,
@@ -141,11 +141,17 @@ def slot_specs(config: PipelineConfig, states: Mapping[str, EnvState]) -> list[S
 
 
 def write_compose(
-    config: PipelineConfig, env: Environment, layout: Layout, states: Mapping[str, EnvState]
+    config: PipelineConfig, store: Store, env: Environment, layout: Layout, states: Mapping[str, EnvState]
 ) -> bool:
     _, user_services = user_compose(config, env)
     rendered = render_compose(
-        config, env, layout, slot_specs(config, states), docker_engine.labels("environment"), user_services
+        config,
+        env,
+        layout,
+        slot_specs(config, states),
+        docker_engine.labels("environment"),
+        user_services,
+        ownership.this_project(config, store).labels(),
     )
     return router.write_atomic(layout.compose_file, yaml.safe_dump(rendered, sort_keys=False))
 
@@ -181,7 +187,7 @@ def ensure_up_locked(
     control = TrafficControl(store, layout, [s.name for s in config.services], subject)
     states = _usable_states(config, store, env, say)
     control.publish()
-    compose_changed = write_compose(config, env, layout, states)
+    compose_changed = write_compose(config, store, env, layout, states)
     fresh = router_up and router.sees_our_files(layout, env)
     if router_up and not fresh:
         say(f"{env.name}: the running router does not see {layout.router_dir}: recreating it")
@@ -223,8 +229,9 @@ def ensure_up_locked(
 def prepare_locked(
     config: PipelineConfig, store: Store, env: Environment, say: Say, subject: str
 ) -> tuple[Layout, UpResult]:
-    """Before changing an environment: repair interrupted deployments, bring it up, stop expired
-    warm slots. The caller holds the environment's lock."""
+    """Before changing an environment: refuse another project's, repair interrupted deployments,
+    bring it up, stop expired warm slots. The caller holds the environment's lock."""
+    ownership.check(config, store, env)
     recover_interrupted(config, store, env, layout_for(config, store, env), say, subject)
     up = ensure_up_locked(config, store, env, say, subject)
     layout = layout_for(config, store, env)
@@ -272,7 +279,7 @@ def start_slot(
     config: PipelineConfig, env: Environment, layout: Layout, store: Store, service: Service, slot: str
 ) -> None:
     """(Re)create one slot container from the image the store assigns it."""
-    write_compose(config, env, layout, env_states(store, env.name))
+    write_compose(config, store, env, layout, env_states(store, env.name))
     compose.up(project_of(config, env, layout), [slot_service(service.name, slot)], recreate="force")
 
 
@@ -351,7 +358,9 @@ def recover_interrupted(
         say(f"{env.name}: deployment {deployment.id} was interrupted: recorded as Failed")
 
 
-def down(config: PipelineConfig, store: Store, env: Environment, say: Say) -> None:
+def down(config: PipelineConfig, store: Store, env: Environment, say: Say, force: bool = False) -> None:
+    """Remove the environment from the engine; another project's only with force (a takeover)."""
+    other = ownership.check(config, store, env, force=force, ports=False)
     layout = layout_for(config, store, env)
     if layout.compose_file.exists():
         compose.down(project_of(config, env, layout), volumes=True)
@@ -362,4 +371,5 @@ def down(config: PipelineConfig, store: Store, env: Environment, say: Say) -> No
     for service in config.services:
         if control.state(service.name).warm_until:
             control.update(service.name, warm_until=None)
-    say(f"{env.name}: down ({layout.project})")
+    taken = f", taken over from the project in {other.project}" if other else ""
+    say(f"{env.name}: down ({layout.project}){taken}")

@@ -6,7 +6,7 @@ from typing import Any
 
 from runner import docker_engine
 from runner.config import Environment, PipelineConfig, Service
-from runner.deploy import locks, router
+from runner.deploy import locks, ownership, router
 from runner.deploy.environment import ROUTER, SLOTS, slot_service
 from runner.processes import still_running
 from runner.store import Store
@@ -33,6 +33,10 @@ def status(config: PipelineConfig, store: Store, environment: str | None = None)
 def environment_status(config: PipelineConfig, store: Store, env: Environment) -> dict[str, Any]:
     project = f"{config.app}-{env.name}"
     containers = docker_engine.project_containers(project)
+    mine = ownership.this_project(config, store)
+    owner = ownership.recorded(c.labels for c in containers.values())
+    if owner is not None and owner.home != mine.home:
+        containers = {}  # another project's: none of them is ours, and its router answers for it
     router_state = containers.get(ROUTER)
     router_up = router_state is not None and router_state.running
     network = get_network(store, env.name)
@@ -46,6 +50,8 @@ def environment_status(config: PipelineConfig, store: Store, env: Environment) -
         "test_url": f"http://{host}:{env.test_port}",
         "subnet": network.subnet if network else None,
         "router": router_state.status if router_state else "absent",
+        # Who owns the compose project on the engine (None: nothing of it runs, or it predates owners).
+        "owner": owner.as_json(mine) if owner else None,
         "active": {"holder": lock.holder, "pid": lock.pid, "since": lock.acquired} if lock else None,
         # Deployments whose runner died: the next writing runner command repairs them.
         "interrupted": [

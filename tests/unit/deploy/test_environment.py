@@ -81,6 +81,25 @@ def test_compose_file(tmp_path: Path) -> None:
     assert "catalog-blue" not in data["services"]  # a slot without an image is not defined
 
 
+def test_the_owner_is_labelled_on_every_container_never_on_the_network(tmp_path: Path) -> None:
+    config = load(tmp_path)
+    layout = Layout("shop", "staging", tmp_path / "home", "10.213.7.0/24", {"web": 0, "catalog": 1})
+    spec = SlotSpec(config.service("web"), "blue", "web:abc123abc123", "sha256:1234", "abc123")
+    owner = {"runner.owner.home": "/p/$x/.runner", "runner.owner.project": "/p/$x"}
+    data = render_compose(
+        config, config.environments[0], layout, [spec], {"runner.managed": "1"}, ["db"], owner
+    )
+    for name in ("router", "web-blue", "db"):
+        labels = data["services"][name]["labels"]
+        assert (labels["runner.owner.home"], labels["runner.owner.project"]) == ("/p/$$x/.runner", "/p/$$x")
+    # compose recreates a network whose labels change, and fails while slots are attached to it
+    assert data["networks"]["default"]["labels"] == {
+        "runner.managed": "1",
+        "runner.app": "shop",
+        "runner.environment": "staging",
+    }
+
+
 def test_slot_environment_follows_decision_3(tmp_path: Path) -> None:
     config = load(tmp_path)
     spec = SlotSpec(config.service("catalog"), "blue", "catalog:1", "sha256:9", "")

@@ -190,4 +190,4 @@ def finish_termination(
     except locks.EnvironmentBusy:
         pass  # a deployment runs now; it (or the next command) reaps the old slot
     except ownership.EnvironmentOwned as e:
-        say(f"  {service.name}-{old} left alone: {e}")  # taken over (`down --force`) meanwhile
+        say(f"  {service.name}-{old} left alone: {e.where}")  # taken over (`down --force`) meanwhile

@@ -35,6 +35,7 @@ FIGURES: dict[str, tuple[str, str, str]] = {
     "rebuild_skip": ("bench.sample", "run_rebuild_skip", "deciding 'inputs unchanged' (0 containers)"),
     "flip": ("bench.traffic", "run_flip", "wrk through the router across 10 blue-green deploys"),
     "rollback": ("bench.traffic", "run_rollback", "alarm → every answer from the old slot"),
+    "canary_fault": ("bench.traffic", "run_canary_fault", "faulty canary under GETs: router retry off vs on"),
     "monorepo": ("bench.scale", "run_monorepo", "20 services, one changed: what is built"),
     "history": ("bench.scale", "run_history", "runner history --json with 10,000 builds"),
     "watch_rss": ("bench.scale", "run_watch_rss", "runner watch memory on the 20-service repo"),

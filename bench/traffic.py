@@ -1,4 +1,4 @@
-"""Figures 5 and 6 on one tiny environment: the deploy tests' service behind a real router.
+"""Figures 5 and 6, and canary_fault, on one tiny environment: the deploy tests' service behind a real router.
 
 The images are tests/integration/deploy/app.py (FROM runner/python:bookworm, /version
 answers its version and RUNNER_SLOT) built by the deploy tests' helper; one `prod`
@@ -9,12 +9,18 @@ environment (time_scale 6000, termination_wait ~0, an error-rate alarm).
   AllAtOnce, alternating two images: each starts the other slot, flips the router's state
   and retires the old slot); wrk is stopped with SIGINT once the tenth flip is done.
 - rollback: keep-alive clients record (time, status, slot) of every answer while a failing
-  image is deployed as a 50 % canary; the alarm's time comes from the store's
-  deploy.alarm event, and "100 % old slot" from the last answer the bad slot gave.
+  image is deployed as a 50 % canary with the router's retry off (with it, no answer would come
+  from the bad slot); the alarm's time comes from the store's deploy.alarm event, and "100 %
+  old slot" from the last answer the bad slot gave.
+- canary_fault: the same faulty canary under the same GET clients, once with the router's
+  retry off (the reference: what clients met before it) and once on; failed GETs counted by the
+  clients, the faulty slot's last failure taken from the router's access log (the clients
+  never see it with the retry on).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import json
 import re
@@ -68,11 +74,17 @@ class Tiny:
     images: dict[str, Any]  # v1, v2, failing → ImageRef
     lines: list[str] = field(default_factory=list)
 
-    def deploy(self, image: str, strategy: str) -> Any:
+    def deploy(self, image: str, strategy: str, retry: bool = True) -> Any:
         from runner.deploy import deploy
 
-        return deploy(self.config, self.store, "prod", "web", self.images[image], strategy=strategy,
+        env = dataclasses.replace(self.config.environments[0], retry_on_canary_failure=retry)
+        config = dataclasses.replace(self.config, environments=(env,))
+        return deploy(config, self.store, "prod", "web", self.images[image], strategy=strategy,
                       say=self.lines.append)
+
+    @property
+    def access_log(self) -> Path:
+        return self.home / "envs" / "prod" / "logs" / "access.log"
 
 
 def tiny(session: Session, say: Callable[[str], None]) -> Tiny:
@@ -130,7 +142,7 @@ def wrk_numbers(output: str) -> dict[str, float]:
 
 def slow_upstream_answers(env: Tiny, offset: int, seconds: float = 0.5) -> tuple[int, int]:
     """Router access-log records from `offset` on that took ≥ `seconds` (and the new offset)."""
-    path = env.home / "envs" / "prod" / "logs" / "access.log"
+    path = env.access_log
     if not path.is_file():
         return 0, offset
     with path.open("rb") as handle:
@@ -288,9 +300,8 @@ def run_rollback(session: Session, say: Callable[[str], None]) -> Outcome:
     env = tiny(session, say)
     with SlotClients(env.port) as clients:
         time.sleep(1.0)
-        result = env.deploy(
-            "failing", "canary:50:600m"
-        )  # 50 % for 6 s (time_scale 6000) unless an alarm fires
+        # 50 % for 6 s (time_scale 6000) unless an alarm fires
+        result = env.deploy("failing", "canary:50:600m", retry=False)
         time.sleep(1.0)
     if not result.rolled_back:
         raise RuntimeError(f"the failing canary was not rolled back: {result.status} {result.reason}")
@@ -330,3 +341,65 @@ def run_rollback(session: Session, say: Callable[[str], None]) -> Outcome:
     ]  # fmt: skip
     details = {"deployment": result.id, "alarm": alarm, "bad_slot": bad, "old_slot": old}
     return Outcome(rows, metrics, details)
+
+
+# ---------------------------------------------------------------- canary_fault
+
+
+def run_canary_fault(session: Session, say: Callable[[str], None]) -> Outcome:
+    env = tiny(session, say)
+    off, on = (_faulty_canary(env, retry, say) for retry in (False, True))
+    metrics = {f"canary_fault_{key}": value for key, value in on.items()}
+    metrics |= {f"canary_fault_{key}_off": value for key, value in off.items()}
+    rows = [
+        Row("canary_fault", "failed GETs during a faulty 50 % canary (router retry on)",
+            "canary_fault_failed_requests", "requests", "canary_fault_failed_requests_off", "retry off",
+            ratio=False, goal="0"),
+        Row("canary_fault", "first failure → alarm fired", "canary_fault_detect_s", "s",
+            "canary_fault_detect_s_off", "retry off", ratio=False),
+        Row("canary_fault", "alarm → 100 % old slot in the router's state",
+            "canary_fault_alarm_to_rollback_ms", "ms", "canary_fault_alarm_to_rollback_ms_off", "retry off",
+            ratio=False),
+        Row("canary_fault", "faulty slot's last failure, relative to the alarm",
+            "canary_fault_last_failure_s", "s", "canary_fault_last_failure_s_off", "retry off", ratio=False),
+    ]  # fmt: skip
+    return Outcome(rows, metrics, {"retry_on": on, "retry_off": off})
+
+
+def _faulty_canary(env: Tiny, retry: bool, say: Callable[[str], None]) -> dict[str, float]:
+    offset = env.access_log.stat().st_size
+    with SlotClients(env.port) as clients:
+        time.sleep(1.0)
+        result = env.deploy("failing", "canary:50:600m", retry=retry)
+        time.sleep(1.0)
+    if not result.rolled_back or result.alarm is None:
+        raise RuntimeError(f"the failing canary was not rolled back: {result.status} {result.reason}")
+    alarm_at = float(result.alarm["at"])
+    failures, retried = _slot_failures(env.access_log, offset)
+    failed = sum(1 for _, status, _ in clients.answers if status != 200)
+    measured = {
+        "failed_requests": float(failed),
+        "requests": float(len(clients.answers)),
+        "retried_requests": float(retried),
+        "detect_s": alarm_at - min(failures),
+        "alarm_to_rollback_ms": float(result.timings.get("alarm_to_old_slot_ms", float("nan"))),
+        "last_failure_s": max(failures) - alarm_at,
+    }
+    say(f"  retry {'on ' if retry else 'off'}: {failed} of {len(clients.answers)} GETs failed, "
+        f"{retried} retried on the original slot, {len(failures)} failures in the router's log; "
+        f"alarm {measured['detect_s']:.3f}s after the first, "
+        f"last {measured['last_failure_s']:+.3f}s after it")
+    return measured
+
+
+def _slot_failures(path: Path, offset: int) -> tuple[list[float], int]:
+    """When the router logged each 5xx first answer from `offset` on (what the alarm counts), and
+    how many requests were retried on the original slot."""
+    from runner.deploy.alarms import RETRIED, parse_line
+
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        lines = handle.read().decode(errors="replace").splitlines()
+    records = [(parse_line(line, {}), line) for line in lines]
+    failures = [r.ts for r, _ in records if r is not None and r.status >= 500]
+    return failures, sum(1 for r, line in records if r is not None and RETRIED in json.loads(line)["ua"])

@@ -115,6 +115,7 @@ class Environment:
     termination_wait_s: float = 300.0
     bake_s: float = 0.0
     host: str = "127.0.0.1"
+    retry_on_canary_failure: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,6 +310,13 @@ _ENVIRONMENT = Obj(
             default="0s",
             description="how long alarms are watched after the traffic shift",
         ),
+        Key(
+            "retry_on_canary_failure",
+            Bool(),
+            default=True,
+            description="while the replacement takes live traffic, a GET or HEAD it fails (5xx) "
+            "is retried once on the original slot; the alarm still counts the failure",
+        ),
     )
 )
 
@@ -437,6 +445,7 @@ def _environment(spec: dict[str, Any]) -> Environment:
         compose_file=spec.get("compose"),
         termination_wait_s=seconds(spec["termination_wait"]),
         bake_s=seconds(spec["bake"]),
+        retry_on_canary_failure=spec["retry_on_canary_failure"],
     )
 
 

@@ -2,6 +2,8 @@
 
 The router writes one JSON object per request (nginx `log_format … escape=json`); each
 record is attributed to the slot that answered it ($upstream_addr → the slot's fixed IP).
+A GET/HEAD the replacement failed and the router retried on the original slot is recorded
+as the replacement's failure, as the client would have seen it without the retry.
 Health probes of the replacement slot are fed in as their own records.
 """
 
@@ -15,6 +17,7 @@ from typing import Any
 
 from runner.config import Alarm
 
+RETRIED = " : "  # $upstream_addr/$upstream_status/$upstream_response_time: one group per location tried
 ERROR_RATE = "error_rate"
 P95_MS = "p95_ms"
 HEALTH = "health"
@@ -79,14 +82,28 @@ def parse_line(line: str, slot_of_address: Mapping[str, str]) -> Record | None:
         ts, status, duration = float(data["t"]), int(data["s"]), float(data["rt"])
     except (ValueError, KeyError, TypeError):
         return None
+    addresses = str(data.get("ua", ""))
+    if RETRIED in addresses:
+        addresses = addresses.split(RETRIED)[0]
+        status, duration = _first_attempt(data, status, duration)
     # With a retry on the backup server $upstream_addr lists both: the last one answered.
-    address = str(data.get("ua", "")).split(",")[-1].strip().rsplit(":", 1)[0]
+    address = addresses.split(",")[-1].strip().rsplit(":", 1)[0]
     slot = slot_of_address.get(address) or _slot_of_upstream(str(data.get("up", "")))
     return Record(ts, str(data.get("svc", "")), slot, status, duration)
 
 
+def _first_attempt(data: Mapping[str, Any], status: int, duration: float) -> tuple[int, float]:
+    """The status and upstream time of the first location's answer (the replacement's failure)."""
+    statuses = str(data.get("us", "")).split(RETRIED)[0].split(",")
+    times = str(data.get("urt", "")).split(RETRIED)[0].split(",")
+    try:
+        return int(statuses[-1]), sum(float(t) for t in times)
+    except ValueError:
+        return status, duration
+
+
 def _slot_of_upstream(name: str) -> str | None:
-    colour = name.rsplit("-", 1)[-1]
+    colour = name.removesuffix("-test").rsplit("-", 1)[-1]  # the test listener's upstreams end in -test
     return colour if colour in ("blue", "green") else None
 
 

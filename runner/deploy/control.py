@@ -2,7 +2,9 @@
 
 The alarm watcher and the deployment's own thread both change traffic; a lock orders
 them, and once an alarm has sent a service's traffic back ("frozen"), later shift steps
-of that deployment are ignored.
+of that deployment are ignored. Which replacement's failed GET/HEAD requests the router
+retries on the original slot lives here only, for the deployment's duration (the
+environment's lock makes this deployment the state file's only writer meanwhile).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class TrafficControl:
         self.subject = subject  # the deployment id events are recorded under
         self._lock = threading.RLock()
         self._frozen: set[str] = set()
+        self._retry: dict[str, str] = {}  # service → the replacement slot whose failures are retried
 
     def states(self) -> dict[str, EnvState]:
         found = env_states(self.store, self.layout.environment)
@@ -50,7 +53,7 @@ class TrafficControl:
                 ),
             )
             states[service] = state
-            router.write_state(self.layout, states)
+            router.write_state(self.layout, states, self._retry)
         if "weights" in changes or "test_slot" in changes:
             self.store.event(
                 "deploy.traffic",
@@ -65,9 +68,19 @@ class TrafficControl:
         """Set the service's traffic now and ignore later unforced changes (alarm rollback)."""
         with self._lock:
             self._frozen.add(service)
+            self._retry.pop(service, None)
             return self.update(service, force=True, **changes)
+
+    def retry_on(self, service: str, slot: str | None) -> None:
+        """The router retries GET/HEAD requests `slot` fails on the other slot (None: no more)."""
+        with self._lock:
+            if slot is None:
+                self._retry.pop(service, None)
+            else:
+                self._retry[service] = slot
+            router.write_state(self.layout, self.states(), self._retry)
 
     def publish(self) -> None:
         """Write the router state from the store (after `up`, or a crash)."""
         with self._lock:
-            router.write_state(self.layout, self.states())
+            router.write_state(self.layout, self.states(), self._retry)

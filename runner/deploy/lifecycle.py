@@ -146,6 +146,7 @@ def run_locked(request: Request, store: Store) -> DeploymentResult:
     try:
         _lifecycle(run)
         _stop_watching(run)
+        control.retry_on(run.service, None)  # succeeded: the original slot retires
     except Failure as failure:
         return fail(run.outcome(), failure.event, failure.reason)
     except AlarmStop as alarm:
@@ -347,6 +348,10 @@ def _watcher(run: Run) -> Watcher | None:
 
 def _shift(run: Run) -> str:
     steps = run.request.traffic.steps() if run.original else (strategies.Step(100, 0.0),)
+    if run.original and run.request.env.retry_on_canary_failure:
+        # From the first step to the end of bake, what the replacement fails on a GET or HEAD
+        # is answered by the original slot (the alarm still counts the failure).
+        run.control.retry_on(run.service, run.replacement)
     for step in steps:
         _check(run)
         weights = {run.replacement: step.percent}

@@ -1,5 +1,7 @@
 """A tiny service for deploy tests: /health, /version, and 500s when built with APP_FAIL=1.
 
+GET, HEAD and POST answer alike (POST reads its body first).
+
 Standard library only (it runs in runner/python:bookworm). HTTP/1.1 keep-alive with
 Nagle off (without it every response waits ~44 ms), and SIGTERM finishes in-flight
 requests before exiting.
@@ -52,13 +54,20 @@ class Handler(BaseHTTPRequestHandler):
         }
         self.reply(500 if FAIL else 200, body)
 
+    do_HEAD = do_GET  # reply() leaves the body out
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.do_GET()
+
     def reply(self, code: int, body: dict) -> None:
         data = json.dumps(body).encode()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        if self.command != "HEAD":
+            self.wfile.write(data)
 
     def log_message(self, *args: object) -> None:
         pass

@@ -255,8 +255,11 @@ def test_a_failing_hook_at_before_install_cannot_roll_back(stage: Stage, images:
 
 
 def test_alarm_sends_traffic_back_and_stops_the_deployment(stage: Stage, images: Images) -> None:
+    """Without the router's retry (test_deploy_retry.py has it on), the failures reach the clients."""
     before = stage.live()
-    config = stage.with_env(alarms=(Alarm("errors", "error_rate", 0.05, 5.0, 20),))
+    config = stage.with_env(
+        alarms=(Alarm("errors", "error_rate", 0.05, 5.0, 20),), retry_on_canary_failure=False
+    )
     load = Load(stage.port, "/web/version", rate=200, connections=4).start()
     time.sleep(0.5)
     result = stage.deploy(images.failing, config=config, strategy="canary:50:600m")

@@ -21,6 +21,20 @@ def test_parse_line_takes_the_address_that_answered() -> None:
         1, "web", "green", 502, 0.002
     )  # from the upstream name
     assert parse_line("not json", SLOTS) is None
+
+
+def test_a_retried_request_is_the_replacements_failure() -> None:
+    """error_page sent a GET the replacement failed to the original slot: the client got 200,
+    the record keeps what the replacement answered and how long it took."""
+    data = json.loads(line(7.0, 200, "10.213.1.11:8000 : 10.213.1.10:8000", rt=0.009))
+    data |= {"us": "500 : 200", "urt": "0.004 : 0.003"}
+    assert parse_line(json.dumps(data), SLOTS) == Record(7.0, "web", "green", 500, 0.004)
+    # a connection error first moved it to the backup (the same upstream), which failed too
+    data |= {"ua": "10.213.1.11:8000, 10.213.1.10:8000 : 10.213.1.11:8000", "us": "502, 503 : 200"}
+    data |= {"urt": "0.001, 0.002 : 0.003"}
+    assert parse_line(json.dumps(data), SLOTS) == Record(7.0, "web", "blue", 503, 0.003)
+    test_listener = json.loads(line(1, 502, "")) | {"up": "web-blue-test"}
+    assert parse_line(json.dumps(test_listener), SLOTS) == Record(1, "web", "blue", 502, 0.002)
     assert parse_line('{"t": 1}', SLOTS) is None
 
 

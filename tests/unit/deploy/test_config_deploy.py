@@ -53,3 +53,16 @@ def test_a_strategy_mapping_names_exactly_one_form(tmp_path: Path) -> None:
 def test_hook_mapping_needs_a_command(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"hooks\.smoke\.command: required key is missing"):
         load(tmp_path, "    hooks:\n      smoke: {on: host}")
+
+
+def test_retry_on_canary_failure_is_on_unless_turned_off(tmp_path: Path) -> None:
+    assert load(tmp_path).environment("prod").retry_on_canary_failure is True
+    off = load(tmp_path, env="    retry_on_canary_failure: false")
+    assert off.environment("prod").retry_on_canary_failure is False
+    with pytest.raises(ConfigError) as error:
+        load(tmp_path, env="    retry_on_canary_failure: sometimes")
+    assert str(error.value) == (
+        "pipeline.yml:10:30: environments[0].retry_on_canary_failure: expected yes or no, got 'sometimes'"
+    )
+    properties = config.json_schema()["properties"]["environments"]["items"]["properties"]
+    assert properties["retry_on_canary_failure"]["default"] is True

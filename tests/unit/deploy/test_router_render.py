@@ -27,11 +27,17 @@ def test_one_keepalive_upstream_per_colour_with_the_other_as_backup() -> None:
     assert "load_module modules/ngx_http_js_module.so;" in conf and "js_set $runner_live runner.live;" in conf
 
 
+RETRY_IF = "if ($runner_retry) { error_page 500 502 503 504 = @runner_retry; }"
+LIVE_PROXY = "proxy_intercept_errors on; proxy_pass http://$runner_upstream; }"
+
+
 def test_path_routes_strip_their_prefix_on_both_listeners() -> None:
     conf = render_nginx(LAYOUT, [CATALOG])
-    live = "location ^~ /catalog/ { set $runner_service catalog; rewrite ^/catalog(/.*)$ $1 break; "
-    assert f"{live}proxy_pass http://$runner_live; }}" in conf
-    assert f"{live}proxy_pass http://$runner_test; }}" in conf
+    head = "location ^~ /catalog/ { set $runner_service catalog;"
+    rewrite = "rewrite ^/catalog(/.*)$ $1 break;"
+    assert f"{head} {RETRY_IF} {rewrite} {LIVE_PROXY}" in conf
+    assert f"{head} {rewrite} proxy_pass http://$runner_test; }}" in conf
+    assert "location = /catalog { set $runner_service catalog; if ($runner_retry)" in conf
     assert "location = /catalog { set $runner_service catalog; rewrite ^ / break;" in conf
     assert 'location / { return 404 "no route\\n"; }' in conf
 
@@ -47,10 +53,29 @@ def test_health_of_each_slot_through_the_test_listener_only() -> None:
 
 def test_root_and_host_routes() -> None:
     conf = render_nginx(LAYOUT, [WEB, ADMIN])
-    assert "location / { set $runner_service web; proxy_pass http://$runner_live; }" in conf
+    assert f"location / {{ set $runner_service web; {RETRY_IF} {LIVE_PROXY}" in conf
     assert 'return 404 "no route' not in conf
     assert conf.count("server_name admin.local;") == 2
     assert "location / { set $runner_service admin; proxy_pass http://$runner_test; }" in conf
+
+
+def test_live_retries_only_marked_get_and_head_on_the_other_slot() -> None:
+    conf = render_nginx(LAYOUT, [CATALOG, ADMIN])
+    live, test = conf.split("listen 81 default_server")
+    assert live.count("location @runner_retry { proxy_pass http://$runner_original; }") == 2  # per server
+    assert "@runner_retry" not in test and "proxy_intercept_errors" not in test
+    assert 'map "$runner_live $request_method" $runner_retry { "~-retry (GET|HEAD)$" 1; default ""; }' in conf
+    assert '"~^(?<runner_svc>.+)-green-retry$" $runner_svc-blue;' in conf
+    assert '"~^(?<runner_svc>.+)-blue-retry$" $runner_svc-green;' in conf
+    assert '"~^(?<runner_base>.+)-retry$" $runner_base; default $runner_live;' in conf
+    assert "e.retry === slot ? '-retry' : ''" in ROUTER_JS
+    assert "'-' + e.test + '-test'" in ROUTER_JS
+
+
+def test_the_test_listener_has_upstreams_without_backup() -> None:
+    conf = render_nginx(LAYOUT, [CATALOG])
+    assert "upstream catalog-green-test { server 10.213.9.13:9000; keepalive 8; }" in conf
+    assert "upstream catalog-blue-test { server 10.213.9.12:9000; keepalive 8; }" in conf
 
 
 def test_state_file_has_live_weights_and_the_test_slot() -> None:
@@ -67,6 +92,8 @@ def test_state_file_has_live_weights_and_the_test_slot() -> None:
         }
     }
     assert "fs.readFileSync(STATE, 'utf8')" in ROUTER_JS and "/etc/runner/state.json" in ROUTER_JS
+    retrying = json.loads(render_state(states, {"web": "green"}))["services"]
+    assert retrying["web"]["retry"] == "green" and "retry" not in retrying["catalog"]
 
 
 def test_atomic_write_is_readable_by_nginx_workers(tmp_path: Path) -> None:

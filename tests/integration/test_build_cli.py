@@ -177,7 +177,7 @@ def test_validate_warns_on_unknown_keys_and_refuses_malformed_values(tmp_path: P
     assert checked.returncode == 0 and checked.stdout == f"{good}: ok\n"
     assert checked.stderr == (
         f"warning: {good}:2:1: report-groups: In the section (top level), "
-        "the following keys cannot be identified: report-groups\n"
+        "the following keys cannot be identified: report-groups (did you mean reports?)\n"
     )
     bad = tmp_path / "bad.yml"
     bad.write_text("version: 0.2\nphases:\n  build:\n    on-failure: SOMETIMES\n    commands: [make]\n")

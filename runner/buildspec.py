@@ -15,6 +15,7 @@ from yaml.nodes import MappingNode
 
 from runner.buildspec_checks import (
     PHASE_NAMES,
+    Command,
     Shell,
     UnknownKey,
     UnknownKeys,
@@ -36,7 +37,7 @@ from runner.schema import (
     find_node,
     validate,
 )
-from runner.yamlnodes import Document, load_file, load_text, position
+from runner.yamlnodes import Document, is_null, load_file, load_text, position
 
 TEST_FORMATS = ("JUNITXML", "CUCUMBERJSON", "NUNITXML", "NUNIT3XML", "TESTNGXML", "VISUALSTUDIOTRX")
 COVERAGE_FORMATS = ("CLOVERXML", "COBERTURAXML", "JACOCOXML", "SIMPLECOV")
@@ -136,7 +137,7 @@ class Buildspec:
 # ---------------------------------------------------------------- schema
 
 _STR_LIST = ListOf(Str(), scalar_ok=True)
-_COMMANDS = ListOf(Str())
+_COMMANDS = ListOf(Command())
 
 
 def _phase_schema(name: str) -> Obj:
@@ -396,9 +397,13 @@ def loads(text: str, name: str = "buildspec.yml") -> Buildspec:
 def from_document(doc: Document) -> Buildspec:
     unknown = UnknownKeys(doc)
     data, warnings = validate(doc, SCHEMA, Context(doc, on_unknown=unknown))
+    notes = []
     if data["phases"] is None and data["batch"] is None:
         # Only a batch file may leave phases out: each of its tasks can name its own buildspec.
-        raise ConfigError(position(doc.name, doc.root), "phases", "required key is missing")
+        if not isinstance(doc.root, MappingNode) or not has_key(doc.root, "phases"):
+            raise ConfigError(position(doc.name, doc.root), "phases", "required key is missing")
+        where = position(doc.name, find_node(doc, "phases", key=True))
+        notes.append(f"{where}: phases: no phase is defined (the section is empty); no command runs")
     phases_data = data["phases"] or {}
     phases = tuple(
         _phase(name, phases_data[name]) for name in PHASE_NAMES if phases_data.get(name) is not None
@@ -406,7 +411,7 @@ def from_document(doc: Document) -> Buildspec:
     env = data["env"] or {}
     variables = dict(env.get("variables") or {})
     if data["version"] == "0.1":
-        variables = _plaintext(doc) | variables
+        variables = _plaintext(doc, unknown) | variables
     _check_exported(doc, env)
     positions = _env_positions(doc, env)
     unknown_keys = unknown.warnings(data["version"])
@@ -431,6 +436,7 @@ def from_document(doc: Document) -> Buildspec:
         warnings=(
             *(u.warning() for u in unknown_keys),
             *reserved_names(env, positions),
+            *notes,
             *warnings,
         ),
         positions=positions,
@@ -444,12 +450,12 @@ _PLAINTEXT = Obj(
 )
 
 
-def _plaintext(doc: Document) -> dict[str, str]:
+def _plaintext(doc: Document, unknown: UnknownKeys) -> dict[str, str]:
     """Version 0.1's `environment_variables.plaintext` (0.2 renamed it env.variables)."""
     node = find_node(doc, "environment_variables")
-    if node is doc.root:
+    if node is doc.root or is_null(node):
         return {}
-    data = _PLAINTEXT.read(node, "environment_variables", Context(doc))
+    data = _PLAINTEXT.read(node, "environment_variables", Context(doc, on_unknown=unknown))
     return dict(data["plaintext"] or {})
 
 

@@ -135,6 +135,22 @@ class Shell(Kind):
         return {"type": "string", "enum": list(LINUX_SHELLS)}
 
 
+class Command(Kind):
+    """One command: a string; a bare `-` (or `- # a comment`) is an empty command, as
+    CodeBuild runs it (decision 20); a mapping is CodeBuild's error, with the usual cause."""
+
+    def read(self, node: Node, path: str, ctx: Context) -> str:
+        if is_null(node):
+            return ""
+        if isinstance(node, ScalarNode):
+            return str(node.value)
+        hint = " (a command with ': ' in it must be quoted)" if isinstance(node, MappingNode) else ""
+        raise ctx.error(node, path, f"expected a string, got {kind_name(node)}{hint}")
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": ["string", "number", "boolean", "null"]}
+
+
 def has_key(node: MappingNode, name: str) -> bool:
     return any(key.value == name for key, _ in mapping_items(node))
 

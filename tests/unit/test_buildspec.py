@@ -27,7 +27,10 @@ def test_minimal_buildspec() -> None:
 
 def test_command_that_yaml_reads_as_a_mapping_is_refused_with_its_position() -> None:
     text = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo a: b\n"
-    assert error_of(text) == ("buildspec.yml:5:9: phases.build.commands[0]: expected a string, got a mapping")
+    assert error_of(text) == (
+        "buildspec.yml:5:9: phases.build.commands[0]: expected a string, got a mapping "
+        "(a command with ': ' in it must be quoted)"
+    )
 
 
 def test_unknown_phase_is_an_error_in_codebuilds_words() -> None:
@@ -240,3 +243,26 @@ def test_binary_garbage_is_a_one_line_error() -> None:
     with pytest.raises(ConfigError) as info:
         buildspec.from_document(buildspec.load_text("version: 0.2\n\x00\x01", "b.yml"))
     assert str(info.value).startswith("b.yml:")
+
+
+def test_a_bare_dash_is_an_empty_command_and_a_mapping_names_the_usual_cause() -> None:
+    """`- # a comment` (seen in real files CodeBuild runs) is an empty command."""
+    text = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo a\n      - # a note\n"
+    text += "      - echo b\n"
+    assert buildspec.loads(text).phases[0].commands == ("echo a", "", "echo b")
+    assert error_of(text.replace("# a note", "echo x: y")) == (
+        "buildspec.yml:6:9: phases.build.commands[1]: expected a string, got a mapping "
+        "(a command with ': ' in it must be quoted)"
+    )
+
+
+def test_an_empty_phases_section_runs_nothing_and_says_so() -> None:
+    text = "version: 0.1\nphases:\n\nenvironment_variables:\n  plaintext: {A: b}\n"
+    text += "  build:\n    commands: [x]\n"
+    spec = buildspec.loads(text)
+    assert spec.phases == () and spec.env.variables == {"A": "b"}
+    assert spec.warnings == (
+        "buildspec.yml:6:3: environment_variables.build: In the section environment_variables, "
+        "the following keys cannot be identified: build",
+        "buildspec.yml:2:1: phases: no phase is defined (the section is empty); no command runs",
+    )

@@ -75,7 +75,8 @@ def test_validate_reports_file_line_column(tmp_path: Path) -> None:
     result = run("validate", "buildspec.yml", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr == (
-        "runner: error: buildspec.yml:5:9: phases.build.commands[0]: expected a string, got a mapping\n"
+        "runner: error: buildspec.yml:5:9: phases.build.commands[0]: expected a string, got a mapping "
+        "(a command with ': ' in it must be quoted)\n"
     )
 
 

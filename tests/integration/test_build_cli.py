@@ -161,7 +161,8 @@ def test_exit_codes_and_json_shape(tmp_path: Path, runner_home: Path) -> None:
     refused = runner("build", "-s", str(bad), "--json")
     assert refused.returncode == 2 and refused.stdout == ""
     assert refused.stderr.endswith(
-        "buildspec.yml:5:9: phases.build.commands[0]: expected a string, got a mapping\n"
+        "buildspec.yml:5:9: phases.build.commands[0]: expected a string, got a mapping "
+        "(a command with ': ' in it must be quoted)\n"
     )
     assert len(refused.stderr.splitlines()) == 1
     assert runner("build", "-s", str(tmp_path / "missing")).returncode == 2

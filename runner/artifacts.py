@@ -3,7 +3,8 @@
 With `-a DIR`, the primary artifact is written as DIR/artifacts.zip (what AWS's local
 agent writes) and unpacked in DIR/artifacts/; a secondary artifact ID as DIR/ID.zip
 and DIR/ID/. Nothing outside the source directory is ever read: `..`, absolute paths
-and symlinks that point outside are refused.
+and symlinks that point outside are refused. An absolute base-directory is a path in
+the build container: runner/build_paths.py copies it out and `locate` says where.
 """
 
 from __future__ import annotations
@@ -18,7 +19,17 @@ from pathlib import Path
 
 from runner.buildspec import Artifacts, ArtifactSpec
 from runner.errors import RunnerError
-from runner.globs import Entry, PathEscape, base_directories, check_relative, inside, select, walk
+from runner.globs import (
+    Entry,
+    Locate,
+    PathEscape,
+    base_directories,
+    check_relative,
+    inside,
+    locate_base,
+    select,
+    walk,
+)
 
 PRIMARY = "artifacts"
 ARTIFACTS_EVENT = "build.artifacts"  # recorded before writing; data: {"dir": the output directory}
@@ -35,19 +46,23 @@ class Selected:
     link_target: str | None = None  # kept as a symlink (enable-symlinks)
 
 
-def collect(src_root: Path, spec: ArtifactSpec) -> list[Selected]:
-    """The files an artifact block selects, refusing anything that leaves src_root."""
+def collect(src_root: Path, spec: ArtifactSpec, locate: Locate | None = None) -> list[Selected]:
+    """The files an artifact block selects, refusing anything that leaves its root."""
     try:
+        root, base_directory = locate_base(src_root, spec.base_directory, locate)
         patterns = [check_relative(p) for p in spec.files]
         excludes = [check_relative(p) for p in spec.exclude_paths]
-        bases = base_directories(src_root, spec.base_directory)
+        bases = base_directories(root, base_directory)
     except PathEscape as e:
         raise ArtifactError(str(e)) from e
+    if spec.base_directory and not bases:
+        # CodeBuild's words (aws/aws-cdk#28519), CODEBUILD.md decision 23.
+        raise ArtifactError(f"no matching base directory path found for {spec.base_directory}")
     chosen: dict[str, Selected] = {}
     for base in bases:
         entries, dirs = walk(base)
         for entry in select(entries, dirs, patterns, excludes):
-            item = _selected(src_root, entry, spec)
+            item = _selected(root, entry, spec)
             if item is not None:
                 chosen.setdefault(item.dest, item)
     if not chosen:
@@ -117,10 +132,12 @@ def discard_partial(out_dir: Path) -> list[str]:
     return removed
 
 
-def upload(src_root: Path, artifacts: Artifacts, out_dir: Path) -> dict[str, list[str]]:
+def upload(
+    src_root: Path, artifacts: Artifacts, out_dir: Path, locate: Locate | None = None
+) -> dict[str, list[str]]:
     """Collect and write every artifact; returns the relative paths per identifier."""
     blocks: Mapping[str, ArtifactSpec] = {PRIMARY: artifacts.primary, **artifacts.secondary}
-    collected = {ident: collect(src_root, spec) for ident, spec in blocks.items()}
+    collected = {ident: collect(src_root, spec, locate) for ident, spec in blocks.items()}
     out_dir.mkdir(parents=True, exist_ok=True)
     for ident, selected in collected.items():
         write(selected, out_dir, ident)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from runner import cache, docker_engine, phases, secondary_sources, workspace
+from runner import build_paths, cache, docker_engine, phases, secondary_sources, workspace
 from runner.artifacts import ARTIFACTS_EVENT, upload
 from runner.build_result import (
     RUNTIME_WARNING,
@@ -27,9 +27,11 @@ from runner.build_result import (
 )
 from runner.buildenv import BuildIdentity, codebuild_variables, compose
 from runner.buildlog import BuildLog
-from runner.buildspec import Buildspec
+from runner.buildspec import Buildspec, ReportSpec
+from runner.buildspec_checks import syntax_report
 from runner.debug import record_phase_start
 from runner.errors import EngineError, RunnerError, StoreError
+from runner.globs import PathEscape
 from runner.phase_runner import (
     Deadline,
     PhaseOutcome,
@@ -89,6 +91,8 @@ class _Build:
         self.reports: list[Report] = []
         self.in_progress: tuple[str, float, str] | None = None  # command phase, start, image
         self.partial_source = False  # DOWNLOAD_SOURCE failed half-way (e.g. a full disk)
+        self.final: build_paths.Final | None = None  # where the last command phase left the build
+        self.paths: build_paths.BuildPaths | None = None
 
     def _create_record(self) -> BuildRecord:
         info = describe(self.request.source)
@@ -200,6 +204,8 @@ class _Build:
                 f"CODEBUILD_SRC_DIR_{info.identifier}={self.space.container_secondary(info.identifier)}"
             )
         self.log.container(f"YAML location is {self.spec.path}")
+        for line in syntax_report(self.spec.unknown_keys):
+            self.log.container(line)
         self.setup = self._setup()
         if self.spec.cache and self.request.cache_dir:
             found = cache.restore(
@@ -252,6 +258,7 @@ class _Build:
             image, state, attempt = outcome.image_after, outcome.state_dir, 1
             self._read_exported(state)
             succeeding, current = step.succeeding, step.phase
+        self.final = build_paths.Final(setup, image, state)
         if current == phases.UPLOAD_ARTIFACTS:
             try:
                 self._phase(phases.UPLOAD_ARTIFACTS, self._upload_artifacts)
@@ -301,6 +308,7 @@ class _Build:
             memory=self.request.memory,
             network=self.request.network,
             exported=self.spec.env.exported_variables,
+            shell_per_command=self.spec.version == "0.1",
         )
 
     def _read_exported(self, state_dir: str) -> None:
@@ -319,19 +327,15 @@ class _Build:
         out = self.request.artifacts_dir or (self.request.work_dir.parent / "artifacts" / self.uuid)
         # Recorded first: if the runner dies mid-copy, recovery removes the half-written output.
         self.store.event(ARTIFACTS_EVENT, self.record.id, dir=str(out))
-        self.artifacts = upload(self.space.src, self.spec.artifacts, out)
+        paths = self._paths()
+        self.artifacts = upload(self.space.src, paths.artifacts(self.spec.artifacts), out, paths.locate)
         self.log.container(f"Expanding {len(self.artifacts.get('artifacts', []))} file(s) into {out}")
 
     def _finalize(self, image: str) -> None:
         assert self.space is not None
         ran_build = any(p.name == phases.BUILD for p in self.phase_records)
         if self.spec.reports and ran_build:
-            self.reports = [
-                mask_report(
-                    build_report(self.space.src, spec, f"{self.request.project}-{spec.name}"), self.masker
-                )
-                for spec in self.spec.reports
-            ]
+            self.reports = [mask_report(self._report(spec), self.masker) for spec in self.spec.reports]
             for report in self.reports:
                 self.log.container(log_line(report))
             if self.request.reports_dir:
@@ -345,6 +349,23 @@ class _Build:
                 self.setup,
                 self.log.container,
             )
+
+    def _paths(self) -> build_paths.BuildPaths:
+        """Artifact and report paths need the build's final variables (decision 23): read once."""
+        assert self.space is not None and self.final is not None
+        if self.paths is None:
+            self.paths = build_paths.prepare(self.spec, self.space, self.final, self.log.container)
+        return self.paths
+
+    def _report(self, spec: ReportSpec) -> Report:
+        assert self.space is not None
+        group = f"{self.request.project}-{spec.name}"
+        paths = self._paths()
+        try:
+            expanded = build_paths.expand_report(spec, paths.values.variables)
+        except PathEscape as e:
+            return Report(group, spec.file_format, "INCOMPLETE", problem=str(e))
+        return build_report(self.space.src, expanded, group, paths.locate)
 
     # ------------------------------------------------------------ records
 

@@ -95,7 +95,12 @@ class BuildResult:
 def local_notes(spec: Buildspec) -> list[str]:
     """Keys CodeBuild acts on that have no effect here: said once, so nobody is surprised."""
     notes = []
-    if spec.batch is not None:
+    if spec.batch is not None and not spec.phases:
+        notes.append(
+            "batch: this file has no phases (its batch tasks name their own buildspecs) and batch "
+            "builds are not run locally: run a task's buildspec with -b"
+        )
+    elif spec.batch is not None:
         notes.append(
             "batch: batch builds are not run locally; this build runs the buildspec's phases once, "
             "as a single build"

@@ -13,6 +13,16 @@ from typing import Any
 
 from yaml.nodes import MappingNode
 
+from runner.buildspec_checks import (
+    PHASE_NAMES,
+    Command,
+    Shell,
+    UnknownKey,
+    UnknownKeys,
+    has_key,
+    null_key,
+    reserved_names,
+)
 from runner.errors import ConfigError, Position
 from runner.schema import (
     Bool,
@@ -27,9 +37,8 @@ from runner.schema import (
     find_node,
     validate,
 )
-from runner.yamlnodes import Document, load_file, load_text, position
+from runner.yamlnodes import Document, is_null, load_file, load_text, position
 
-PHASE_NAMES = ("install", "pre_build", "build", "post_build")
 TEST_FORMATS = ("JUNITXML", "CUCUMBERJSON", "NUNITXML", "NUNIT3XML", "TESTNGXML", "VISUALSTUDIOTRX")
 COVERAGE_FORMATS = ("CLOVERXML", "COBERTURAXML", "JACOCOXML", "SIMPLECOV")
 ON_FAILURE = r"ABORT|CONTINUE|RETRY(-\d+)?(-.+)?"
@@ -119,6 +128,7 @@ class Buildspec:
     cache: CacheSpec | None = None
     warnings: tuple[str, ...] = ()
     positions: Mapping[str, Position] = field(default_factory=dict)  # of env entries, for errors
+    unknown_keys: tuple[UnknownKey, ...] = ()  # also in warnings; the log shows CodeBuild's block
 
     def phase(self, name: str) -> Phase | None:
         return next((p for p in self.phases if p.name == name), None)
@@ -127,7 +137,7 @@ class Buildspec:
 # ---------------------------------------------------------------- schema
 
 _STR_LIST = ListOf(Str(), scalar_ok=True)
-_COMMANDS = ListOf(Str())
+_COMMANDS = ListOf(Command())
 
 
 def _phase_schema(name: str) -> Obj:
@@ -144,9 +154,8 @@ def _phase_schema(name: str) -> Obj:
         Key(
             "commands",
             _COMMANDS,
-            required=name != "install",
             default=(),
-            description="commands run one at a time, in order, in one shell",
+            description="commands run one at a time, in order, in one shell (0.1: one shell each)",
         ),
         Key("finally", _COMMANDS, default=(), description="commands run even when a command failed"),
     ]
@@ -159,12 +168,16 @@ def _phase_schema(name: str) -> Obj:
                 description="runtimes to select (recorded; see README)",
             ),
         )
-    return Obj(tuple(keys), check=_check_runtime_versions)
+    return Obj(tuple(keys), lenient=True, check=_check_phase)
 
 
-def _check_runtime_versions(value: dict[str, Any], node: MappingNode, path: str, ctx: Context) -> None:
+def _check_phase(value: dict[str, Any], node: MappingNode, path: str, ctx: Context) -> None:
     if value.get("runtime-versions") == {}:
         raise ctx.error(node, f"{path}.runtime-versions", "expected at least one runtime")
+    if null_key(node, "commands"):
+        # Every entry commented out: CodeBuild runs one empty command and the phase
+        # succeeds (`BUILD: 1 commands`, `Running command `; decision 20, observed).
+        value["commands"] = ("",)
 
 
 def _artifact_keys() -> tuple[Key, ...]:
@@ -179,9 +192,16 @@ def _artifact_keys() -> tuple[Key, ...]:
     )
 
 
+def _check_paths(value: dict[str, Any], node: MappingNode, path: str, ctx: Context) -> None:
+    """`paths:` with every entry commented out is an empty cache (CodeBuild accepts it)."""
+    if not has_key(node, "paths"):
+        raise ctx.error(node, f"{path}.paths", "required key is missing")
+
+
 _BATCH_ENV = Obj(
     (
         Key("compute-type", Str()),
+        Key("fleet", Str()),
         Key("image", Str()),
         Key("privileged-mode", Bool()),
         Key("type", Str()),
@@ -201,14 +221,15 @@ _BATCH_TASK = Obj(
         Key("ignore-failure", Bool(), default=False),
         Key("debug-session", Bool(), default=False),
         Key("depend-on", ListOf(Str()), default=()),
-    )
+    ),
+    lenient=True,
 )
 
 SCHEMA = Obj(
     (
         Key(
             "version",
-            Str(pattern=r"0\.[12]", pattern_hint="0.2"),
+            Str(pattern=r"0\.[12]", pattern_hint="0.2 (or 0.1)"),
             required=True,
             description="buildspec version; 0.2",
         ),
@@ -217,7 +238,7 @@ SCHEMA = Obj(
             "env",
             Obj(
                 (
-                    Key("shell", Enum(("bash", "/bin/sh", "sh", "/bin/bash")), default="sh"),
+                    Key("shell", Shell(), default="sh"),
                     Key(
                         "variables",
                         MapOf(Str(), key_pattern=ENV_NAME, key_hint="a variable name"),
@@ -239,12 +260,16 @@ SCHEMA = Obj(
                         default=(),
                     ),
                     Key("git-credential-helper", Bool(), default=False),
-                )
+                ),
+                lenient=True,
             ),
         ),
         Key(
             "proxy",
-            Obj((Key("upload-artifacts", Bool(), default=False), Key("logs", Bool(), default=False))),
+            Obj(
+                (Key("upload-artifacts", Bool(), default=False), Key("logs", Bool(), default=False)),
+                lenient=True,
+            ),
         ),
         Key(
             "batch",
@@ -301,8 +326,7 @@ SCHEMA = Obj(
         Key(
             "phases",
             Obj(tuple(Key(name, _phase_schema(name)) for name in PHASE_NAMES)),
-            required=True,
-            description="install, pre_build, build, post_build",
+            description="install, pre_build, build, post_build (a batch file may leave them out)",
         ),
         Key(
             "reports",
@@ -317,7 +341,8 @@ SCHEMA = Obj(
                         ),
                         Key("base-directory", Str()),
                         Key("discard-paths", Bool(), default=False),
-                    )
+                    ),
+                    lenient=True,
                 ),
                 max_items=5,
             ),
@@ -330,27 +355,30 @@ SCHEMA = Obj(
                     Key(
                         "secondary-artifacts",
                         MapOf(
-                            Obj(_artifact_keys()),
+                            Obj(_artifact_keys(), lenient=True),
                             key_pattern=r"[A-Za-z0-9_]+",
                             key_hint="an identifier of letters, digits and _",
                         ),
                     ),
-                )
+                ),
+                lenient=True,
             ),
         ),
         Key(
             "cache",
             Obj(
                 (
-                    Key("paths", _STR_LIST, required=True),
+                    Key("paths", _STR_LIST, default=()),
                     Key("key", Str(allow_empty=False)),
                     Key("fallback-keys", ListOf(Str(allow_empty=False), max_items=5), default=()),
                     Key("action", Enum(("restore", "save"))),
-                )
+                ),
+                lenient=True,
+                check=_check_paths,
             ),
         ),
     ),
-    lenient=True,  # CodeBuild ignores unknown top-level keys; we warn (decision 9)
+    lenient=True,  # CodeBuild ignores unknown keys with a warning (decision 18)
     description="AWS CodeBuild buildspec, version 0.2",
 )
 
@@ -367,28 +395,33 @@ def loads(text: str, name: str = "buildspec.yml") -> Buildspec:
 
 
 def from_document(doc: Document) -> Buildspec:
-    data, warnings = validate(doc, SCHEMA)
-    if data["version"] == "0.1":
-        node = find_node(doc, "version")
-        raise ConfigError(
-            position(doc.name, node),
-            "version",
-            "version 0.1 runs each command in its own shell and is not supported; use 0.2",
-        )
-    phases_data = data["phases"]
+    unknown = UnknownKeys(doc)
+    data, warnings = validate(doc, SCHEMA, Context(doc, on_unknown=unknown))
+    notes = []
+    if data["phases"] is None and data["batch"] is None:
+        # Only a batch file may leave phases out: each of its tasks can name its own buildspec.
+        if not isinstance(doc.root, MappingNode) or not has_key(doc.root, "phases"):
+            raise ConfigError(position(doc.name, doc.root), "phases", "required key is missing")
+        where = position(doc.name, find_node(doc, "phases", key=True))
+        notes.append(f"{where}: phases: no phase is defined (the section is empty); no command runs")
+    phases_data = data["phases"] or {}
     phases = tuple(
         _phase(name, phases_data[name]) for name in PHASE_NAMES if phases_data.get(name) is not None
     )
     env = data["env"] or {}
-    if env:
-        _check_reserved(doc, env)
+    variables = dict(env.get("variables") or {})
+    if data["version"] == "0.1":
+        variables = _plaintext(doc, unknown) | variables
+    _check_exported(doc, env)
+    positions = _env_positions(doc, env)
+    unknown_keys = unknown.warnings(data["version"])
     return Buildspec(
         path=doc.name,
         version=data["version"],
         phases=phases,
         env=Env(
             shell="bash" if env.get("shell", "sh") in ("bash", "/bin/bash") else "sh",
-            variables=dict(env.get("variables") or {}),
+            variables=variables,
             parameter_store=dict(env.get("parameter-store") or {}),
             secrets_manager=dict(env.get("secrets-manager") or {}),
             exported_variables=tuple(env.get("exported-variables") or ()),
@@ -400,30 +433,42 @@ def from_document(doc: Document) -> Buildspec:
         reports=tuple(_report(name, spec) for name, spec in (data["reports"] or {}).items()),
         artifacts=_artifacts(data["artifacts"]),
         cache=_cache(data["cache"]),
-        warnings=tuple(warnings),
-        positions=_env_positions(doc, env),
+        warnings=(
+            *(u.warning() for u in unknown_keys),
+            *reserved_names(env, positions),
+            *notes,
+            *warnings,
+        ),
+        positions=positions,
+        unknown_keys=tuple(unknown_keys),
     )
+
+
+_PLAINTEXT = Obj(
+    (Key("plaintext", MapOf(Str(), key_pattern=ENV_NAME, key_hint="a variable name"), default={}),),
+    lenient=True,
+)
+
+
+def _plaintext(doc: Document, unknown: UnknownKeys) -> dict[str, str]:
+    """Version 0.1's `environment_variables.plaintext` (0.2 renamed it env.variables)."""
+    node = find_node(doc, "environment_variables")
+    if node is doc.root or is_null(node):
+        return {}
+    data = _PLAINTEXT.read(node, "environment_variables", Context(doc, on_unknown=unknown))
+    return dict(data["plaintext"] or {})
 
 
 def _env_positions(doc: Document, env: dict[str, Any]) -> dict[str, Position]:
     found = {}
-    for section in ("parameter-store", "secrets-manager"):
+    for section in ("variables", "parameter-store", "secrets-manager"):
         for name in env.get(section) or {}:
             path = f"env.{section}.{name}"
-            found[path] = position(doc.name, find_node(doc, path))
+            found[path] = position(doc.name, find_node(doc, path, key=section == "variables"))
     return found
 
 
-def _check_reserved(doc: Document, env: dict[str, Any]) -> None:
-    for section in ("variables", "parameter-store", "secrets-manager"):
-        for name in env.get(section) or {}:
-            if name.startswith("CODEBUILD_"):
-                node = find_node(doc, f"env.{section}.{name}", key=True)
-                raise ConfigError(
-                    position(doc.name, node),
-                    f"env.{section}.{name}",
-                    "names starting with CODEBUILD_ are reserved by CodeBuild",
-                )
+def _check_exported(doc: Document, env: dict[str, Any]) -> None:
     for name in env.get("exported-variables") or ():
         if name.startswith("AWS_"):
             node = find_node(doc, "env.exported-variables")

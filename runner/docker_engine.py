@@ -333,6 +333,15 @@ class RunningContainer:
         result = self.container.commit(repository=repository, tag=tag, changes=changes)
         return str(result.id)
 
+    @translate("copy from container")
+    def archive(self, path: str) -> Iterator[bytes] | None:
+        """A tar stream of `path` in the container's filesystem; None if there is no such path."""
+        try:
+            stream, _ = self.container.get_archive(path)
+        except docker.errors.NotFound:
+            return None
+        return iter(stream)
+
     def remove(self) -> None:
         try:
             self.container.remove(force=True, v=True)

@@ -1,8 +1,10 @@
 """CodeBuild's path globs (artifacts, reports, cache), and the workspace boundary (pure).
 
 `*` matches within one path component, `**` across directories, `?` one character;
-`dir/*` is the files directly in dir, `**/*` every file below. A pattern naming a
-directory itself selects everything below it. `*` matches dot files too.
+`dir/*` is the files directly in dir (not the files of its sub-directories: AWS's
+"all files in a subdirectory"), `dir/**/*` every file below dir (CODEBUILD.md decision 24).
+A pattern without wildcards that names a directory (`dist`) selects everything below
+it. `*` matches dot files too.
 """
 
 from __future__ import annotations
@@ -11,11 +13,14 @@ import functools
 import os
 import re
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 RUNNER_DIRS = (".runner",)
+# Where an absolute base-directory (a path in the build container) is on the host:
+# (a root directory, the base-directory below it). See runner/build_paths.py.
+Locate = Callable[[str], tuple[Path, str]]
 
 
 class PathEscape(ValueError):
@@ -102,9 +107,10 @@ def select(
     patterns: Iterable[str],
     excludes: Iterable[str] = (),
 ) -> list[Entry]:
-    """Entries matched by any pattern (or under a directory a pattern names), minus excludes."""
+    """Entries matched by any pattern (or under a directory a literal pattern names), minus excludes."""
     patterns, excludes = list(patterns), list(excludes)
-    named_dirs = [d for d in dirs if any(matches(p, d) for p in patterns)]
+    literal = [p for p in patterns if not has_wildcard(p)]
+    named_dirs = [d for d in dirs if any(matches(p, d) for p in literal)]
     chosen = []
     for entry in entries:
         hit = any(matches(p, entry.rel) for p in patterns) or any(
@@ -115,12 +121,16 @@ def select(
     return sorted(chosen, key=lambda e: e.rel)
 
 
+def has_wildcard(pattern: str) -> bool:
+    return any(ch in pattern for ch in "*?[")
+
+
 def base_directories(root: Path, pattern: str | None) -> list[Path]:
     """The directories a `base-directory` value names (it may be a pattern)."""
     if not pattern:
         return [root]
     cleaned = check_relative(pattern).rstrip("/")
-    if not any(ch in cleaned for ch in "*?["):
+    if not has_wildcard(cleaned):
         base = root / cleaned
         if base.is_dir() and not inside(root, base):
             # A symlink on the way (base-directory: link-to-home) would walk the host.
@@ -128,6 +138,15 @@ def base_directories(root: Path, pattern: str | None) -> list[Path]:
         return [base] if base.is_dir() else []
     _, dirs = walk(root)
     return [root / d for d in sorted(dirs) if matches(cleaned, d)]
+
+
+def locate_base(src_root: Path, base: str | None, locate: Locate | None) -> tuple[Path, str | None]:
+    """The root a base-directory is read under: the source, or for an absolute one (a
+    container path), where `locate` put it on the host. Without `locate` an absolute
+    base-directory is refused by base_directories."""
+    if base and base.startswith("/") and locate is not None:
+        return locate(base)
+    return src_root, base
 
 
 def inside(root: Path, path: Path) -> bool:

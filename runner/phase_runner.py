@@ -42,6 +42,7 @@ class PhaseSetup:
     memory: str | None = None
     exported: tuple[str, ...] = ()
     network: str | None = None
+    shell_per_command: bool = False  # buildspec 0.1: each command in its own shell instance
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,12 +110,12 @@ def run_phase(
     texts |= {(FINALLY, i): c for i, c in enumerate(phase.finally_commands)}
     base = f"{phase.name}-{attempt}"
     for (section, index), text in texts.items():
-        (setup.tmp_host / "cmd").mkdir(exist_ok=True)
-        (setup.tmp_host / "cmd" / f"{base}-{section}{index}.sh").write_text(text + "\n")
+        _write_command(setup, f"{base}-{section}{index}.sh", text)
     items = [
         Item(i.section, i.index, f"{setup.tmp_container}/cmd/{base}-{i.section}{i.index}.sh") for i in items
     ]
-    image, failure, snapshots, part = setup.image, None, [], 0
+    image, failure, part = setup.image, None, 0
+    snapshots: list[str] = []
     state_dir = state_in
     while items:
         part += 1
@@ -131,16 +132,21 @@ def run_phase(
         )
         script_host = setup.tmp_host / f"{base}-{part}.sh"
         script_host.write_text(script)
-        run, outcome, snapshot = _run_container(
-            setup,
-            image,
-            f"{setup.tmp_container}/{base}-{part}.sh",
-            f"{base}-{part}",
-            texts,
-            log,
-            deadline,
-            stop_requested,
-        )
+        try:
+            run, outcome, snapshot = _run_container(
+                setup,
+                image,
+                f"{setup.tmp_container}/{base}-{part}.sh",
+                f"{base}-{part}",
+                texts,
+                log,
+                deadline,
+                stop_requested,
+            )
+        except EngineError as e:
+            if not setup.user or f"unable to find user {setup.user}:" not in str(e):
+                raise
+            return _no_such_user(setup, started, image, state_dir or "", tuple(snapshots))
         if snapshot:
             image = snapshot
             snapshots.append(snapshot)
@@ -166,6 +172,29 @@ def run_phase(
         failure[1] if failure else 0,
         tuple(snapshots),
     )
+
+
+def _write_command(setup: PhaseSetup, name: str, text: str) -> None:
+    folder = setup.tmp_host / "cmd"
+    folder.mkdir(exist_ok=True)
+    if setup.shell_per_command:
+        # Version 0.1: the phase's shell starts a new shell instance for the command, so
+        # no cd, variable or `exit` reaches the next command (AWS build-spec-ref, versions).
+        (folder / f"own-{name}").write_text(text + "\n")
+        text = f"{shell_binary(setup.shell)} {setup.tmp_container}/cmd/own-{name}"
+    (folder / name).write_text(text + "\n")
+
+
+def _no_such_user(
+    setup: PhaseSetup, started: float, image: str, state_dir: str, snapshots: tuple[str, ...]
+) -> PhaseOutcome:
+    """run-as names a user the image lacks: the phase fails with one line (decision 27)."""
+    build_image = setup.env.get("CODEBUILD_BUILD_IMAGE", image)
+    message = (  # CodeBuild's own text is unverified
+        f"run-as: user {setup.user} does not exist in the build image {build_image}; "
+        f"create it in the image (RUN useradd {setup.user}) or use an image that has it"
+    )
+    return PhaseOutcome(FAILED, started, time.time(), image, state_dir, "CLIENT_ERROR", message, 1, snapshots)
 
 
 def _progress(

@@ -17,7 +17,16 @@ from typing import Any
 
 from runner.buildspec import ReportSpec
 from runner.coverage_formats import COVERAGE_PARSERS, Coverage
-from runner.globs import PathEscape, base_directories, check_relative, inside, select, walk
+from runner.globs import (
+    Locate,
+    PathEscape,
+    base_directories,
+    check_relative,
+    inside,
+    locate_base,
+    select,
+    walk,
+)
 from runner.report_formats import ERROR, FAILED, SKIPPED, SUCCEEDED, TEST_PARSERS, Case
 
 __all__ = ["Case", "Coverage", "Report", "build_report", "copy_reports", "log_line", "mask_report"]
@@ -44,25 +53,35 @@ class Report:
     # its name with discard-paths (as CodeBuild names report files).
     copied_as: tuple[str, ...] = ()
     coverage: Coverage | None = None  # coverage formats only
+    sources: tuple[str, ...] = ()  # the files on the host (files says where they were in the build)
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
-        del data["copied_as"]
+        del data["copied_as"], data["sources"]
         data["files"] = list(self.files)
         data["failures"] = [asdict(c) for c in self.failures]
         data["coverage"] = self.coverage.as_json() if self.coverage else None
         return data
 
 
-def build_report(src_root: Path, spec: ReportSpec, group: str) -> Report:
+def build_report(src_root: Path, spec: ReportSpec, group: str, locate: Locate | None = None) -> Report:
     try:
-        files = _report_files(src_root, spec)
+        root, base_directory = locate_base(src_root, spec.base_directory, locate)
+        files = _report_files(root, base_directory, spec)
     except PathEscape as e:
         return Report(group, spec.file_format, "INCOMPLETE", problem=str(e))
     if not files:
         return Report(group, spec.file_format, "INCOMPLETE", problem="no report files found")
-    rels = tuple(str(f.relative_to(src_root)) for f, _ in files)
-    found = Report(group, spec.file_format, "INCOMPLETE", files=rels, copied_as=tuple(d for _, d in files))
+    # Files read from the build container are named by their path there.
+    rels = tuple(("/" if root != src_root else "") + str(f.relative_to(root)) for f, _ in files)
+    found = Report(
+        group,
+        spec.file_format,
+        "INCOMPLETE",
+        files=rels,
+        copied_as=tuple(d for _, d in files),
+        sources=tuple(str(f) for f, _ in files),
+    )
     paths = [path for path, _ in files]
     if spec.file_format in COVERAGE_PARSERS:
         return _coverage_report(found, paths, COVERAGE_PARSERS[spec.file_format])
@@ -117,11 +136,11 @@ def log_line(report: Report) -> str:
     )
 
 
-def _report_files(src_root: Path, spec: ReportSpec) -> list[tuple[Path, str]]:
+def _report_files(src_root: Path, base_directory: str | None, spec: ReportSpec) -> list[tuple[Path, str]]:
     """(file, where it goes in the report directory); links to outside are never read."""
     patterns = [check_relative(p) for p in spec.files]
     found: dict[str, tuple[Path, str]] = {}
-    for base in base_directories(src_root, spec.base_directory):
+    for base in base_directories(src_root, base_directory):
         entries, dirs = walk(base)
         for e in select(entries, dirs, patterns):
             if not e.is_link or inside(src_root, e.path):
@@ -132,10 +151,11 @@ def _report_files(src_root: Path, spec: ReportSpec) -> list[tuple[Path, str]]:
 
 def copy_reports(src_root: Path, reports: list[Report], out_dir: Path) -> None:
     for report in reports:
-        for rel, dest in zip(report.files, report.copied_as, strict=True):
+        sources = report.sources or tuple(str(src_root / rel) for rel in report.files)
+        for source, dest in zip(sources, report.copied_as, strict=True):
             target = out_dir / report.name / dest
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src_root / rel, target)
+            shutil.copy2(source, target)
 
 
 def mask_report(report: Report, mask: Callable[[str], str]) -> Report:

@@ -31,6 +31,9 @@ class Context:
 
     doc: Document
     warnings: list[str] = field(default_factory=list)
+    # Decides about every key an Obj does not know (warn or raise); the file's own rules
+    # (a buildspec words its warnings as CodeBuild does) instead of the generic ones.
+    on_unknown: Callable[[ScalarNode, str, str, Obj], None] | None = None  # key, parent, path
 
     def error(self, node: Node, path: str, message: str) -> ConfigError:
         return ConfigError(position(self.doc.name, node), path, message)
@@ -224,7 +227,7 @@ class Obj(Kind):
             name = str(key_node.value)
             spec = known.get(name)
             if spec is None:
-                self._unknown(key_node, _join(path, name), ctx)
+                self._unknown(key_node, path, _join(path, name), ctx)
             elif is_null(value_node) and not spec.required:
                 result[name] = spec.default
             else:
@@ -238,7 +241,10 @@ class Obj(Kind):
             self.check(result, node, path, ctx)
         return result
 
-    def _unknown(self, key: Node, path: str, ctx: Context) -> None:
+    def _unknown(self, key: ScalarNode, parent: str, path: str, ctx: Context) -> None:
+        if ctx.on_unknown is not None:
+            ctx.on_unknown(key, parent, path, self)
+            return
         expected = ", ".join(k.name for k in self.keys)
         if not self.lenient:
             raise ctx.error(key, path, f"unknown key; expected one of: {expected}")
@@ -288,9 +294,9 @@ def _join(path: str, name: str) -> str:
     return f"{path}.{part}" if path else part
 
 
-def validate(doc: Document, kind: Kind) -> tuple[Any, list[str]]:
+def validate(doc: Document, kind: Kind, ctx: Context | None = None) -> tuple[Any, list[str]]:
     """Validate a document; returns plain values (dicts, tuples, str…) and warnings."""
-    ctx = Context(doc)
+    ctx = ctx or Context(doc)
     value = kind.read(doc.root, "", ctx)
     return value, ctx.warnings
 

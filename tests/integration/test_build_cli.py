@@ -161,7 +161,8 @@ def test_exit_codes_and_json_shape(tmp_path: Path, runner_home: Path) -> None:
     refused = runner("build", "-s", str(bad), "--json")
     assert refused.returncode == 2 and refused.stdout == ""
     assert refused.stderr.endswith(
-        "buildspec.yml:5:9: phases.build.commands[0]: expected a string, got a mapping\n"
+        "buildspec.yml:5:9: phases.build.commands[0]: expected a string, got a mapping "
+        "(a command with ': ' in it must be quoted)\n"
     )
     assert len(refused.stderr.splitlines()) == 1
     assert runner("build", "-s", str(tmp_path / "missing")).returncode == 2
@@ -170,12 +171,15 @@ def test_exit_codes_and_json_shape(tmp_path: Path, runner_home: Path) -> None:
 
 
 def test_validate_warns_on_unknown_keys_and_refuses_malformed_values(tmp_path: Path) -> None:
-    """Decision 9: unknown keys are a warning with file:line:col; malformed values exit 2."""
+    """Decisions 9 and 18: unknown keys are a warning with file:line:col; malformed values exit 2."""
     good = tmp_path / "buildspec.yml"
     good.write_text("version: 0.2\nreport-groups: {}\nphases:\n  build:\n    commands: [make]\n")
     checked = runner("validate", str(good))
     assert checked.returncode == 0 and checked.stdout == f"{good}: ok\n"
-    assert checked.stderr.startswith(f"warning: {good}:2:1: report-groups: unknown key ignored; known keys:")
+    assert checked.stderr == (
+        f"warning: {good}:2:1: report-groups: In the section (top level), "
+        "the following keys cannot be identified: report-groups (did you mean reports?)\n"
+    )
     bad = tmp_path / "bad.yml"
     bad.write_text("version: 0.2\nphases:\n  build:\n    on-failure: SOMETIMES\n    commands: [make]\n")
     refused = runner("validate", str(bad))

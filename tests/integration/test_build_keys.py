@@ -158,9 +158,17 @@ def test_accepted_keys_are_noted_and_the_phases_run(tmp_path: Path, home: Path) 
     buildspec = tmp_path / "src" / "buildspec.yml"
     line = buildspec.read_text().splitlines().index("x-unknown: 1") + 1
     assert (
-        f"Warning: {buildspec}:{line}:1: x-unknown: unknown key ignored; known keys: version, run-as, env, "
-        "proxy, batch, phases, reports, artifacts, cache"
+        f"Warning: {buildspec}:{line}:1: x-unknown: In the section (top level), "
+        "the following keys cannot be identified: x-unknown"
     ) in said
+    # CodeBuild's own block follows `YAML location is` (decision 18).
+    at = said.index(f"YAML location is {buildspec}")
+    assert said[at + 1 : at + 5] == [
+        "Found possible syntax errors in buildspec: ",
+        "In the section (top level)",
+        "    The following keys cannot be identified:",
+        "        x-unknown",
+    ]
     assert (
         "Warning: batch: batch builds are not run locally; this build runs the buildspec's phases once, "
         "as a single build"
@@ -181,10 +189,10 @@ def test_accepted_keys_are_noted_and_the_phases_run(tmp_path: Path, home: Path) 
 def test_invalid_buildspec_fails_before_anything_is_recorded(tmp_path: Path, home: Path) -> None:
     before = len(open_store(home).query("SELECT id FROM builds"))
     with pytest.raises(ConfigError) as info:
-        run(tmp_path, home, "version: 0.2\nphases:\n  build:\n    commands: [echo]\n    foo: 1\n")
+        run(tmp_path, home, "version: 0.2\nphases:\n  build:\n    commands: [echo]\n  deploy: {}\n")
     assert str(info.value).endswith(
-        "buildspec.yml:5:5: phases.build.foo: unknown key; expected one of: "
-        "run-as, on-failure, commands, finally"
+        "buildspec.yml:5:3: phases.deploy: Invalid buildspec phase name: deploy. "
+        "Expecting: build,install,post_build,pre_build"
     )
     assert len(open_store(home).query("SELECT id FROM builds")) == before
 

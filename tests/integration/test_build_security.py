@@ -46,6 +46,9 @@ def test_paths_leaving_the_workspace_are_refused_with_a_clear_message(
           base:
             files: ['*.xml']
             base-directory: /etc
+          container:
+            files: [hostname]
+            base-directory: /etc
         cache:
           paths: ['../outside/**/*', '/root/.cache/**/*']
         """,
@@ -59,15 +62,20 @@ def test_paths_leaving_the_workspace_are_refused_with_a_clear_message(
         "message": "'../../etc/passwd' contains '..'; paths cannot leave the source directory",
     }
     assert not (tmp_path / "out").exists()  # nothing written when one block is refused
-    assert [(r.name, r.status, r.problem) for r in result.reports] == [
+    assert [(r.name, r.status, r.problem) for r in result.reports[:3]] == [
         ("test-up", "INCOMPLETE", "'../x.xml' contains '..'; paths cannot leave the source directory"),
         (
             "test-absolute",
             "INCOMPLETE",
             "'/etc/passwd' is absolute; expected a path relative to the source directory",
         ),
-        ("test-base", "INCOMPLETE", "'/etc' is absolute; expected a path relative to the source directory"),
+        # An absolute base-directory is a path in the build container (decision 23), never the host's.
+        ("test-base", "INCOMPLETE", "no report files found"),
     ]
+    container = result.reports[3]
+    assert container.files == ("/etc/hostname",)  # named by its path in the container ...
+    assert container.sources[0].startswith(result.workspace)  # ... read from its copy in the workspace
+    assert Path(container.sources[0]).read_text() != Path("/etc/hostname").read_text()
     assert (
         "Cache not restored: '../outside/**/*' contains '..'; paths cannot leave the source directory"
         in said(lines)

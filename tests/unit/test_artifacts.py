@@ -105,8 +105,34 @@ def test_nothing_matched_is_the_codebuild_message(tmp_path: Path) -> None:
     root = _tree(tmp_path, ["a.txt"])
     with pytest.raises(ArtifactError, match=r"^no matching artifact paths found$"):
         collect(root, ArtifactSpec(files=("*.jar",)))
-    with pytest.raises(ArtifactError, match=r"^no matching artifact paths found$"):
+    # A missing base directory has its own words (aws/aws-cdk#28519; decision 23).
+    with pytest.raises(ArtifactError, match=r"^no matching base directory path found for missing$"):
         collect(root, ArtifactSpec(files=("**/*",), base_directory="missing"))
+
+
+def test_dir_star_is_the_files_directly_in_dir(tmp_path: Path) -> None:
+    """AWS: `my-subdirectory/*` is "all files in a subdirectory", `my-subdirectory/**/*` all
+    files recursively (decision 24); a literal directory name still takes everything below it."""
+    root = _tree(tmp_path, ["dist/app.js", "dist/assets/logo.png", "dist/assets/deep/x.css", "top.txt"])
+    assert dests(root, files=("dist/*",)) == ["dist/app.js"]
+    everything = ["dist/app.js", "dist/assets/deep/x.css", "dist/assets/logo.png"]
+    assert dests(root, files=("dist/**/*",)) == everything
+    assert dests(root, files=("*",)) == ["top.txt"]
+    assert dests(root, files=("dist",)) == everything
+    assert dests(root, files=("*",), base_directory="dist") == ["app.js"]
+
+
+def test_an_absolute_base_directory_is_read_where_locate_puts_it(tmp_path: Path) -> None:
+    copied = _tree(tmp_path / "copied", ["tmp/testArtifacts/a.txt", "tmp/testArtifacts/sub/b.txt"])
+    src = _tree(tmp_path / "src", ["c.txt"])
+
+    def locate(path: str) -> tuple[Path, str]:
+        return copied, path.lstrip("/")
+
+    spec = ArtifactSpec(files=("**/*",), base_directory="/tmp/testArtifacts")
+    assert [s.dest for s in collect(src, spec, locate)] == ["a.txt", "sub/b.txt"]
+    with pytest.raises(ArtifactError, match="'/tmp/testArtifacts' is absolute"):
+        collect(src, spec)  # without a build container, an absolute path stays refused
 
 
 @pytest.mark.parametrize(

@@ -75,8 +75,53 @@ def test_validate_reports_file_line_column(tmp_path: Path) -> None:
     result = run("validate", "buildspec.yml", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr == (
-        "runner: error: buildspec.yml:5:9: phases.build.commands[0]: expected a string, got a mapping\n"
+        "runner: error: buildspec.yml:5:9: phases.build.commands[0]: expected a string, got a mapping "
+        "(a command with ': ' in it must be quoted)\n"
     )
+
+
+def test_validate_checks_every_file_and_reports_each(tmp_path: Path) -> None:
+    (tmp_path / "good.yml").write_text("version: 0.2\nphases:\n  build:\n    commands: [make]\n")
+    (tmp_path / "warned.yml").write_text("version: 0.2\nphases:\n  build:\n    Commands: [make]\n")
+    (tmp_path / "bad.yml").write_text("version: 0.2\nphases:\n  compile:\n    commands: [make]\n")
+    result = run("validate", "good.yml", "bad.yml", "missing.yml", "warned.yml", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stdout == "good.yml: ok\nwarned.yml: ok\n"
+    assert result.stderr == (
+        "runner: error: bad.yml:3:3: phases.compile: Invalid buildspec phase name: compile. "
+        "Expecting: build,install,post_build,pre_build\n"
+        "runner: error: missing.yml: no such file\n"
+        "warning: warned.yml:4:5: phases.build.Commands: In the section BUILD, "
+        "the following keys cannot be identified: Commands (did you mean commands?)\n"
+    )
+    assert run("validate", "good.yml", "warned.yml", cwd=tmp_path).returncode == 0
+
+
+def test_validate_json_keeps_its_contract(tmp_path: Path) -> None:
+    (tmp_path / "good.yml").write_text("version: 0.2\nx: 1\nphases:\n  build:\n    commands: [make]\n")
+    (tmp_path / "bad.yml").write_text("version: 0.2\nenv:\n  shell: cmd.exe\nphases: {}\n")
+    result = run("validate", "--json", "good.yml", "bad.yml", cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr == ""
+    assert json.loads(result.stdout) == [
+        {
+            "file": "good.yml",
+            "ok": True,
+            "errors": [],
+            "warnings": [
+                "good.yml:2:1: x: In the section (top level), the following keys cannot be identified: x"
+            ],
+        },
+        {
+            "file": "bad.yml",
+            "ok": False,
+            "errors": [
+                "bad.yml:3:10: env.shell: cmd.exe is the shell of CodeBuild's Windows images; runner runs "
+                "Linux containers only: use bash or /bin/sh, or run this buildspec on CodeBuild"
+            ],
+            "warnings": [],
+        },
+    ]
+    assert run("validate", "--json", "good.yml", cwd=tmp_path).returncode == 0
 
 
 def test_migrations_are_applied_once_and_recorded(tmp_path: Path) -> None:

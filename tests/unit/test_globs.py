@@ -85,8 +85,10 @@ def test_walk_skips_the_runners_own_state(tmp_path: Path) -> None:
 def test_select_named_directories_and_excludes(tmp_path: Path) -> None:
     root = _tree(tmp_path, ["out/a.txt", "out/sub/b.txt", "out/.cache/c", "top.txt"])
     entries, dirs = walk(root)
-    # A pattern naming a directory selects everything below it.
+    # A literal pattern naming a directory selects everything below it ...
     assert [e.rel for e in select(entries, dirs, ["out"])] == ["out/.cache/c", "out/a.txt", "out/sub/b.txt"]
+    # ... but `*` matching a directory does not: `out/*` is the files directly in out.
+    assert [e.rel for e in select(entries, dirs, ["out/*"])] == ["out/a.txt"]
     assert [e.rel for e in select(entries, dirs, ["out/**/*"], ["**/.*/**/*"])] == [
         "out/a.txt",
         "out/sub/b.txt",

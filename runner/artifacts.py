@@ -35,8 +35,10 @@ class Selected:
     link_target: str | None = None  # kept as a symlink (enable-symlinks)
 
 
-def collect(src_root: Path, spec: ArtifactSpec) -> list[Selected]:
-    """The files an artifact block selects, refusing anything that leaves src_root."""
+def collect(src_root: Path, spec: ArtifactSpec, withheld: tuple[Path, ...] = ()) -> list[Selected]:
+    """The files an artifact block selects, refusing anything that leaves src_root.
+    `withheld` (the build's secrets file, inside a -m mounted source) is never selected."""
+    never = {os.path.realpath(p) for p in withheld}
     try:
         patterns = [check_relative(p) for p in spec.files]
         excludes = [check_relative(p) for p in spec.exclude_paths]
@@ -48,7 +50,7 @@ def collect(src_root: Path, spec: ArtifactSpec) -> list[Selected]:
         entries, dirs = walk(base)
         for entry in select(entries, dirs, patterns, excludes):
             item = _selected(src_root, entry, spec)
-            if item is not None:
+            if item is not None and os.path.realpath(item.source) not in never:
                 chosen.setdefault(item.dest, item)
     if not chosen:
         raise ArtifactError("no matching artifact paths found")
@@ -117,10 +119,12 @@ def discard_partial(out_dir: Path) -> list[str]:
     return removed
 
 
-def upload(src_root: Path, artifacts: Artifacts, out_dir: Path) -> dict[str, list[str]]:
+def upload(
+    src_root: Path, artifacts: Artifacts, out_dir: Path, withheld: tuple[Path, ...] = ()
+) -> dict[str, list[str]]:
     """Collect and write every artifact; returns the relative paths per identifier."""
     blocks: Mapping[str, ArtifactSpec] = {PRIMARY: artifacts.primary, **artifacts.secondary}
-    collected = {ident: collect(src_root, spec) for ident, spec in blocks.items()}
+    collected = {ident: collect(src_root, spec, withheld) for ident, spec in blocks.items()}
     out_dir.mkdir(parents=True, exist_ok=True)
     for ident, selected in collected.items():
         write(selected, out_dir, ident)

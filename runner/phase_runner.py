@@ -20,7 +20,16 @@ from runner.buildspec import Phase
 from runner.docker_engine import Mount, RunRequest
 from runner.errors import EngineError
 from runner.phases import FAILED, FAULT, STOPPED, SUCCEEDED, TIMED_OUT
-from runner.shell import COMMANDS, FINALLY, Item, Marker, MarkerSplitter, phase_script, shell_binary
+from runner.shell import (
+    COMMANDS,
+    FINALLY,
+    Item,
+    Marker,
+    MarkerSplitter,
+    StateSaving,
+    phase_script,
+    shell_binary,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +51,7 @@ class PhaseSetup:
     memory: str | None = None
     exported: tuple[str, ...] = ()
     network: str | None = None
+    saving: StateSaving = field(default_factory=StateSaving)  # secrets left out of the state, its reader
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +138,7 @@ def run_phase(
             setup.nonce,
             refreshed,
             setup.exported,
+            setup.saving,
         )
         script_host = setup.tmp_host / f"{base}-{part}.sh"
         script_host.write_text(script)

@@ -312,7 +312,8 @@ def wait_for_removals() -> None:
 def _commit(container: docker_engine.RunningContainer, setup: PhaseSetup, suffix: str) -> str:
     """The phase changed files outside the workspace: keep them for the next phase."""
     ref = f"{setup.snapshot_ref}-{suffix}".lower()
-    return str(container.commit(ref, setup.labels | {docker_engine.KIND: "snapshot"}))
+    labels = setup.labels | {docker_engine.KIND: "snapshot"}
+    return str(container.commit(ref, labels, blank_env=setup.saving.secrets))
 
 
 def _abnormal(

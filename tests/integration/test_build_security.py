@@ -256,6 +256,7 @@ phases:
   install:
     commands:
       - export DB_PW; PLAIN=kept
+      - touch /usr/local/made-in-install  # a change outside the workspace: a snapshot image
   build:
     commands:
       - echo "db=$DB_PW user=$SM_USER plain=$PLAIN"
@@ -275,8 +276,9 @@ def test_secret_values_are_not_at_rest_anywhere_the_runner_writes(
     tmp_path: Path, runner_home: Path, mount: bool
 ) -> None:
     """A build that only uses its secrets: the whole runner home (workspace, saved shell
-    state, debug records, artifacts) and the store's bytes hold none of the values, the
-    secrets file inside the source is neither copied nor uploaded, state files are 0600."""
+    state, debug records, artifacts), the store's bytes and the snapshot images hold none
+    of the values, the secrets file inside the source is neither copied nor uploaded,
+    state files are 0600."""
     from runner.debug import phase_info
     from runner.secrets import SecretSources
 
@@ -319,3 +321,16 @@ def test_secret_values_are_not_at_rest_anywhere_the_runner_writes(
     info = phase_info(workspace, "POST_BUILD")
     assert not {"DB_PW", "CERT", "SM_USER", "SM_ALL"} & set(info["env"])
     assert SecretSources.from_json(info["secrets"]).values()["DB_PW"] == "pw-Rest-4411"
+    # A snapshot image's config would keep the container's environment: its secret
+    # variables are emptied. (Engines before 25 also keep the container's own config in a
+    # ContainerConfig field that a commit cannot change.)
+    snapshots = subprocess.run(
+        ["docker", "images", "-q", "--filter", f"label=runner.build={result['id']}"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert snapshots
+    for image in snapshots:
+        config = subprocess.run(
+            ["docker", "inspect", "--format", "{{json .Config.Env}}", image], capture_output=True, text=True
+        ).stdout
+        assert [v for v in AT_REST_VALUES if v in config] == [] and '"DB_PW="' in config

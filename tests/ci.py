@@ -1,0 +1,23 @@
+"""Under CI nothing the suite needs may be skipped: the one place that decides what counts
+as CI (CI=true, CI=1, CI=TRUE, CI=yes …) and turns a missing prerequisite into a failure
+there, into a skip with the same reason on a developer's machine."""
+
+from __future__ import annotations
+
+import os
+from typing import NoReturn
+
+import pytest
+
+_TRUE = ("1", "true", "yes", "on")
+
+
+def under_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in _TRUE
+
+
+def missing(reason: str) -> NoReturn:
+    """A prerequisite is missing: fail under CI, skip elsewhere; `reason` says what to do."""
+    if under_ci():
+        pytest.fail(f"CI cannot skip this test: {reason}", pytrace=False)
+    pytest.skip(reason)

@@ -11,6 +11,13 @@ import pytest
 
 _TRUE = ("1", "true", "yes", "on")
 
+# pytest-timeout's limit for any one test (pyproject.toml, checked by tests/unit/test_ci.py),
+# and the longest a test may wait for one thing itself: below the limit, so a slow wait
+# fails with the test's own message rather than pytest-timeout's stack dump. The slowest
+# tests take under a minute on 2 cores (test_pipeline_e2e ~50 s).
+TEST_TIMEOUT_S = 300
+LONGEST_WAIT_S = 240
+
 
 def under_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in _TRUE

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.ci import LONGEST_WAIT_S
 from tests.integration.helpers import write_project
 
 pytestmark = pytest.mark.docker
@@ -355,6 +356,6 @@ def test_packages_installed_in_install_are_there_in_build(tmp_path: Path, runner
               - "echo '{\\"version\\": {\\"major\\": 4}}' | jq .version.major"
         """,
     )
-    done = runner("build", "-s", str(root), timeout=600)
+    done = runner("build", "-s", str(root), timeout=LONGEST_WAIT_S)
     assert done.returncode == 0, done.stdout[-2000:]
     assert "4" in done.stdout.splitlines()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
+
 import pytest
 
-from tests.ci import missing, under_ci
+from tests.ci import LONGEST_WAIT_S, TEST_TIMEOUT_S, missing, under_ci
 
 
 @pytest.mark.parametrize(
@@ -31,3 +34,8 @@ def test_missing_prerequisite_skips_elsewhere(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.delenv("CI", raising=False)
     with pytest.raises(pytest.skip.Exception, match="no tool: install it"):
         missing("no tool: install it")
+
+
+def test_the_per_test_timeout_is_above_every_tests_own_longest_wait() -> None:
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    assert pyproject["tool"]["pytest"]["ini_options"]["timeout"] == TEST_TIMEOUT_S > LONGEST_WAIT_S

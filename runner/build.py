@@ -41,8 +41,8 @@ from runner.phase_runner import (
     wait_for_removals,
 )
 from runner.reports import Report, build_report, copy_reports, log_line, mask_report
-from runner.secrets import Masker
-from runner.shell import read_exported
+from runner.secrets import Masker, SecretSources, secrets_path
+from runner.shell import StateSaving, read_exported
 from runner.source import describe
 from runner.store import Store
 from runner.store.builds import BuildRecord, create_build, finish_build, record_phase, stop_requested
@@ -86,6 +86,8 @@ class _Build:
         self.log = BuildLog(store, self.record.id, masker, show)
         self.space: workspace.Workspace | None = None
         self.setup: PhaseSetup
+        self.secret_sources = SecretSources(None, {}, {})
+        self.secrets_file = secrets_path(request.secrets_file)  # never copied nor uploaded
         self.exported: dict[str, str] = {}
         self.artifacts: dict[str, list[str]] = {}
         self.reports: list[Report] = []
@@ -192,7 +194,7 @@ class _Build:
         )
         try:
             own = workspace.runner_paths(self.request.work_dir, self.request.cache_dir, self.store.path)
-            workspace.copy_source(self.request.source, self.space, own)
+            workspace.copy_source(self.request.source, self.space, (*own, *self._secrets_file()))
         except workspace.SourceCopyError:
             self.partial_source = True
             raise
@@ -240,10 +242,12 @@ class _Build:
                 self.log.container(f"Runtime versions requested: {wanted}")
                 self.log.container(RUNTIME_WARNING)
             self.in_progress = (current, time.time(), image)
-            phase_setup = replace(setup, image=image, user=phase.run_as or self.spec.run_as)
+            user = phase.run_as or self.spec.run_as
+            saving = replace(setup.saving, reader=_state_reader(self.spec, current, user))
+            phase_setup = replace(setup, image=image, user=user, saving=saving)
             refreshed = {"CODEBUILD_BUILD_SUCCEEDING": "1" if succeeding else "0"}
             assert self.space is not None
-            record_phase_start(self.space, current, phase_setup, state, refreshed)
+            record_phase_start(self.space, current, phase_setup, state, refreshed, self.secret_sources)
             outcome = run_phase(phase, attempt, phase_setup, state, refreshed, self.log, deadline, self.stop)
             self.in_progress = None
             self._record_outcome(current, outcome, image)
@@ -289,6 +293,8 @@ class _Build:
             self.request.overrides,
             codebuild_variables(who) | secondary_sources.variables(self.secondary, space.container_secondary),
         )
+        secret_names = {name for name, value in self.secret_values.items() if env.get(name) == value}
+        self.secret_sources = SecretSources.of(self.spec, self.secrets_file, secret_names)
         mounts = space.mounts()
         if self.request.privileged:
             mounts += (docker_engine.Mount("/var/run/docker.sock", "/var/run/docker.sock"),)
@@ -309,7 +315,11 @@ class _Build:
             network=self.request.network,
             exported=self.spec.env.exported_variables,
             shell_per_command=self.spec.version == "0.1",
+            saving=StateSaving(tuple(sorted(secret_names)), host_uid=os.getuid()),
         )
+
+    def _secrets_file(self) -> tuple[Path, ...]:
+        return (self.secrets_file,) if self.secrets_file else ()
 
     def _read_exported(self, state_dir: str) -> None:
         if self.space is None or not state_dir:
@@ -328,7 +338,9 @@ class _Build:
         # Recorded first: if the runner dies mid-copy, recovery removes the half-written output.
         self.store.event(ARTIFACTS_EVENT, self.record.id, dir=str(out))
         paths = self._paths()
-        self.artifacts = upload(self.space.src, paths.artifacts(self.spec.artifacts), out, paths.locate)
+        self.artifacts = upload(
+            self.space.src, paths.artifacts(self.spec.artifacts), out, paths.locate, self._secrets_file()
+        )
         self.log.container(f"Expanding {len(self.artifacts.get('artifacts', []))} file(s) into {out}")
 
     def _finalize(self, image: str) -> None:
@@ -444,6 +456,18 @@ class _Build:
 
 class _PhaseFailed(Exception):
     """A non-command phase (provisioning, source, artifacts) failed and was recorded."""
+
+
+def _state_reader(spec: Buildspec, current: str, user: str | None) -> str | None:
+    """Who must read the state this phase saves: the first later phase's run-as user
+    when another unprivileged one (root reads any file)."""
+    for name in phases.COMMAND_PHASES[phases.COMMAND_PHASES.index(current) + 1 :]:
+        later = spec.phase(name.lower())
+        if later is not None and (later.commands or later.finally_commands):
+            reader = later.run_as or spec.run_as
+            if reader not in (None, user, "root", "0"):
+                return reader
+    return None
 
 
 def _snapshot_ref(project: str, number: int) -> str:

@@ -122,7 +122,7 @@ def restore_absolute_paths(space: Workspace, setup: PhaseSetup) -> str | None:
     container = docker_engine.start(replace(_request(setup), command=command))
     try:
         container.wait(timeout_s=600)
-        return str(container.commit(f"{setup.snapshot_ref}-cache", setup.labels))
+        return str(container.commit(f"{setup.snapshot_ref}-cache", setup.labels, setup.saving.secrets))
     finally:
         container.remove()
 

@@ -2,8 +2,9 @@
 
 Before each command phase the build writes what that phase saw (its starting snapshot
 image, the shell state it restored, its environment, mounts and user) to
-tmp/debug/<PHASE>.json in the build's workspace (mode 0600: the environment may hold
-secret values). `runner debug` starts a fresh interactive container from it.
+tmp/debug/<PHASE>.json in the build's workspace (mode 0600). Secret variables are
+recorded by their source, never by value: `runner debug` reads them again from the
+secrets file when it starts a fresh interactive container from it.
 """
 
 from __future__ import annotations
@@ -17,12 +18,18 @@ from typing import Any
 from runner import docker_engine
 from runner.errors import UsageError
 from runner.phase_runner import PhaseSetup
+from runner.secrets import SecretSources
 from runner.shell import restore_lines, shell_binary
 from runner.workspace import Workspace
 
 
 def record_phase_start(
-    space: Workspace, phase: str, setup: PhaseSetup, state_in: str | None, refreshed: dict[str, str]
+    space: Workspace,
+    phase: str,
+    setup: PhaseSetup,
+    state_in: str | None,
+    refreshed: dict[str, str],
+    secrets: SecretSources,
 ) -> None:
     directory = space.tmp / "debug"
     directory.mkdir(exist_ok=True)
@@ -32,7 +39,8 @@ def record_phase_start(
         "user": setup.user,
         "shell": setup.shell,
         "workdir": setup.workdir,
-        "env": setup.env | refreshed,
+        "env": {k: v for k, v in (setup.env | refreshed).items() if k not in setup.saving.secrets},
+        "secrets": secrets.as_json(),
         "mounts": [asdict(m) for m in setup.mounts],
         "privileged": setup.privileged,
     }
@@ -40,6 +48,9 @@ def record_phase_start(
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
         json.dump(info, out)
+
+
+_NONE = SecretSources(None, {}, {}).as_json()
 
 
 def phase_info(workspace_root: Path, phase: str) -> dict[str, Any]:
@@ -63,7 +74,7 @@ def open_shell(workspace_root: Path, phase: str, labels: dict[str, str]) -> int:
     rc = f"/codebuild/output/tmp/debug/{phase}.rc.sh"
     binary = shell_binary(info["shell"])
     command = [binary, "--rcfile", rc, "-i"] if info["shell"] == "bash" else [binary, "-i"]
-    env = dict(info["env"])
+    env = dict(info["env"]) | SecretSources.from_json(info.get("secrets") or _NONE).values()
     if info["shell"] != "bash":
         env["ENV"] = rc  # POSIX sh reads $ENV when interactive
     request = docker_engine.RunRequest(

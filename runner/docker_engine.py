@@ -327,9 +327,12 @@ class RunningContainer:
             pass  # already gone or stopped: nothing to kill
 
     @translate("snapshot container")
-    def commit(self, ref: str, snapshot_labels: dict[str, str]) -> str:
+    def commit(self, ref: str, snapshot_labels: dict[str, str], blank_env: tuple[str, ...] = ()) -> str:
+        """An image of the container; `blank_env` (secret variables) are emptied in its
+        config, which would otherwise keep the container's environment at rest."""
         repository, _, tag = ref.rpartition(":")
         changes = [f"LABEL {k}={json.dumps(v)}" for k, v in snapshot_labels.items()]
+        changes += [f"ENV {name}=" for name in blank_env if name.isidentifier()]
         result = self.container.commit(repository=repository, tag=tag, changes=changes)
         return str(result.id)
 

@@ -20,7 +20,16 @@ from runner.buildspec import Phase
 from runner.docker_engine import Mount, RunRequest
 from runner.errors import EngineError
 from runner.phases import FAILED, FAULT, STOPPED, SUCCEEDED, TIMED_OUT
-from runner.shell import COMMANDS, FINALLY, Item, Marker, MarkerSplitter, phase_script, shell_binary
+from runner.shell import (
+    COMMANDS,
+    FINALLY,
+    Item,
+    Marker,
+    MarkerSplitter,
+    StateSaving,
+    phase_script,
+    shell_binary,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +52,7 @@ class PhaseSetup:
     exported: tuple[str, ...] = ()
     network: str | None = None
     shell_per_command: bool = False  # buildspec 0.1: each command in its own shell instance
+    saving: StateSaving = field(default_factory=StateSaving)  # secrets left out of the state, its reader
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +139,7 @@ def run_phase(
             setup.nonce,
             refreshed,
             setup.exported,
+            setup.saving,
         )
         script_host = setup.tmp_host / f"{base}-{part}.sh"
         script_host.write_text(script)
@@ -330,7 +341,8 @@ def wait_for_removals() -> None:
 def _commit(container: docker_engine.RunningContainer, setup: PhaseSetup, suffix: str) -> str:
     """The phase changed files outside the workspace: keep them for the next phase."""
     ref = f"{setup.snapshot_ref}-{suffix}".lower()
-    return str(container.commit(ref, setup.labels | {docker_engine.KIND: "snapshot"}))
+    labels = setup.labels | {docker_engine.KIND: "snapshot"}
+    return str(container.commit(ref, labels, blank_env=setup.saving.secrets))
 
 
 def _abnormal(

@@ -49,10 +49,16 @@ class SecretsFile:
     secrets: Mapping[str, Any]
 
 
-def load_secrets(path: Path | None) -> SecretsFile:
+def secrets_path(path: Path | None) -> Path | None:
+    """The secrets file a build reads: the one it was given, else $RUNNER_SECRETS."""
     if path is None:
         configured = os.environ.get(SECRETS_ENV)
         path = Path(configured) if configured else None
+    return path
+
+
+def load_secrets(path: Path | None) -> SecretsFile:
+    path = secrets_path(path)
     if path is None:
         return SecretsFile("(no secrets file)", {}, {})
     return _from_document(load_file(path))
@@ -67,10 +73,54 @@ def _from_document(doc: Document) -> SecretsFile:
     return SecretsFile(doc.name, dict(data["parameter-store"]), dict(data["secrets-manager"]))
 
 
+@dataclass(frozen=True, slots=True)
+class SecretSources:
+    """Where a build's secret variables come from, never their values: enough to inject
+    them again later (`runner debug`) without writing a value down."""
+
+    file: str | None
+    parameter_store: Mapping[str, str]  # variable → parameter name
+    secrets_manager: Mapping[str, str]  # variable → secret reference
+
+    @staticmethod
+    def of(spec: Buildspec, file: Path | None, names: set[str]) -> SecretSources:
+        """The sources of `names` (the variables whose value is still the secret's)."""
+        return SecretSources(
+            str(file.resolve()) if file else None,
+            {k: v for k, v in spec.env.parameter_store.items() if k in names},
+            {k: v for k, v in spec.env.secrets_manager.items() if k in names},
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "parameter-store": dict(self.parameter_store),
+            "secrets-manager": dict(self.secrets_manager),
+        }
+
+    @staticmethod
+    def from_json(data: Mapping[str, Any]) -> SecretSources:
+        return SecretSources(data["file"], data["parameter-store"], data["secrets-manager"])
+
+    def values(self) -> dict[str, str]:
+        """The values again, from the secrets file as it is now; ConfigError if it changed."""
+        secrets = load_secrets(Path(self.file)) if self.file else SecretsFile("(no secrets file)", {}, {})
+        return resolve_sources(self.parameter_store, self.secrets_manager, secrets, {})
+
+
 def resolve(spec: Buildspec, secrets: SecretsFile, positions: Mapping[str, Position]) -> dict[str, str]:
     """Values of env.parameter-store and env.secrets-manager, by variable name."""
+    return resolve_sources(spec.env.parameter_store, spec.env.secrets_manager, secrets, positions)
+
+
+def resolve_sources(
+    parameter_store: Mapping[str, str],
+    secrets_manager: Mapping[str, str],
+    secrets: SecretsFile,
+    positions: Mapping[str, Position],
+) -> dict[str, str]:
     values: dict[str, str] = {}
-    for variable, parameter in spec.env.parameter_store.items():
+    for variable, parameter in parameter_store.items():
         if parameter not in secrets.parameters:
             raise _missing(
                 positions,
@@ -78,7 +128,7 @@ def resolve(spec: Buildspec, secrets: SecretsFile, positions: Mapping[str, Posit
                 f"parameter {parameter!r} is not in {secrets.name}",
             )
         values[variable] = secrets.parameters[parameter]
-    for variable, reference in spec.env.secrets_manager.items():
+    for variable, reference in secrets_manager.items():
         values[variable] = _secret_value(reference, secrets, positions, variable)
     return values
 

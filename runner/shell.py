@@ -5,6 +5,9 @@ decision 1). We run each phase in a fresh container, so the script restores the
 shell state saved by the previous phase (variables, exported or not, functions in
 bash, `set` options, working directory) and saves it again when the shell exits,
 from an EXIT trap, so even `exit` or `set -e` in a command leaves a state behind.
+Secret variables (parameter-store, secrets-manager) are injected again in every phase,
+so the state leaves out each one the build did not change: no secret value is ever
+written to disk. Every state file is 0600, given to the next phase's run-as user.
 
 Each command is written to its own file and dot-sourced: a syntax error in one
 command cannot swallow the next, and the command runs in the phase's one shell.
@@ -19,6 +22,8 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from runner.secrets import MASK
+
 MARK = "\x1e"
 COMMANDS, FINALLY = "c", "f"
 STATE_FILES = ("vars.sh", "exports.sh", "options.sh", "cwd", "exported")
@@ -31,6 +36,16 @@ class Item:
     section: str
     index: int
     path: str  # where the command's file is, inside the container
+
+
+@dataclass(frozen=True, slots=True)
+class StateSaving:
+    """How a phase saves its shell state: the secret variables to leave out when unchanged,
+    the run-as user of the next phase (when another than this one's), the runner's uid."""
+
+    secrets: tuple[str, ...] = ()
+    reader: str | None = None
+    host_uid: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,15 +69,21 @@ def phase_script(
     nonce: str,
     refreshed: dict[str, str],
     exported: Sequence[str] = (),
+    saving: StateSaving | None = None,
 ) -> str:
     """The text of one phase's script. `refreshed` are runner-owned variables
     (CODEBUILD_BUILD_SUCCEEDING) whose new values win over the restored state."""
     mark = f"printf '\\036{nonce}:%s\\n'"
+    saving = saving or StateSaving()
+    secrets = [name for name in saving.secrets if name.isidentifier() and name.isascii()]
     lines = [
         "exec 2>&1 </dev/null",
         f'__rn_mark() {{ {mark} "$*"; }}',
-        f"__rn_save() {{ {_save_state(shell, state_out, exported)}; }}",
+        f"__rn_save() {{ {_save_state(shell, state_out, exported, secrets, saving)}; }}",
         "trap '__rn_st=$?; __rn_save; __rn_mark X:$__rn_st' EXIT",
+        # The injected values, before the restore: in memory only, to tell at exit which
+        # secrets the build left as they came.
+        *(f'__rn_s_{name}="${{{name}-}}"' for name in secrets),
         *restore_lines(shell, state_in, start_dir),
         *(f"export {name}={shlex.quote(value)}" for name, value in refreshed.items()),
         "__rn_ok=1; __rn_fok=1",
@@ -98,12 +119,25 @@ def restore_lines(shell: str, state_in: str | None, start_dir: str) -> list[str]
     return lines
 
 
-def _save_state(shell: str, state_out: str, exported: Sequence[str]) -> str:
+def _save_state(
+    shell: str, state_out: str, exported: Sequence[str], secrets: Sequence[str], saving: StateSaving
+) -> str:
     d = shlex.quote(state_out)
-    # env/exported-variables: NAME NUL VALUE NUL for each one that is set.
-    picks = "".join(
-        f'[ -n "${{{name}+x}}" ] && printf \'{name}\\000%s\\000\' "${name}"; ' for name in exported
+    # A secret the build left as it came is left out (unset: the shell is ending anyway);
+    # __rn_u_NAME remembers it for exported-variables, which shows it masked, as --json does.
+    drop = "".join(
+        f'if [ -n "${{{n}+x}}" ] && [ "${n}" = "$__rn_s_{n}" ]; then unset {n} 2>/dev/null; '
+        f"__rn_u_{n}=1; fi; unset __rn_s_{n}; "
+        for n in secrets
     )
+    # env/exported-variables: NAME NUL VALUE NUL for each one that is set.
+    masked = {n: f"if [ -n \"${{__rn_u_{n}+x}}\" ]; then printf '{n}\\000{MASK}\\000'; el" for n in secrets}
+    picks = "".join(
+        masked.get(name, "")
+        + f'if [ -n "${{{name}+x}}" ]; then printf \'{name}\\000%s\\000\' "${name}"; fi; '
+        for name in exported
+    )
+    forget = "".join(f"unset __rn_u_{n}; " for n in secrets)
     if shell == "bash":
         variables = f"declare -p > {d}/vars.sh; declare -f | sed '/^__rn_/,/^}}/d' >> {d}/vars.sh"
         options = f"{{ set +o; shopt -p; }} > {d}/options.sh"
@@ -111,11 +145,33 @@ def _save_state(shell: str, state_out: str, exported: Sequence[str]) -> str:
         variables = f"set > {d}/vars.sh"
         options = f"set +o > {d}/options.sh"
     return (
-        f"mkdir -p {d} && {variables}; export -p > {d}/exports.sh; {options}; "
-        f"pwd > {d}/cwd; {{ {picks}true; }} > {d}/exported; "
-        # Readable by the next phase's run-as user; the workspace root is 0700 on the host.
-        f"chmod 0644 {d}/vars.sh {d}/exports.sh {d}/exported 2>/dev/null"
+        # Files 0600 from the start (umask); the directory lets others reach only the files
+        # given to them below.
+        f"umask 077; mkdir -p {d} && chmod 0711 {d}; {drop}{{ {picks}true; }} > {d}/exported; {forget}"
+        f"{variables}; export -p > {d}/exports.sh; {options}; pwd > {d}/cwd; "
+        f"{_hand_over(d, saving)}true"
     )
+
+
+def _hand_over(d: str, saving: StateSaving) -> str:
+    """Give the state files to who reads them next: the next phase's run-as user (root
+    reads them anyway) and, for `exported`, the runner on the host. Only root may chown:
+    a build with two different unprivileged run-as users has its state files 0644
+    instead (they never hold an unchanged secret)."""
+    parts = []
+    if saving.reader:
+        files = " ".join(f"{d}/{name}" for name in STATE_FILES if name != "exported")
+        reader = shlex.quote(saving.reader)
+        parts.append(
+            f'if [ "$(id -un 2>/dev/null)" != {reader} ]; then '
+            f"chown {reader} {files} 2>/dev/null || chmod 0644 {files}; fi; "
+        )
+    if saving.host_uid:
+        parts.append(
+            f'if [ "$(id -u)" != {saving.host_uid} ]; then '
+            f"chown {saving.host_uid} {d}/exported 2>/dev/null || chmod 0644 {d}/exported; fi; "
+        )
+    return "".join(parts)
 
 
 def parse_marker(payload: str) -> Marker | None:

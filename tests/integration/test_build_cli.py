@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.ci import LONGEST_WAIT_S
 from tests.integration.helpers import write_project
 
 pytestmark = pytest.mark.docker
@@ -302,6 +303,7 @@ def test_debug_opens_a_shell_in_the_state_the_phase_started_with(tmp_path: Path,
         version: 0.2
         env:
           variables: {FROM_SPEC: spec-value}
+          parameter-store: {DB_PW: /app/pw}
         phases:
           install:
             commands:
@@ -314,20 +316,22 @@ def test_debug_opens_a_shell_in_the_state_the_phase_started_with(tmp_path: Path,
               - "false"
         """,
     )
-    done = runner("build", "-s", str(root), "--json")
+    (tmp_path / "secrets.yml").write_text("parameter-store: {/app/pw: debug-pw-31}\n")
+    done = runner("build", "-s", str(root), "--secrets", str(tmp_path / "secrets.yml"), "--json")
     build_id = json.loads(done.stdout)["id"]
     session = runner(
         "debug",
         build_id,
         "--phase",
         "build",
-        stdin='echo "cwd=$PWD"\necho "plain=$PLAIN exported=$EXPORTED spec=$FROM_SPEC"\n'
+        stdin='echo "cwd=$PWD"\necho "plain=$PLAIN exported=$EXPORTED spec=$FROM_SPEC pw=$DB_PW"\n'
         'echo "succeeding=$CODEBUILD_BUILD_SUCCEEDING id=$CODEBUILD_BUILD_ID"\ntool\nexit 0\n',
     )
     assert session.returncode == 0, session.stderr
     assert session.stdout.splitlines() == [
         f"cwd=/codebuild/output/{src_dir(runner_home, build_id)}/src/deep/er",
-        "plain=plain-value exported=exported-value spec=spec-value",
+        # The secret comes again from the secrets file: the debug record holds no value.
+        "plain=plain-value exported=exported-value spec=spec-value pw=debug-pw-31",
         f"succeeding=1 id={build_id}",
         "tool-output",
     ]
@@ -356,6 +360,6 @@ def test_packages_installed_in_install_are_there_in_build(tmp_path: Path, runner
               - "echo '{\\"version\\": {\\"major\\": 4}}' | jq .version.major"
         """,
     )
-    done = runner("build", "-s", str(root), timeout=600)
+    done = runner("build", "-s", str(root), timeout=LONGEST_WAIT_S)
     assert done.returncode == 0, done.stdout[-2000:]
     assert "4" in done.stdout.splitlines()

@@ -230,3 +230,115 @@ def dump_store(path: Path) -> str:
     tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
     assert {"builds", "phases", "log_lines", "events"} <= set(tables)
     return "\n".join(repr(row) for table in tables for row in db.execute(f'SELECT * FROM "{table}"'))
+
+
+AT_REST_SECRETS = """
+parameter-store:
+  /app/db/password: pw-Rest-4411
+  /app/cert: "cert-one-CCC\\ncert-two-DDD"
+  /app/changed: given-Rest-7070
+secrets-manager:
+  prod/db: {username: adm-Rest-5522, password: sm-Rest-6633}
+"""
+AT_REST_VALUES = (
+    "pw-Rest-4411",
+    "cert-one-CCC",
+    "cert-two-DDD",
+    "given-Rest-7070",
+    "adm-Rest-5522",
+    "sm-Rest-6633",
+)
+AT_REST_BUILDSPEC = """
+version: 0.2
+env:
+  shell: bash
+  parameter-store:
+    DB_PW: /app/db/password
+    CERT: /app/cert
+    CHANGED: /app/changed
+  secrets-manager:
+    SM_USER: prod/db:username
+    SM_ALL: prod/db
+  exported-variables: [DB_PW, CHANGED]
+phases:
+  install:
+    commands:
+      - export DB_PW; PLAIN=kept
+      - touch /usr/local/made-in-install  # a change outside the workspace: a snapshot image
+  build:
+    commands:
+      - echo "db=$DB_PW user=$SM_USER plain=$PLAIN"
+      - printf '%s\\n' "$CERT"
+      - CHANGED=build-own-value
+  post_build:
+    commands:
+      - echo "again db=$DB_PW all=$SM_ALL cert=$(printf %s "$CERT" | wc -l)"
+      - echo "changed=$CHANGED"
+artifacts:
+  files: ['**/*']
+"""
+
+
+@pytest.mark.parametrize("mount", [False, True], ids=["copied", "mounted"])
+def test_secret_values_are_not_at_rest_anywhere_the_runner_writes(
+    tmp_path: Path, runner_home: Path, mount: bool
+) -> None:
+    """A build that only uses its secrets: the whole runner home (workspace, saved shell
+    state, debug records, artifacts), the store's bytes and the snapshot images hold none
+    of the values, the secrets file inside the source is neither copied nor uploaded,
+    state files are 0600."""
+    from runner.debug import phase_info
+    from runner.secrets import SecretSources
+
+    root = write_project(
+        tmp_path / "src", AT_REST_BUILDSPEC, {"app.txt": "app\n", "secrets.yml": AT_REST_SECRETS}
+    )
+    env = {**os.environ, "RUNNER_HOME": str(runner_home)}
+    built = subprocess.run(
+        [sys.executable, "-m", "runner", "build", "-s", str(root), "--secrets", str(root / "secrets.yml"),
+         "--json", *(["-m"] if mount else [])],
+        capture_output=True, text=True, env=env, timeout=180,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    result = json.loads(built.stdout)
+    assert "db=*** user=*** plain=kept" in built.stderr
+    assert built.stderr.count("***") >= 5
+    # Injected again in post_build (masked: only the secrets' exact values are replaced).
+    assert "again db=*** all=*** cert=1" in built.stderr and "changed=build-own-value" in built.stderr
+    # Unchanged: masked as before; changed by the build: its own value, saved and shown.
+    assert result["exported_variables"] == {"DB_PW": "***", "CHANGED": "build-own-value"}
+    assert "app.txt" in result["artifacts"]["primary"] and "secrets.yml" not in result["artifacts"]["primary"]
+
+    leaks = [
+        (str(path.relative_to(runner_home)), value)
+        for path in runner_home.rglob("*")
+        if path.is_file() and not path.is_symlink()
+        for value in AT_REST_VALUES
+        if value.encode() in path.read_bytes()
+    ]
+    assert leaks == []
+    assert not list(runner_home.rglob("secrets.yml"))
+    workspace = Path(next(runner_home.glob("work/*")))
+    states = [p for p in (workspace / "output" / "tmp" / "state").iterdir() if p.is_dir()]
+    assert len(states) == 3  # install, build, post_build
+    modes = {oct(f.stat().st_mode & 0o777) for state in states for f in state.iterdir()}
+    assert modes == {oct(0o600)}
+    assert sorted(s.name for s in states) == ["build-1-1", "install-1-1", "post_build-1-1"]
+    assert "build-own-value" in (states[0].parent / "build-1-1" / "vars.sh").read_text()
+    # `runner debug` gets the values again from the secrets file, never from the record.
+    info = phase_info(workspace, "POST_BUILD")
+    assert not {"DB_PW", "CERT", "SM_USER", "SM_ALL"} & set(info["env"])
+    assert SecretSources.from_json(info["secrets"]).values()["DB_PW"] == "pw-Rest-4411"
+    # A snapshot image's config would keep the container's environment: its secret
+    # variables are emptied. (Engines before 25 also keep the container's own config in a
+    # ContainerConfig field that a commit cannot change.)
+    snapshots = subprocess.run(
+        ["docker", "images", "-q", "--filter", f"label=runner.build={result['id']}"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert snapshots
+    for image in snapshots:
+        config = subprocess.run(
+            ["docker", "inspect", "--format", "{{json .Config.Env}}", image], capture_output=True, text=True
+        ).stdout
+        assert [v for v in AT_REST_VALUES if v in config] == [] and '"DB_PW="' in config

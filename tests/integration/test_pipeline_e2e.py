@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from runner.store import open_store
+from tests.ci import LONGEST_WAIT_S
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -77,7 +78,7 @@ def runner(repo: Path, env: dict[str, str], *args: str) -> subprocess.CompletedP
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=LONGEST_WAIT_S,
     )
 
 

@@ -23,6 +23,7 @@ from runner.images import ImageResult, parse_image_ref
 from runner.service_build import ServiceBuildResult, build_service, changed_services
 from runner.store import Store, open_store
 from runner.store import images as records
+from tests.ci import missing
 
 pytestmark = pytest.mark.docker
 
@@ -357,7 +358,7 @@ REGISTRY_BINARY = "/usr/bin/docker-registry"
 def registry(tmp_path: Path) -> Iterator[str]:
     """Debian's docker-registry on 127.0.0.1 with our own config (the packaged one listens everywhere)."""
     if not Path(REGISTRY_BINARY).is_file():
-        pytest.skip("Debian package docker-registry is not installed (apt-get install docker-registry)")
+        missing(f"{REGISTRY_BINARY} is missing: `make test-tools` installs Debian's docker-registry (root)")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

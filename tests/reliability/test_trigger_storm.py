@@ -21,6 +21,7 @@ import pytest
 
 from runner.store import Store, queue
 from runner.store import pipelines as records
+from tests.ci import LONGEST_WAIT_S
 from tests.integration.deploy.helpers import free_ports, get
 from tests.reliability.helpers import run_cli, spawn, wait_for
 
@@ -133,7 +134,11 @@ def storm(root: Path, home: Path, port: int, first: str) -> None:
         assert json.loads(hooked.stdout)["drained_by"]["role"] == "watch"  # the hook woke the watcher
         store = Store(home / "state.db")
         try:
-            wait_for(lambda: settled(store, last), timeout=600, what="the queue to settle on the last commit")
+            wait_for(
+                lambda: settled(store, last),
+                timeout=LONGEST_WAIT_S,
+                what="the queue to settle on the last commit",
+            )
             settle_s = time.monotonic() - started - storm_s
             rows = [e for e in queue.recent(store, 1000) if e.kind == queue.PIPELINE]
             sources = Counter(e.source for e in rows)

@@ -6,6 +6,9 @@ text the build containers run, so state save/restore is checked quickly and exac
 
 from __future__ import annotations
 
+import os
+import pwd
+import stat
 import subprocess
 from pathlib import Path
 
@@ -15,9 +18,11 @@ from runner.shell import (
     COMMANDS,
     FINALLY,
     MARK,
+    STATE_FILES,
     Item,
     Marker,
     MarkerSplitter,
+    StateSaving,
     parse_marker,
     phase_script,
     read_exported,
@@ -25,6 +30,7 @@ from runner.shell import (
 )
 
 NONCE = "abc123"
+MASK = "***"  # what the runner shows for a secret value
 
 
 @pytest.mark.parametrize(
@@ -126,6 +132,8 @@ def run_phase(
     name: str = "p1",
     refreshed: dict[str, str] | None = None,
     exported: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+    saving: StateSaving | None = None,
 ) -> tuple[list[str | Marker], Path]:
     (tmp / "cmd").mkdir(exist_ok=True)
     (tmp / "work").mkdir(exist_ok=True)
@@ -137,14 +145,14 @@ def run_phase(
             items.append(Item(section, i, str(path)))
     state_out = tmp / "state" / name
     script = phase_script(
-        shell, items, state_in, str(state_out), str(tmp / "work"), NONCE, refreshed or {}, exported
+        shell, items, state_in, str(state_out), str(tmp / "work"), NONCE, refreshed or {}, exported, saving
     )
     result = subprocess.run(
         [shell_binary(shell), "-c", script],
         capture_output=True,
         text=True,
         timeout=20,
-        env={"PATH": "/usr/bin:/bin"},
+        env={"PATH": "/usr/bin:/bin", **(env or {})},
     )
     splitter = MarkerSplitter(NONCE)
     return splitter.feed(result.stdout) + splitter.flush(), state_out
@@ -227,7 +235,67 @@ def test_pipeline_and_block_status(tmp_path: Path) -> None:
     ]
 
 
-def test_state_files_are_readable_by_a_later_run_as_user(tmp_path: Path) -> None:
+def test_state_files_are_0600_in_a_directory_others_cannot_list(tmp_path: Path) -> None:
     _, state = run_phase(tmp_path, "sh", ["SECRETISH=1"])
-    for name in ("vars.sh", "exports.sh", "exported"):
-        assert (state / name).stat().st_mode & 0o044 == 0o044
+    assert stat.S_IMODE(state.stat().st_mode) == 0o711
+    assert {name: stat.S_IMODE((state / name).stat().st_mode) for name in STATE_FILES} == dict.fromkeys(
+        STATE_FILES, 0o600
+    )
+
+
+def test_state_files_go_to_the_next_phases_run_as_user(tmp_path: Path) -> None:
+    """As root the files are given to the reader; an unprivileged writer cannot give them
+    away, so it opens them (0644) instead: either way the next user can read them."""
+    nobody = pwd.getpwnam("nobody")
+    _, state = run_phase(tmp_path, "sh", ["X=1"], saving=StateSaving(reader="nobody", host_uid=nobody.pw_uid))
+    files = [state / name for name in STATE_FILES]
+    if os.getuid() == 0:
+        assert {(f.stat().st_uid, stat.S_IMODE(f.stat().st_mode)) for f in files} == {(nobody.pw_uid, 0o600)}
+    else:
+        assert {stat.S_IMODE(f.stat().st_mode) for f in files} == {0o644}
+
+
+SECRET = "s3cr3t-V4lue"
+
+
+@pytest.mark.parametrize("shell", ["sh", "bash"])
+def test_an_unchanged_secret_is_never_saved_and_comes_back_from_the_env(tmp_path: Path, shell: str) -> None:
+    saving = StateSaving(secrets=("DB_PW", "TOKEN"))
+    env = {"DB_PW": SECRET, "TOKEN": SECRET + "-tk"}
+    _, state = run_phase(
+        tmp_path, shell, ["PLAIN=p; export DB_PW"], exported=("DB_PW", "PLAIN"), env=env, saving=saving
+    )
+    for name in STATE_FILES:
+        assert SECRET.encode() not in (state / name).read_bytes(), name
+    saved = (state / "vars.sh").read_text()
+    assert not [line for line in saved.splitlines() if line.removeprefix("declare -- ").startswith("__rn_s_")]
+    assert read_exported((state / "exported").read_bytes()) == {"DB_PW": MASK, "PLAIN": "p"}
+    out, state2 = run_phase(
+        tmp_path,
+        shell,
+        ['echo "$PLAIN $DB_PW $TOKEN"'],
+        state_in=str(state),
+        name="p2",
+        env=env,
+        saving=saving,
+    )
+    assert [p for p in out if isinstance(p, str)] == [f"p {SECRET} {SECRET}-tk"]
+    assert not any(SECRET.encode() in (state2 / name).read_bytes() for name in STATE_FILES)
+
+
+@pytest.mark.parametrize("shell", ["sh", "bash"])
+def test_a_secret_the_build_changed_is_its_own_value_and_is_saved(tmp_path: Path, shell: str) -> None:
+    saving = StateSaving(secrets=("DB_PW",))
+    env = {"DB_PW": SECRET}
+    _, state = run_phase(
+        tmp_path, shell, ["DB_PW=chosen-by-build"], exported=("DB_PW",), env=env, saving=saving
+    )
+    assert "chosen-by-build" in (state / "vars.sh").read_text()
+    assert read_exported((state / "exported").read_bytes()) == {"DB_PW": "chosen-by-build"}
+    # The next phase gets the secret injected again, then the build's own value restored.
+    out, state2 = run_phase(
+        tmp_path, shell, ['echo "$DB_PW"'], state_in=str(state), name="p2", env=env, saving=saving
+    )
+    assert [p for p in out if isinstance(p, str)] == ["chosen-by-build"]
+    assert "chosen-by-build" in (state2 / "vars.sh").read_text()
+    assert SECRET not in (state2 / "vars.sh").read_text()

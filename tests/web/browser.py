@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from runner.store import Store
 from runner.web.server import in_thread
+from tests.ci import missing
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
@@ -29,12 +27,9 @@ TOKEN = "browser-test-token-0123456789"
 
 
 def require_chromium() -> None:
-    """Skip without chromium on a developer machine; under CI=true (`make test` installs it) fail."""
-    if CHROMIUM.exists():
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium")
-    pytest.skip(f"{CHROMIUM} is missing (run `make browser`)")
+    """Skip without chromium on a developer machine; under CI (`make test` installs it) fail."""
+    if not CHROMIUM.exists():
+        missing(f"{CHROMIUM} is missing: `make test-tools` installs Debian's chromium (root)")
 
 
 @contextmanager

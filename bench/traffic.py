@@ -108,10 +108,14 @@ def tiny(session: Session, say: Callable[[str], None]) -> Tiny:
 # ---------------------------------------------------------------- wrk
 
 
-def wrk_command(session: Session, port: int, duration_s: float) -> list[str]:
+def wrk_command(
+    session: Session, port: int, duration_s: float, *, url: str = "", options: list[str] = WRK
+) -> list[str]:
+    """wrk with our summary hook, on /web/version through the router at `port` (or `url`)."""
     script = session.tmp / "wrk-json.lua"
     script.write_text(WRK_LUA)
-    return [*WRK, "-d", f"{duration_s:.0f}s", "-s", str(script), f"http://127.0.0.1:{port}/web/version"]
+    target = url or f"http://127.0.0.1:{port}/web/version"
+    return [*options, "-d", f"{duration_s:.0f}s", "-s", str(script), target]
 
 
 def wrk_numbers(output: str) -> dict[str, float]:

@@ -5,13 +5,15 @@ with a report and 20 log lines per build): 100,000 builds and, as the same-run r
 1,000. Then, on each:
 
 - `runner history --json` (a fresh process each time, default --limit 50; alternating);
-- the dashboard's `GET /api/builds?limit=50` (served in this process, bench/ui_load.py);
+- the dashboard's `GET /api/builds?limit=50` (served in this process, one dashboard per
+  store, alternating);
 - its history page in headless chromium, from navigation start until the table holds its
   50 rows (bench/ui_load.py's page_load()).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,24 +45,34 @@ def filled(session: Session, name: str, builds: int) -> tuple[Path, float]:
     return home, time.perf_counter() - started
 
 
-def dashboard(session: Session, home: Path) -> dict[str, float]:
-    """Median ms of GET /api/builds?limit=50 and of the history page, served from `home`'s store."""
-    from bench.ui_load import get, page_load, timed
+def dashboards(session: Session, homes: dict[str, Path]) -> dict[str, dict[str, float]]:
+    """Median ms of GET /api/builds?limit=50 (alternating between the stores) and of the
+    history page, each home's store served by its own dashboard."""
+    from bench.ui_load import get, page_load
     from runner.store import Store
+    from runner.web.server import in_thread
     from tests.web.browser import CHROMIUM
 
     if not Path(CHROMIUM).exists():
         raise RuntimeError(f"{CHROMIUM} is missing: `make bench` installs it (Debian package chromium)")
-    from runner.web.server import in_thread
-
-    store = Store(home / "state.db")
-    try:
-        with in_thread(store, home) as (base, token):
-            api = timed(lambda: get(f"{base}/api/builds?limit=50", token), session.size(API_RUNS, 2))
-            pages = page_load(base, token, session.size(PAGE_RUNS), session.tmp / f"chromium-{home.name}")
-    finally:
-        store.close()
-    return {"api_ms": median(api), "page_ms": median(pages[PAGE])}
+    with contextlib.ExitStack() as stack:
+        served = {}
+        for name, home in homes.items():
+            store = Store(home / "state.db")
+            stack.callback(store.close)
+            served[name] = stack.enter_context(in_thread(store, home))
+        api: dict[str, list[float]] = {name: [] for name in homes}
+        for n in range(session.size(API_RUNS, 2) + 1):
+            for name, (base, token) in served.items():
+                started = time.perf_counter()
+                get(f"{base}/api/builds?limit=50", token)
+                if n:  # the first round warms up (imports, SQLite's page cache)
+                    api[name].append((time.perf_counter() - started) * 1000)
+        pages = {
+            name: page_load(base, token, session.size(PAGE_RUNS), session.tmp / f"chromium-{name}")[PAGE]
+            for name, (base, token) in served.items()
+        }
+    return {name: {"api_ms": median(api[name]), "page_ms": median(pages[name])} for name in homes}
 
 
 def run(session: Session, say: Callable[[str], None]) -> Outcome:
@@ -74,7 +86,7 @@ def run(session: Session, say: Callable[[str], None]) -> Outcome:
         session, {"big": (big, ["history", "--json"]), "small": (small, ["history", "--json"])},
         session.size(CLI_RUNS),
     )  # fmt: skip
-    ui = {"small": dashboard(session, small), "big": dashboard(session, big)}
+    ui = dashboards(session, {"big": big, "small": small})
     say(f"  `runner history --json`: {cli['big'] * 1000:.0f} ms with {big_n} builds, "
         f"{cli['small'] * 1000:.0f} ms with {small_n}")
     say(f"  dashboard: /api/builds?limit=50 {ui['big']['api_ms']:.1f} ms vs {ui['small']['api_ms']:.1f} ms, "

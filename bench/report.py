@@ -88,7 +88,7 @@ def fmt(value: float | None, unit: str) -> str:
     if unit == "s":
         return f"{value:.4f}" if abs(value) < 0.1 else f"{value:.3f}" if abs(value) < 10 else f"{value:.2f}"
     if unit in ("ms", "MB"):
-        return f"{value:.1f}" if abs(value) < 100 else f"{value:.0f}"
+        return f"{value:.3f}" if abs(value) < 1 else f"{value:.1f}" if abs(value) < 100 else f"{value:.0f}"
     if unit == "req/s":
         return f"{value:.0f}"
     return f"{value:.2f}"

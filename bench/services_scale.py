@@ -5,9 +5,9 @@
   the environment comes up and every service gets its first version (deploy_all_s_by_services);
   then one service is redeployed a few times, alternating two images
   (deploy_s_by_services: the median of those, runner.deploy.deploy in process); wrk through
-  the router on that service's route (router_p99_ms_by_services); `runner status` as a fresh
-  process (status_ms_by_services; status_20_services_ms). The environment goes down before
-  the next size.
+  the router on that service's route, after a warm-up run (router_p99_ms_by_services);
+  `runner status` as a fresh process (status_ms_by_services; status_20_services_ms). The
+  environment goes down before the next size.
 - router_overhead: on bench/traffic.py's tiny environment, one keep-alive connection
   (wrk -t1 -c1) asks /version through the router and straight at the live slot's container
   address, alternating; the difference of the two medians is the router's cost per request.
@@ -29,6 +29,7 @@ SIZES = (1, 5, 20)
 SMOKE_SIZES = (1, 2)
 REDEPLOYS = 3
 WRK_S = 5.0
+WARM_UP_S = 3.0
 STATUS_RUNS = 5
 OVERHEAD_ROUNDS = 3
 OVERHEAD_S = 3.0
@@ -102,6 +103,8 @@ def measure(session: Session, count: int, say: Callable[[str], None]) -> Sized:
         deploy_all = time.perf_counter() - began
         redeploys = [one(service_name(0), ("v2", "v1")[n % 2]) for n in range(session.size(REDEPLOYS))]
         url = f"http://127.0.0.1:{port}/{service_name(0)}/version"
+        # A fresh slot's first seconds under load are slow (bench/traffic.py): warm it up first.
+        subprocess.run(wrk_command(session, port, session.seconds(WARM_UP_S), url=url), capture_output=True)
         output = subprocess.run(
             wrk_command(session, port, session.seconds(WRK_S), url=url), capture_output=True, text=True
         ).stdout

@@ -48,7 +48,7 @@ def run(session: Session, say: Callable[[str], None]) -> Outcome:
     found = {}
     for mode, commits in (("hook-cold", COLD_COMMITS), ("hook", WARM_COMMITS)):
         session.homes.append(base / mode / "home")  # its worker is stopped at the end if still alive
-        found[mode] = trigger_latency.run_mode(mode, session.size(commits, 2), base)
+        found[mode] = trigger_latency.run_mode(mode, session.size(commits), base)
     floor = hook_floor_s(session, str(base / "hook" / "repo"), runs=session.size(7, 2))
     cold = {k: [v * 1000 for v in values] for k, values in found["hook-cold"].items()}
     warm = {k: [v * 1000 for v in values] for k, values in found["hook"].items()}

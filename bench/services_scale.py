@@ -1,13 +1,13 @@
 """Scale curves of one environment, and the router's cost per request.
 
-- services_scale: for 1, 5 and 20 services in one environment (time_scale 6000, AllAtOnce,
-  every service the deploy tests' app image, bench/traffic.py's way), in turn:
-  the environment comes up and every service gets its first version (deploy_all_s_by_services);
-  then one service is redeployed a few times, alternating two images
-  (deploy_s_by_services: the median of those, runner.deploy.deploy in process); wrk through
-  the router on that service's route, after a warm-up run (router_p99_ms_by_services);
-  `runner status` as a fresh process (status_ms_by_services; status_20_services_ms). The
-  environment goes down before the next size.
+- services_scale: three environments of 1, 5 and 20 services (time_scale 6000, AllAtOnce,
+  every service the deploy tests' app image, bench/traffic.py's way) come up one after the
+  other, each service getting its first version (deploy_all_s_by_services). Then, with all
+  three up and alternating between them so that load from elsewhere hits them alike: one
+  service is redeployed a few times with two images in turn (deploy_s_by_services: the
+  median, runner.deploy.deploy in process); wrk through the router on that service's route,
+  after a warm-up run (router_p99_ms_by_services); `runner status` as a fresh process
+  (status_ms_by_services; status_20_services_ms). All go down at the end.
 - router_overhead: on bench/traffic.py's tiny environment, one keep-alive connection
   (wrk -t1 -c1) asks /version through the router and straight at the live slot's container
   address, alternating; the difference of the two medians is the router's cost per request.
@@ -20,6 +20,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bench.report import Outcome, Row, median
@@ -45,13 +46,29 @@ services:
 
 @dataclass(frozen=True, slots=True)
 class Sized:
-    """What one environment size measured."""
+    """One environment of `services` services, up, and how long bringing it up took."""
 
     services: int
-    deploy_all_s: float
-    deploy_s: float
-    router_p99_ms: float
-    status_ms: float
+    config: Any  # PipelineConfig
+    store: Any  # Store
+    root: Path
+    home: Path
+    port: int
+    up_s: float  # environment up + the first deploy of every service
+
+    def deploy(self, session: Session, image: str) -> float:
+        """Deploy `image` (v1/v2) to the first service, AllAtOnce; how long it took."""
+        from runner.deploy import deploy
+
+        began = time.perf_counter()
+        result = deploy(self.config, self.store, "prod", service_name(0), images(session)[image],
+                        strategy="AllAtOnce", say=lambda _: None)  # fmt: skip
+        if result.status != "Succeeded":
+            raise RuntimeError(f"deploying {image} with {self.services} services: {result.reason}")
+        return time.perf_counter() - began
+
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/{service_name(0)}/version"
 
 
 def service_name(i: int) -> str:
@@ -71,14 +88,12 @@ def images(session: Session) -> dict[str, Any]:
     return made
 
 
-def measure(session: Session, count: int, say: Callable[[str], None]) -> Sized:
-    from bench.scale import time_cli
-    from bench.traffic import wrk_command, wrk_numbers
+def bring_up(session: Session, count: int, cleanups: list[Callable[[], None]]) -> Sized:
+    """An environment of `count` services, every one running v1; its down() joins `cleanups`."""
     from runner.deploy import deploy, down, ensure_up
     from runner.store import open_store
     from tests.integration.deploy.helpers import free_ports, write_project
 
-    refs = images(session)
     port, test_port = free_ports(2)
     services = "".join(f"  {service_name(i)}: {{path: {service_name(i)}}}\n" for i in range(count))
     app = f"bench{session.run_id[:6]}-n{count}"
@@ -86,54 +101,63 @@ def measure(session: Session, count: int, say: Callable[[str], None]) -> Sized:
     config = write_project(root, PIPELINE.format(app=app, services=services, port=port, test_port=test_port))
     home = session.home(f"services-{count}")
     store = open_store(home)
-    lines: list[str] = []
-
-    def one(service: str, image: str) -> float:
-        began = time.perf_counter()
-        result = deploy(config, store, "prod", service, refs[image], strategy="AllAtOnce", say=lines.append)
+    cleanups.append(store.close)
+    cleanups.append(lambda: down(config, store, "prod", say=lambda _: None))
+    v1 = images(session)["v1"]
+    began = time.perf_counter()
+    ensure_up(config, store, "prod", say=lambda _: None)
+    for i in range(count):
+        result = deploy(config, store, "prod", service_name(i), v1, strategy="AllAtOnce", say=lambda _: None)
         if result.status != "Succeeded":
-            raise RuntimeError(f"deploying {image} to {service} ended {result.status}: {result.reason}")
-        return time.perf_counter() - began
-
-    try:
-        began = time.perf_counter()
-        ensure_up(config, store, "prod", say=lines.append)
-        for i in range(count):
-            one(service_name(i), "v1")
-        deploy_all = time.perf_counter() - began
-        redeploys = [one(service_name(0), ("v2", "v1")[n % 2]) for n in range(session.size(REDEPLOYS))]
-        url = f"http://127.0.0.1:{port}/{service_name(0)}/version"
-        # A fresh slot's first seconds under load are slow (bench/traffic.py): warm it up first.
-        subprocess.run(wrk_command(session, port, session.seconds(WARM_UP_S), url=url), capture_output=True)
-        output = subprocess.run(
-            wrk_command(session, port, session.seconds(WRK_S), url=url), capture_output=True, text=True
-        ).stdout
-        p99_ms = wrk_numbers(output)["p99_us"] / 1000
-        runs = session.size(STATUS_RUNS)
-        status, _ = time_cli(session, {"status": (home, ["status"])}, runs, cwd={"status": root})
-    finally:
-        down(config, store, "prod", say=lines.append)
-        store.close()
-    sized = Sized(count, deploy_all, median(redeploys), p99_ms, status["status"] * 1000)
-    say(f"  {count:2d} services: up + first deploys {deploy_all:.1f}s, one redeploy {sized.deploy_s:.2f}s "
-        f"(median of {len(redeploys)}), router p99 {p99_ms:.1f} ms, runner status {sized.status_ms:.0f} ms")
-    return sized
+            raise RuntimeError(f"deploying {service_name(i)} ({count} services): {result.reason}")
+    return Sized(count, config, store, root, home, port, time.perf_counter() - began)
 
 
 def run_services(session: Session, say: Callable[[str], None]) -> Outcome:
+    from bench.scale import time_cli
+    from bench.traffic import wrk_command, wrk_numbers
+
     sizes = SMOKE_SIZES if session.smoke else SIZES
-    found = [measure(session, count, say) for count in sizes]
+    cleanups: list[Callable[[], None]] = []
+    try:
+        envs = [bring_up(session, count, cleanups) for count in sizes]  # all up: rounds alternate
+        ups = ", ".join(f"{e.services} services {e.up_s:.1f}s" for e in envs)
+        say(f"  environment up + first deploy of every service: {ups}")
+        deploys: dict[int, list[float]] = {e.services: [] for e in envs}
+        for n in range(session.size(REDEPLOYS)):
+            for env in envs:
+                deploys[env.services].append(env.deploy(session, ("v2", "v1")[n % 2]))
+        p99: dict[int, float] = {}
+        for env in envs:
+            # A fresh slot's first seconds under load are slow (bench/traffic.py): warm it up first.
+            warm_up = wrk_command(session, env.port, session.seconds(WARM_UP_S), url=env.url())
+            subprocess.run(warm_up, capture_output=True)
+            command = wrk_command(session, env.port, session.seconds(WRK_S), url=env.url())
+            p99[env.services] = wrk_numbers(subprocess.run(command, capture_output=True, text=True).stdout)[
+                "p99_us"
+            ] / 1000
+        status, _ = time_cli(
+            session, {str(e.services): (e.home, ["status"]) for e in envs}, session.size(STATUS_RUNS),
+            cwd={str(e.services): e.root for e in envs},
+        )  # fmt: skip
+    finally:
+        for action in reversed(cleanups):
+            action()
+    for env in envs:
+        n = env.services
+        each = " ".join(f"{t:.2f}" for t in deploys[n])
+        say(f"  {n:2d} services: one redeploy {median(deploys[n]):.2f}s ({each}), "
+            f"router p99 {p99[n]:.1f} ms, runner status {status[str(n)] * 1000:.0f} ms")  # fmt: skip
     metrics: dict[str, Any] = {
-        "deploy_s_by_services": {str(s.services): s.deploy_s for s in found},
-        "deploy_all_s_by_services": {str(s.services): s.deploy_all_s for s in found},
-        "router_p99_ms_by_services": {str(s.services): s.router_p99_ms for s in found},
-        "status_ms_by_services": {str(s.services): s.status_ms for s in found},
+        "deploy_s_by_services": {str(n): median(values) for n, values in deploys.items()},
+        "deploy_all_s_by_services": {str(e.services): e.up_s for e in envs},
+        "router_p99_ms_by_services": {str(n): ms for n, ms in p99.items()},
+        "status_ms_by_services": {n: seconds * 1000 for n, seconds in status.items()},
     }
     if 20 in sizes:
-        metrics["status_20_services_ms"] = found[sizes.index(20)].status_ms
+        metrics["status_20_services_ms"] = status["20"] * 1000
     low, rows = str(sizes[0]), []
-    for s in found[1:]:
-        n = str(s.services)
+    for n in (str(size) for size in sizes[1:]):
         rows += [
             Row("services_scale", f"one service's AllAtOnce deploy, {n} services in the environment",
                 f"deploy_s_by_services.{n}", "s", f"deploy_s_by_services.{low}", f"{low} service"),
@@ -144,7 +168,7 @@ def run_services(session: Session, say: Callable[[str], None]) -> Outcome:
             Row("services_scale", f"  `runner status`, {n} services", f"status_ms_by_services.{n}", "ms",
                 f"status_ms_by_services.{low}", f"{low} service"),
         ]  # fmt: skip
-    return Outcome(rows, metrics, {"sizes": list(sizes)})
+    return Outcome(rows, metrics, {"sizes": list(sizes), "deploys_s": deploys})
 
 
 # ---------------------------------------------------------------- router overhead

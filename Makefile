@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup venv engine images test-tools demo test unit lint bench clean
+.PHONY: setup venv engine images test-tools demo test unit lint bench bench-smoke clean
 
 setup: venv engine images
 
@@ -38,17 +38,24 @@ unit: venv
 test-tools:
 	@scripts/debian-packages.sh chromium:chromium docker-registry:docker-registry
 
-test: setup test-tools lint
+# The bench smoke runs first, so that pytest's summary stays the last line of `make test`.
+test: setup test-tools lint bench-smoke
 	CI=$${CI:-} $(BIN)/pytest -q tests
 
 demo: setup
 	$(BIN)/python scripts/demo.py
 
-# The flip figure drives the router with Debian's wrk (a no-op when it is installed).
+# The traffic figures drive the router with Debian's wrk, history_100k times the dashboard in
+# Debian's chromium (no-ops when they are installed).
 # One figure alone: make bench BENCH_ARGS="--only flip" (python -m bench --list names them).
 bench: setup
-	@scripts/debian-packages.sh wrk:wrk
+	@scripts/debian-packages.sh wrk:wrk chromium:chromium
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Every figure once at tiny sizes (~3 min): fails when a figure no longer produces its numbers.
+bench-smoke: setup
+	@scripts/debian-packages.sh wrk:wrk chromium:chromium
+	$(BIN)/python -m bench --smoke
 
 clean:
 	rm -rf $(VENV) .runner .mypy_cache .ruff_cache .pytest_cache

@@ -1,7 +1,13 @@
-"""Figure 1: a 4-phase no-op build against 4 × `docker run --rm IMAGE true` and 1 container.
+"""Figure 1: a 4-phase no-op build against its floors, measured in the same rounds.
 
-Reuses bench/build_overhead.py (the build and the floor). Rounds alternate floor, one
-container and build, so load from elsewhere hits all three alike. Then a few builds run
+- whole process (the headline): `runner build` of a 4-phase no-op buildspec as a fresh
+  process, against the same-instrument floor: a minimal Python process (started the same
+  way) doing 4 × create/start/wait/remove of `IMAGE true` through the Docker API (docker
+  SDK), one after another (API_FLOOR).
+- in process (bench/build_overhead.py): run_build against 4 × `docker run --rm IMAGE true`
+  (CLI processes), and against one container running the 4 commands.
+
+Rounds alternate all five, so load from elsewhere hits them alike. Then a few builds run
 with timers around the Docker, log and store calls (bench/timers.py), and one under
 cProfile, to show where the time goes.
 """
@@ -12,12 +18,13 @@ import cProfile
 import io
 import pstats
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from bench.report import Outcome, Row, median
-from bench.session import Session
+from bench.session import RUNNER, Session
 from bench.timers import Timers
 
 ROUNDS = 5
@@ -31,6 +38,47 @@ def one_container(label: str, image: str) -> float:
     command = ["docker", "run", "--rm", "--label", label, image, "bash", "-c", "true; true; true; true"]
     subprocess.run(command, check=True, capture_output=True)
     return time.perf_counter() - started
+
+
+API_FLOOR = """\
+import sys
+import docker
+
+image, label = sys.argv[1], sys.argv[2]
+key, _, value = label.partition("=")
+client = docker.from_env()
+for _ in range(4):
+    container = client.containers.create(image, ["true"], labels={key: value})
+    container.start()
+    if container.wait()["StatusCode"] != 0:
+        sys.exit("true failed")
+    container.remove()
+"""
+
+
+def api_floor(session: Session, image: str) -> float:
+    """A minimal Python process: 4 × create/start/wait/remove through the Docker API."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", API_FLOOR, image, session.label], check=True, env=session.env())
+    return time.perf_counter() - started
+
+
+def cli_build(session: Session, work: Path) -> float:
+    """`runner build` of the no-op buildspec, a fresh process (plain build, its own home)."""
+    from bench import build_overhead
+
+    source = work / "cli-src"
+    source.mkdir(exist_ok=True)
+    (source / "buildspec.yml").write_text(build_overhead.BUILDSPEC)
+    started = time.perf_counter()
+    done = subprocess.run(
+        [RUNNER, "build", "-s", str(source)], cwd=source, capture_output=True, text=True,
+        env=session.env(work / "cli-home"),
+    )  # fmt: skip
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"runner build exited {done.returncode}: {(done.stdout + done.stderr)[-2000:]}")
+    return elapsed
 
 
 def instrument(timers: Timers) -> None:
@@ -100,17 +148,22 @@ def run(session: Session, say: Any) -> Outcome:
 
     work = session.tmp / "phase-overhead"
     work.mkdir(parents=True, exist_ok=True)
-    build_overhead.one_build(work)  # warm-up: imports, the engine's caches, the store
-    floors, singles, builds = [], [], []
-    for n in range(ROUNDS):
+    if not session.smoke:  # a smoke run only checks that every number comes out
+        build_overhead.one_build(work)  # warm-up: imports, the engine's caches, the store
+        cli_build(session, work)  # … and the CLI's home and the page cache of its modules
+    floors, singles, builds, api_floors, cli_builds = [], [], [], [], []
+    for n in range(session.size(ROUNDS)):
+        api_floors.append(api_floor(session, BUILD))
+        cli_builds.append(cli_build(session, work))
         floors.append(build_overhead.floor())
         singles.append(one_container(session.label, BUILD))
         builds.append(build_overhead.one_build(work))
-        times = f"floor {floors[-1]:.3f}s  one container {singles[-1]:.3f}s  build {builds[-1]:.3f}s"
-        say(f"  round {n + 1}: {times}")
-    parts = breakdown(work, TIMED_BUILDS)
-    profile_lines = profile(work, session.tmp / "phase_overhead.prof")
-    say(f"  where a no-op build's {parts['wall_s']:.3f}s go (mean of {TIMED_BUILDS} instrumented builds):")
+        say(f"  round {n + 1}: runner build {cli_builds[-1]:.3f}s  API floor process {api_floors[-1]:.3f}s"
+            f"  | in process {builds[-1]:.3f}s  4 docker runs {floors[-1]:.3f}s"
+            f"  one container {singles[-1]:.3f}s")
+    parts = breakdown(work, session.size(TIMED_BUILDS))
+    profile_lines = [] if session.smoke else profile(work, session.tmp / "phase_overhead.prof")
+    say(f"  where a no-op build's {parts['wall_s']:.3f}s go (mean of {parts['builds']} instrumented builds):")
     for what, seconds in parts["seconds_per_build"].items():
         calls = parts["calls_per_build"].get(what)
         say(f"    {seconds * 1000:8.1f} ms  {what}" + (f"  ({calls:g} calls)" if calls else ""))
@@ -118,7 +171,11 @@ def run(session: Session, say: Any) -> Outcome:
     for line in profile_lines:
         say(f"    {line}")
     floor, single, ours = median(floors), median(singles), median(builds)
+    cli, api = median(cli_builds), median(api_floors)
     metrics = {
+        "build_cli_4_phases_s": cli,
+        "floor_api_process_s": api,
+        "phase_overhead_ratio_api": cli / api,
         "build_4_phases_s": ours,
         "floor_4_docker_runs_s": floor,
         "one_container_s": single,
@@ -126,14 +183,25 @@ def run(session: Session, say: Any) -> Outcome:
         "phase_overhead_vs_one_container_ratio": ours / single,
     }
     rows = [
-        Row(FIGURE, f"4-phase no-op build (median of {ROUNDS})", "build_4_phases_s", "s",
+        Row(FIGURE, f"`runner build` process, 4 no-op phases (median of {len(cli_builds)})",
+            "build_cli_4_phases_s", "s", "floor_api_process_s", "python: 4 × create/start/wait/remove (API)",
+            goal="≤ 1.0x"),
+        Row(FIGURE, "phase overhead ratio, whole process (runner build / API floor)",
+            "phase_overhead_ratio_api", "x", goal="≤ 1.0"),
+        Row(FIGURE, f"4-phase no-op build in process (median of {len(builds)})", "build_4_phases_s", "s",
             "floor_4_docker_runs_s", "4 × docker run --rm IMAGE true", goal="≤ 1.5x"),
         Row(FIGURE, "  same build vs one container for all", "build_4_phases_s", "s",
             "one_container_s", "1 × docker run (4 commands)"),
         Row(FIGURE, "phase overhead ratio (build / floor)", "phase_overhead_ratio", "x", goal="≤ 1.5"),
     ]  # fmt: skip
     details = {
-        "rounds": {"floor_s": floors, "one_container_s": singles, "build_s": builds},
+        "rounds": {
+            "floor_s": floors,
+            "one_container_s": singles,
+            "build_s": builds,
+            "cli_build_s": cli_builds,
+            "api_floor_s": api_floors,
+        },
         "breakdown": parts,
         "profile_top": profile_lines,
     }

@@ -7,7 +7,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-Metrics = dict[str, float]
+Value = float | dict[str, float]  # a number, or a curve (e.g. services → seconds)
+Metrics = dict[str, Value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,30 @@ class Outcome:
     rows: list[Row] = field(default_factory=list)
     metrics: Metrics = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
+
+    def missing(self) -> list[str]:
+        """What this outcome should hold and does not: no number at all, or a row's value."""
+        if not any(_finite(v) for v in self.metrics.values()):
+            return ["no number"]
+        return [row.key for row in self.rows if lookup(self.metrics, row.key) is None]
+
+
+def _finite(value: Value) -> bool:
+    if isinstance(value, dict):
+        return any(_finite(v) for v in value.values())
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+def lookup(metrics: Mapping[str, Value], key: str) -> float | None:
+    """A metric's number; `curve.point` names one point of a curve (`deploy_s_by_services.20`).
+    None when it is missing or not finite."""
+    name, _, point = key.partition(".")
+    value: Value | None = metrics.get(key, metrics.get(name))
+    if isinstance(value, dict):
+        value = value.get(point) if point else None
+    if value is None or not _finite(value):
+        return None
+    return float(value)
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -63,7 +88,7 @@ def fmt(value: float | None, unit: str) -> str:
     if unit == "s":
         return f"{value:.4f}" if abs(value) < 0.1 else f"{value:.3f}" if abs(value) < 10 else f"{value:.2f}"
     if unit in ("ms", "MB"):
-        return f"{value:.1f}" if abs(value) < 100 else f"{value:.0f}"
+        return f"{value:.3f}" if abs(value) < 1 else f"{value:.1f}" if abs(value) < 100 else f"{value:.0f}"
     if unit == "req/s":
         return f"{value:.0f}"
     return f"{value:.2f}"
@@ -72,12 +97,12 @@ def fmt(value: float | None, unit: str) -> str:
 HEADER = ("figure", "what", "value", "unit", "reference (same run)", "ref", "ratio", "goal")
 
 
-def table_lines(rows: Iterable[Row], metrics: Mapping[str, float]) -> list[str]:
+def table_lines(rows: Iterable[Row], metrics: Mapping[str, Value]) -> list[str]:
     """The table as text lines; a row whose value is missing shows `-` (the figure failed)."""
     cells = [HEADER]
     for row in rows:
-        value = metrics.get(row.key)
-        reference = metrics.get(row.ref_key) if row.ref_key else None
+        value = lookup(metrics, row.key)
+        reference = lookup(metrics, row.ref_key) if row.ref_key else None
         quotient = ratio(value, reference) if row.ratio else None
         cells.append(
             (
@@ -106,15 +131,26 @@ def table_lines(rows: Iterable[Row], metrics: Mapping[str, float]) -> list[str]:
 
 
 def results_json(
-    metrics: Mapping[str, float], meta: Mapping[str, Any], details: Mapping[str, Any]
+    metrics: Mapping[str, Value],
+    meta: Mapping[str, Any],
+    details: Mapping[str, Any],
+    failed: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """results.json: every metric at the top level (finite numbers, rounded), then meta and details."""
+    """results.json: every metric at the top level (finite numbers, rounded; curves as mappings),
+    then the figures that failed (name → why), meta and details."""
     body: dict[str, Any] = {}
     for key in sorted(metrics):
-        value = metrics[key]
-        if isinstance(value, float) and not math.isfinite(value):
-            continue  # JSON has no NaN; a missing key says "not measured"
-        body[key] = round(value, 4) if isinstance(value, float) else value
+        value = _rounded(metrics[key])
+        if value is not None:  # JSON has no NaN; a missing key says "not measured"
+            body[key] = value
+    body["failed"] = dict(failed or {})
     body["meta"] = dict(meta)
     body["details"] = dict(details)
     return body
+
+
+def _rounded(value: Value) -> Value | None:
+    if isinstance(value, dict):
+        points = {k: round(v, 4) for k, v in value.items() if math.isfinite(v)}
+        return points or None
+    return round(value, 4) if math.isfinite(value) else None

@@ -28,7 +28,7 @@ from bench.report import Outcome, Row, median
 from bench.session import RUNNER, Session
 
 SERVICES = 20
-CHANGED = "s07"
+CHANGED = 7  # the service that changes (the last one with --smoke's fewer services)
 HISTORY_BUILDS = 10_000
 HISTORY_RUNS = 5
 WATCH_S = 4.0
@@ -38,6 +38,11 @@ WATCH_S = 4.0
 class Monorepo:
     root: Path
     home: Path
+    services: int
+
+    @property
+    def changed(self) -> str:
+        return f"s{min(CHANGED, self.services - 1):02d}"
 
 
 def monorepo(session: Session) -> Monorepo:
@@ -45,21 +50,22 @@ def monorepo(session: Session) -> Monorepo:
     if isinstance(found, Monorepo):
         return found
     root = session.tmp / "monorepo" / "repo"
-    services = "".join(f"  s{i:02d}: {{path: services/s{i:02d}}}\n" for i in range(SERVICES))
+    count = session.size(SERVICES, 3)
+    services = "".join(f"  s{i:02d}: {{path: services/s{i:02d}}}\n" for i in range(count))
     root.mkdir(parents=True)
     (root / "pipeline.yml").write_text(
         f"app: bench{session.run_id[:6]}-mono\nbuild_parallelism: 2\nservices:\n{services}"
         "environments:\n  - {name: staging, port: 18997, test_port: 18998, approval: manual,"
         " approval_timeout: 1s}\n"
     )
-    for i in range(SERVICES):
+    for i in range(count):
         service = root / "services" / f"s{i:02d}"
         service.mkdir(parents=True)
         (service / "buildspec.yml").write_text('version: 0.2\nphases:\n  build:\n    commands: ["true"]\n')
         (service / "Dockerfile").write_text("FROM runner/python:bookworm\nCOPY app.py /app/app.py\n")
         (service / "app.py").write_text(f"print({i})\n")
     session.init_repo(root)
-    made = Monorepo(root, session.home("monorepo"))
+    made = Monorepo(root, session.home("monorepo"), count)
     session.cache["monorepo"] = made
     return made
 
@@ -112,13 +118,13 @@ def run_monorepo(session: Session, say: Callable[[str], None]) -> Outcome:
     first = pipeline_run(session, repo)
     baseline = build_stage(repo, session.git(repo.root, "rev-parse", "HEAD"))
     say(f"  baseline: {len(baseline.built)} services built in {time.time() - first:.1f}s")
-    (repo.root / "services" / CHANGED / "app.py").write_text("print('changed')\n")
-    session.git(repo.root, "commit", "-q", "-a", "-m", f"{CHANGED}: changed")
+    (repo.root / "services" / repo.changed / "app.py").write_text("print('changed')\n")
+    session.git(repo.root, "commit", "-q", "-a", "-m", f"{repo.changed}: changed")
     commit = session.git(repo.root, "rev-parse", "HEAD")
     started = pipeline_run(session, repo)
     stage = build_stage(repo, commit)
     total = stage.ended - started
-    say(f"  one changed ({CHANGED}): built {stage.built}, reused {stage.reused}; pipeline run start → "
+    say(f"  one changed ({repo.changed}): built {stage.built}, reused {stage.reused}; pipeline run start → "
         f"Build stage ended {total:.2f}s (Build stage {stage.seconds:.2f}s)")
     metrics = {
         "monorepo_services_built": float(len(stage.built)),
@@ -129,7 +135,7 @@ def run_monorepo(session: Session, say: Callable[[str], None]) -> Outcome:
         "monorepo_baseline_builds": float(len(baseline.built)),
     }
     rows = [
-        Row("monorepo", f"{SERVICES} services, 1 changed: services built", "monorepo_services_built",
+        Row("monorepo", f"{repo.services} services, 1 changed: services built", "monorepo_services_built",
             "services", goal="1"),
         Row("monorepo", "`runner pipeline run` start → images ready", "monorepo_total_s", "s",
             "monorepo_one_build_s", "the one service's build record"),
@@ -142,18 +148,23 @@ def run_monorepo(session: Session, say: Callable[[str], None]) -> Outcome:
 
 
 def time_cli(
-    session: Session, commands: dict[str, tuple[Path, list[str]]], runs: int
+    session: Session,
+    commands: dict[str, tuple[Path, list[str]]],
+    runs: int,
+    cwd: dict[str, Path] | None = None,
 ) -> tuple[dict[str, float], dict[str, str]]:
-    """Median wall time of each runner command (a fresh process each time), interleaved so
-    that load from elsewhere hits them alike; and each command's stdout."""
+    """Median wall time of each runner command (name → (RUNNER_HOME, args); a fresh process
+    each time, in cwd[name] or its home), interleaved so that load from elsewhere hits them
+    alike; and each command's stdout."""
     samples: dict[str, list[float]] = {name: [] for name in commands}
     outputs: dict[str, str] = {}
     for _ in range(runs):
         for name, (home, args) in commands.items():
             started = time.perf_counter()
             done = subprocess.run(
-                [RUNNER, *args], cwd=home, env=session.env(home), capture_output=True, text=True, check=True
-            )
+                [RUNNER, *args], cwd=(cwd or {}).get(name, home), env=session.env(home), capture_output=True,
+                text=True, check=True,
+            )  # fmt: skip
             samples[name].append(time.perf_counter() - started)
             outputs[name] = done.stdout
     return {name: median(values) for name, values in samples.items()}, outputs
@@ -186,7 +197,8 @@ def run_history(session: Session, say: Callable[[str], None]) -> Outcome:
     Store(empty / "state.db").close()
     store = Store(full / "state.db")
     started = time.perf_counter()
-    fill(store, HISTORY_BUILDS)
+    builds = session.size(HISTORY_BUILDS, 200)
+    fill(store, builds)
     store.close()
     filled = time.perf_counter() - started
     timed, outputs = time_cli(
@@ -196,11 +208,11 @@ def run_history(session: Session, say: Callable[[str], None]) -> Outcome:
             "default": (full, ["history", "--json"]),
             "all": (full, ["history", "--json", "--limit", "0"]),
         },
-        HISTORY_RUNS,
+        session.size(HISTORY_RUNS),
     )
     base, default, everything = timed["empty"], timed["default"], timed["all"]
     listed, listed_all = len(json.loads(outputs["default"])), len(json.loads(outputs["all"]))
-    say(f"  {HISTORY_BUILDS} builds written in {filled:.1f}s; `runner history --json` lists {listed} "
+    say(f"  {builds} builds written in {filled:.1f}s; `runner history --json` lists {listed} "
         f"in {default * 1000:.0f} ms, --limit 0 lists {listed_all} in {everything * 1000:.0f} ms; "
         f"empty store {base * 1000:.0f} ms")
     imports = import_profile(session, full, ["history", "--json"])
@@ -213,7 +225,7 @@ def run_history(session: Session, say: Callable[[str], None]) -> Outcome:
         "history_empty_ms": base * 1000,
     }
     rows = [
-        Row("history", f"`runner history --json` ({HISTORY_BUILDS} builds, lists {listed})", "history_10k_ms",
+        Row("history", f"`runner history --json` ({builds} builds, lists {listed})", "history_10k_ms",
             "ms", "history_empty_ms", "same command, empty store"),
         Row("history", f"  --limit 0 (all {listed_all})", "history_10k_all_ms", "ms",
             "history_empty_ms", "same command, empty store"),
@@ -250,14 +262,15 @@ def run_watch_rss(session: Session, say: Callable[[str], None]) -> Outcome:
             if watch.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"runner watch did not start:\n{log.read_text(errors='replace')[-2000:]}")
             time.sleep(0.1)
-        time.sleep(WATCH_S)
+        time.sleep(session.seconds(WATCH_S))
         ours, floor = memory_kb(watch.pid), memory_kb(bare.pid)
     finally:
         watch.send_signal(signal.SIGINT)
         bare.kill()
         watch.wait(30)
         bare.wait(5)
-    say(f"  runner watch ({SERVICES} services, {WATCH_S:.0f}s): VmRSS {ours['VmRSS'] / 1024:.1f} MB, "
+    say(f"  runner watch ({repo.services} services, {session.seconds(WATCH_S):.0f}s): "
+        f"VmRSS {ours['VmRSS'] / 1024:.1f} MB, "
         f"VmHWM {ours['VmHWM'] / 1024:.1f} MB; bare interpreter {floor['VmRSS'] / 1024:.1f} MB")
     metrics = {
         "watch_rss_mb": ours["VmRSS"] / 1024,
@@ -265,7 +278,7 @@ def run_watch_rss(session: Session, say: Callable[[str], None]) -> Outcome:
         "python_rss_mb": floor["VmRSS"] / 1024,
     }
     rows = [
-        Row("watch_rss", f"`runner watch` RSS ({SERVICES}-service repo, idle)", "watch_rss_mb", "MB",
+        Row("watch_rss", f"`runner watch` RSS ({repo.services}-service repo, idle)", "watch_rss_mb", "MB",
             "python_rss_mb", "a bare python3 process"),
         Row("watch_rss", "  its peak (VmHWM)", "watch_hwm_mb", "MB", "python_rss_mb", "a bare python3"),
     ]  # fmt: skip

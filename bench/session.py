@@ -25,7 +25,8 @@ GIT = ["git", "-c", "user.email=bench@example.com", "-c", "user.name=bench"]
 
 
 class Session:
-    def __init__(self) -> None:
+    def __init__(self, smoke: bool = False) -> None:
+        self.smoke = smoke  # `--smoke`: every figure once at tiny sizes (see size())
         self.run_id = uuid.uuid4().hex[:10]
         self.label = f"runner.bench={self.run_id}"
         os.environ["RUNNER_LABELS"] = self.label
@@ -34,6 +35,15 @@ class Session:
         self.processes: list[subprocess.Popen[bytes]] = []
         self._cleanups: list[Callable[[], None]] = []
         self.cache: dict[str, object] = {}  # shared set-ups (a built sample project, a tiny environment)
+
+    def size(self, full: int, smoke: int = 1) -> int:
+        """How many samples, rounds, builds … a figure takes: `full` normally, `smoke` with --smoke.
+        Every figure reads its sizes here, so a new figure gets a quick smoke run for free."""
+        return smoke if self.smoke else full
+
+    def seconds(self, full: float, smoke: float = 1.0) -> float:
+        """A duration (wrk runs, waits) the same way as size()."""
+        return smoke if self.smoke else full
 
     # ------------------------------------------------------------ environment
 

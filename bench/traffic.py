@@ -120,10 +120,14 @@ def tiny(session: Session, say: Callable[[str], None]) -> Tiny:
 # ---------------------------------------------------------------- wrk
 
 
-def wrk_command(session: Session, port: int, duration_s: float) -> list[str]:
+def wrk_command(
+    session: Session, port: int, duration_s: float, *, url: str = "", options: list[str] = WRK
+) -> list[str]:
+    """wrk with our summary hook, on /web/version through the router at `port` (or `url`)."""
     script = session.tmp / "wrk-json.lua"
     script.write_text(WRK_LUA)
-    return [*WRK, "-d", f"{duration_s:.0f}s", "-s", str(script), f"http://127.0.0.1:{port}/web/version"]
+    target = url or f"http://127.0.0.1:{port}/web/version"
+    return [*options, "-d", f"{duration_s:.0f}s", "-s", str(script), target]
 
 
 def wrk_numbers(output: str) -> dict[str, float]:
@@ -177,22 +181,24 @@ def listen_overflows(app: str) -> dict[str, int]:
 def run_flip(session: Session, say: Callable[[str], None]) -> Outcome:
     env = tiny(session, say)
     app = env.config.app
+    flips_n = session.size(FLIPS, 2)
+    steady_s, warm_up_s = session.seconds(STEADY_S), session.seconds(WARM_UP_S)
     cold = listen_overflows(app)
     # A fresh slot's first seconds under load stall (see the module doc): warm it up first.
-    subprocess.run(wrk_command(session, env.port, WARM_UP_S), capture_output=True, check=True)
+    subprocess.run(wrk_command(session, env.port, warm_up_s), capture_output=True, check=True)
     _, offset = slow_upstream_answers(env, 0)
     warm = listen_overflows(app)
-    steady_out = subprocess.run(wrk_command(session, env.port, STEADY_S), capture_output=True, text=True)
+    steady_out = subprocess.run(wrk_command(session, env.port, steady_s), capture_output=True, text=True)
     steady = wrk_numbers(steady_out.stdout)
     steady["router_slow_answers"], offset = slow_upstream_answers(env, offset)
     after = listen_overflows(app)
     overflows = {
         "new slot": cold,
-        f"after {WARM_UP_S}s warm-up": warm,
-        f"after the {STEADY_S}s steady run": after,
+        f"after {warm_up_s:.0f}s warm-up": warm,
+        f"after the {steady_s:.0f}s steady run": after,
     }
     say(f"  live slot's listen-queue overflows: {overflows}")
-    say(f"  steady {STEADY_S}s: {steady['rps']:.0f} req/s, p99 {steady['p99_us'] / 1000:.1f} ms, "
+    say(f"  steady {steady_s:.0f}s: {steady['rps']:.0f} req/s, p99 {steady['p99_us'] / 1000:.1f} ms, "
         f"failed {steady['failed']:.0f}")
     process = session.spawn(
         wrk_command(session, env.port, 300), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
@@ -203,7 +209,7 @@ def run_flip(session: Session, say: Callable[[str], None]) -> Outcome:
     time.sleep(1.0)
     flips, started = [], time.monotonic()
     try:
-        for n in range(FLIPS):
+        for n in range(flips_n):
             image = "v2" if n % 2 == 0 else "v1"
             began = time.monotonic()
             result = env.deploy(image, "AllAtOnce")
@@ -219,7 +225,7 @@ def run_flip(session: Session, say: Callable[[str], None]) -> Outcome:
     during = wrk_numbers(b"".join(output).decode(errors="replace"))
     during["router_slow_answers"], offset = slow_upstream_answers(env, offset)
     non2xx = max(during["status"], during["non2xx"])
-    say(f"  {FLIPS} blue-green deployments in {flipping:.1f}s under wrk: {during['rps']:.0f} req/s, "
+    say(f"  {flips_n} blue-green deployments in {flipping:.1f}s under wrk: {during['rps']:.0f} req/s, "
         f"{during['requests']:.0f} requests, p99 {during['p99_us'] / 1000:.1f} ms, "
         f"failed {during['failed']:.0f} (socket {during['socket_errors']:.0f}, non-2xx {non2xx:.0f})")
     say(f"  router answers that took ≥ 0.5 s: steady {steady['router_slow_answers']:.0f}, "
@@ -240,7 +246,7 @@ def run_flip(session: Session, say: Callable[[str], None]) -> Outcome:
         "flip_deploy_median_s": percentile([f["s"] for f in flips], 50),
     }
     rows = [
-        Row("flip", f"req/s through the router during {FLIPS} blue-green deploys", "flip_rps", "req/s",
+        Row("flip", f"req/s through the router during {flips_n} blue-green deploys", "flip_rps", "req/s",
             "steady_rps", "same wrk, no deploys", goal="≥ 1000"),
         Row("flip", "failed requests (socket errors + non-2xx)", "flip_failed_requests", "requests",
             "steady_failed_requests", "steady state", ratio=False, goal="0"),

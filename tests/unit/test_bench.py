@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+import yaml
 
-from bench.__main__ import FIGURES, main, parse
-from bench.report import Row, fmt, percentile, results_json, table_lines
+from bench.__main__ import FIGURES, OUT, SMOKE_OUT, main, parse
+from bench.report import Outcome, Row, fmt, lookup, percentile, results_json, table_lines
+from bench.sample import bench_pipeline
+from bench.session import Session
 from bench.timers import Timers
 from bench.traffic import wrk_numbers
+from bench.ui_load import fill
+from runner import config
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -185,3 +192,131 @@ def test_only_refuses_an_unknown_figure(capsys: pytest.CaptureFixture[str]) -> N
 def test_list_names_every_figure(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--list"]) == 0
     assert [line.split()[0] for line in capsys.readouterr().out.splitlines()] == list(FIGURES)
+
+
+# ---------------------------------------------------------------- curves, failures, smoke
+
+
+def test_a_curve_is_a_mapping_and_rows_name_its_points() -> None:
+    metrics = {"deploy_s_by_services": {"1": 1.2, "20": 2.4, "5": math.nan}, "one": 3.0}
+    assert lookup(metrics, "deploy_s_by_services.20") == 2.4
+    assert lookup(metrics, "deploy_s_by_services.5") is None  # NaN: not measured
+    assert lookup(metrics, "deploy_s_by_services.7") is None
+    assert lookup(metrics, "deploy_s_by_services") is None
+    assert lookup(metrics, "one") == 3.0 and lookup(metrics, "two") is None
+    row = Row("scale", "20 services", "deploy_s_by_services.20", "s", "deploy_s_by_services.1", "1 service")
+    cells = table_lines([row], metrics)[2].split()
+    assert cells[3:5] == ["2.400", "s"] and cells[-1] == "2.00x"
+    body = results_json(metrics, {}, {}, failed={"history": "RuntimeError: boom"})
+    assert body["deploy_s_by_services"] == {"1": 1.2, "20": 2.4}  # NaN points are left out
+    assert body["failed"] == {"history": "RuntimeError: boom"}
+
+
+def test_an_outcome_without_its_numbers_is_missing_them() -> None:
+    rows = [Row("f", "a", "a_s", "s"), Row("f", "curve", "c.20", "s")]
+    assert Outcome(rows, {}).missing() == ["no number"]
+    assert Outcome(rows, {"a_s": math.nan}).missing() == ["no number"]
+    assert Outcome(rows, {"a_s": 1.0, "c": {"5": 1.0}}).missing() == ["c.20"]
+    assert Outcome(rows, {"a_s": 1.0, "c": {"20": 1.0}}).missing() == []
+
+
+def test_smoke_sizes_every_figure_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUNNER_LABELS", "")
+    full, smoke = Session(), Session(smoke=True)
+    try:
+        assert (full.size(20, 2), smoke.size(20, 2), smoke.size(7)) == (20, 2, 1)
+        assert (full.seconds(5.0), smoke.seconds(5.0, 0.5)) == (5.0, 0.5)
+    finally:
+        for session in (full, smoke):
+            shutil.rmtree(session.tmp)
+    assert parse(["--smoke"]).out == SMOKE_OUT and parse([]).out == OUT
+    assert parse(["--smoke", "--out", "x.json"]).out == Path("x.json")
+
+
+def _exits(session: Session, say: Callable[[str], None]) -> Outcome:
+    raise SystemExit("bench: timed out")  # what a figure's helper may raise
+
+
+def _measures(session: Session, say: Callable[[str], None]) -> Outcome:
+    return Outcome([Row("good", "size", "good_n", "count")], {"good_n": float(session.size(10, 1))})
+
+
+def _forgets_a_row(session: Session, say: Callable[[str], None]) -> Outcome:
+    return Outcome([Row("half", "a", "half_a", "s"), Row("half", "b", "half_b", "s")], {"half_a": 1.0})
+
+
+class _QuietSession(Session):
+    def close(self, interrupted: bool = False) -> None:  # nothing labelled to sweep: no Docker here
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def test_a_failed_figure_is_marked_and_no_stale_number_stays(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import bench.__main__ as entry
+
+    monkeypatch.setenv("RUNNER_LABELS", "")
+    monkeypatch.setattr(entry, "Session", _QuietSession)
+    monkeypatch.setattr(entry.signal, "signal", lambda *_: None)  # keep pytest's own handlers
+    here = __name__
+    figures = {
+        "good": (here, "_measures", "measures"),
+        "exits": (here, "_exits", "raises SystemExit"),
+        "half": (here, "_forgets_a_row", "leaves a row empty"),
+    }
+    monkeypatch.setattr(entry, "FIGURES", figures)
+    out = tmp_path / "results.json"
+    out.write_text(json.dumps({"exits_s": 1.0, "good_n": 99.0}))  # an older run's numbers
+    assert entry.main(["--smoke", "--out", str(out)]) == 1
+    body = json.loads(out.read_text())
+    assert body["good_n"] == 1.0 and body["half_a"] == 1.0 and "exits_s" not in body
+    assert body["failed"] == {"exits": "SystemExit: bench: timed out", "half": "no value for half_b"}
+    assert body["meta"]["smoke"] is True and body["meta"]["figures"] == ["good", "exits", "half"]
+    printed = capsys.readouterr().out
+    assert "FAILED exits: SystemExit: bench: timed out" in printed and "FAILED half" in printed
+    assert entry.main(["--only", "good", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["failed"] == {}
+
+
+def test_the_bench_pipeline_is_sample_services_own_with_only_the_bench_overrides() -> None:
+    samples = Path(__file__).resolve().parents[2] / "sample-services" / "pipeline.yml"
+    original = yaml.safe_load(samples.read_text())
+    text = bench_pipeline(samples.read_text(), "bench1-shop", [1001, 1002, 1003, 1004])
+    derived = yaml.safe_load(text)
+    assert derived["services"] == {"catalog": original["services"]["catalog"]}  # as the samples have it
+    assert "test" not in derived and derived["app"] == "bench1-shop" and derived["time_scale"] == "6000"
+    staging, prod = derived["environments"]
+    assert (staging["name"], staging["port"], staging["test_port"]) == ("staging", 1001, 1002)
+    assert (prod["name"], prod["port"], prod["test_port"]) == ("prod", 1003, 1004)
+    assert {e["strategy"] for e in derived["environments"]} == {"CodeDeployDefault.ECSAllAtOnce"}
+    assert not {"alarms", "bake"} & (set(staging) | set(prod))
+    assert prod["approval"] == original["environments"][1]["approval"]  # the rest is kept
+    loaded = config.loads(text, samples)
+    assert [s.name for s in loaded.services] == ["catalog"] and loaded.services[0].image.from_artifacts
+
+
+def test_the_bench_pipeline_names_what_the_samples_lack() -> None:
+    with pytest.raises(RuntimeError, match="no service 'catalog'"):
+        bench_pipeline("services: {web: {path: web}}\nenvironments: []\n", "a", [1, 2, 3, 4])
+    with pytest.raises(RuntimeError, match="no environment 'prod'"):
+        bench_pipeline("services: {catalog: {path: c}}\nenvironments: [{name: staging}]\n", "a", [1, 2, 3, 4])
+
+
+def test_fill_writes_builds_shaped_like_real_ones(tmp_path: Path) -> None:
+    from runner.store import Store
+    from runner.store.builds import list_builds
+
+    store = Store(tmp_path / "state.db")
+    try:
+        newest = fill(store, 70, log_lines=3)
+        builds = list_builds(store, limit=0)
+        assert len(builds) == 70 and builds[0].id == newest and builds[0].number == 70
+        assert len({b.id for b in builds}) == 70 and builds[0].started > builds[-1].started
+        assert sum(b.status == "FAILED" for b in builds) == 10  # every 7th
+        assert store.query("SELECT count(*) AS n FROM phases")[0]["n"] == 70 * 8
+        lines = store.query("SELECT text FROM log_lines WHERE build_id=? ORDER BY seq", (newest,))
+        assert [r["text"] for r in lines] == [f"[Container] line {s} of build 70" for s in (1, 2, 3)]
+        result = json.loads(store.query("SELECT result FROM builds WHERE id=?", (newest,))[0]["result"])
+        assert result["id"] == newest and result["reports"][0]["total"] == 40
+    finally:
+        store.close()

@@ -56,6 +56,7 @@ class TaskEnv:
 class Task:
     identifier: str
     position: Position  # of the task's entry (a matrix: of build-matrix), for messages
+    path: str  # its key path in messages: batch.build-list[0], batch.build-matrix
     buildspec: str | None = None  # a path in the source, or inline YAML; None: the batch's own file
     env: TaskEnv = field(default_factory=TaskEnv)
     ignore_failure: bool = False
@@ -65,12 +66,21 @@ class Task:
 
 
 @dataclass(frozen=True, slots=True)
+class BatchMember:
+    """On a BuildRequest: this build is a task of a batch."""
+
+    batch_id: str
+    identifier: str
+
+
+@dataclass(frozen=True, slots=True)
 class Batch:
     kind: str
     tasks: tuple[Task, ...]
     fast_fail: bool = False
     warnings: tuple[str, ...] = ()
     position: Position | None = None  # of the `batch` key
+    own_phases: bool = True  # the file has phases (tasks without a buildspec run them)
 
 
 # ---------------------------------------------------------------- parsing
@@ -94,8 +104,10 @@ def parse(doc: Document) -> Batch:
     data = _batch_kind().read(node, "batch", ctx)
     kind = _one_kind(doc, node, data)
     warnings = list(ctx.warnings)
+    own_phases = _child(doc.root, "phases") is not None
+    fast_fail = bool(data["fast-fail"])
     if kind == FANOUT:
-        return Batch(FANOUT, (), bool(data["fast-fail"]), (*warnings, FANOUT_WARNING), _pos(doc, node))
+        return Batch(FANOUT, (), fast_fail, (*warnings, FANOUT_WARNING), _pos(doc, node), own_phases)
     kind_node = _child(node, kind)
     assert kind_node is not None
     if kind == MATRIX:
@@ -103,7 +115,7 @@ def parse(doc: Document) -> Batch:
     else:
         tasks = _listed(doc, kind_node, data[kind], kind, warnings)
     check_graph(doc, node, kind, tasks)
-    return Batch(kind, tasks, bool(data["fast-fail"]), tuple(warnings), _pos(doc, node))
+    return Batch(kind, tasks, fast_fail, tuple(warnings), _pos(doc, node), own_phases)
 
 
 def _batch_kind() -> Kind:
@@ -140,6 +152,7 @@ def _listed(
             Task(
                 identifier=item["identifier"],
                 position=_pos(doc, item_node),
+                path=f"batch.{kind}[{index}]",
                 buildspec=item.get("buildspec") or None,
                 env=_env(item.get("env") or {}),
                 ignore_failure=bool(item.get("ignore-failure")),
@@ -193,6 +206,7 @@ def expand_matrix(data: Mapping[str, Any], where: Position) -> tuple[Task, ...]:
             Task(
                 identifier=identifier,
                 position=where,
+                path="batch.build-matrix",
                 buildspec=chosen.get("buildspec"),
                 env=env,
                 ignore_failure=bool(static.get("ignore-failure")),

@@ -173,7 +173,9 @@ def test_batch_only_files_are_recognised() -> None:
 
 def graph(*edges: tuple[str, tuple[str, ...], bool]) -> tuple[batch.Task, ...]:
     where = batch.Position("b.yml", 1, 1)
-    return tuple(batch.Task(name, where, depends_on=deps, ignore_failure=ign) for name, deps, ign in edges)
+    return tuple(
+        batch.Task(name, where, "b", depends_on=deps, ignore_failure=ign) for name, deps, ign in edges
+    )
 
 
 def test_order_waits_for_dependencies_and_skips_dependants_of_a_failure() -> None:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from runner import batch
 from runner.errors import ConfigError
+from runner.store import batches, open_store
 from runner.yamlnodes import load_text
 
 PHASES = "phases:\n  build:\n    commands: [echo hi]\n"
@@ -203,3 +209,93 @@ def test_batch_status() -> None:
     assert batch.batch_status(tasks, {"a": "SUCCEEDED"}, stopped=True) == "STOPPED"
     assert batch.batch_status(tasks, {"a": "SUCCEEDED"}, stopped=True, timed_out=True) == "TIMED_OUT"
     assert batch.variables("a") == {"CODEBUILD_BATCH_BUILD_IDENTIFIER": "a"} and batch.variables(None) == {}
+
+
+# ---------------------------------------------------------------- the CLI's config errors (no Docker)
+
+GRAPH_HEAD = "version: 0.2\nbatch:\n  build-graph:\n"
+
+
+def cli(*args: str, home: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RUNNER_HOME": str(home)}
+    return subprocess.run(
+        [sys.executable, "-m", "runner", *args], capture_output=True, text=True, cwd=cwd, env=env
+    )
+
+
+@pytest.mark.parametrize(
+    ("tasks", "expected"),
+    [
+        (
+            "    - identifier: a\n      depend-on: [zz]\n",
+            "buildspec.yml:5:19: batch.build-graph[0].depend-on[0]: no task has the identifier 'zz'",
+        ),
+        (
+            "    - identifier: a\n      depend-on: [b]\n    - identifier: b\n      depend-on: [a]\n",
+            "buildspec.yml:5:18: batch.build-graph[0].depend-on: a dependency cycle: a -> b -> a",
+        ),
+        (
+            "    - identifier: a\n      buildspec: ci/missing.yml\n",
+            "buildspec.yml:5:18: batch.build-graph[0].buildspec: ci/missing.yml: "
+            "no such file in the source {src}",
+        ),
+        (
+            "    - identifier: a\n",
+            "buildspec.yml:4:7: batch.build-graph[0]: names no buildspec, and this file has no phases",
+        ),
+    ],
+)
+def test_config_errors_exit_2_in_one_line_before_anything_runs(
+    tmp_path: Path, tasks: str, expected: str
+) -> None:
+    (tmp_path / "buildspec.yml").write_text(GRAPH_HEAD + tasks)
+    home = tmp_path / "home"
+    result = cli("build", "--json", home=home, cwd=tmp_path)  # a batch-only file: a batch without --batch
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines()[-1] == "runner: error: " + expected.format(src=tmp_path)
+    assert result.stdout == "" and not (home / "state.db").exists()
+
+
+def test_flags_that_refuse_a_batch(tmp_path: Path) -> None:
+    (tmp_path / "buildspec.yml").write_text(
+        "version: 0.2\nbatch:\n  build-list:\n    - identifier: a\n    - identifier: b\n" + PHASES
+    )
+    home = tmp_path / "home"
+    too_many = cli("build", "--batch", "--max-builds", "1", home=home, cwd=tmp_path)
+    assert too_many.returncode == 2
+    assert too_many.stderr == "runner: error: the batch has 2 builds; --max-builds allows 1\n"
+    combine = cli("build", "--batch", "--combine-artifacts", home=home, cwd=tmp_path)
+    assert combine.stderr == "runner: error: --combine-artifacts needs -a DIR\n"
+    (tmp_path / "buildspec.yml").write_text("version: 0.2\n" + PHASES)
+    plain = cli("build", "--batch", home=home, cwd=tmp_path)
+    assert (plain.returncode, plain.stderr) == (
+        2,
+        "runner: error: buildspec.yml has no batch section (--batch runs one)\n",
+    )
+    assert not (home / "state.db").exists()
+
+
+# ---------------------------------------------------------------- the store
+
+
+def test_batch_records_ids_and_links(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "home")
+    first = batches.create_batch(
+        store, "p", "build-graph", "b.yml", [("a", (), {}), ("b", ("a",), {})], 1, {}
+    )
+    second = batches.create_batch(store, "p", "build-list", "b.yml", [("x", (), {})], 1, {})
+    other = batches.create_batch(store, "q", "build-list", "b.yml", [("x", (), {})], 1, {})
+    assert (first.id, second.id, other.id) == ("p:batch-1", "p:batch-2", "q:batch-1")
+    assert batches.is_batch_ref("batch-2") and batches.is_batch_ref("p:batch-2")
+    assert not batches.is_batch_ref("12") and not batches.is_batch_ref("p:0b3c-uuid")
+    assert batches.get_batch(store, "batch-2") == second and batches.get_batch(store, "p:batch-1") == first
+    assert batches.get_batch(store, "batch-9") is None
+    batches.link_build(store, first.id, "a", "p:some-build")
+    assert batches.batch_links(store, ["p:some-build", "p:other"]) == {"p:some-build": (first.id, "a")}
+    batches.finish_batch(store, first.id, "FAILED")
+    tasks = batches.tasks_of(store, first.id)
+    assert [t.as_json() for t in tasks] == [
+        {"identifier": "a", "number": None, "status": "IN_PROGRESS", "depends_on": []},
+        {"identifier": "b", "number": None, "status": "STOPPED", "depends_on": ["a"]},
+    ]
+    assert batches.get_batch(store, first.id).status == "FAILED"  # type: ignore[union-attr]

@@ -202,6 +202,7 @@ class _BatchRun:
             signal = StopSignal()
             self.signals[task.identifier] = signal
             self.started.add(task.identifier)
+            self.view.start(task.identifier)
             show = self.view.show_for(task.identifier)
             self.running[pool.submit(run_build, request, self.store, show, signal)] = task.identifier
 

@@ -53,6 +53,13 @@ class BatchView:
 
         return show
 
+    def start(self, identifier: str) -> None:
+        """The task was handed to a worker: its duration counts from here."""
+        with self._lock:
+            row = self.rows[identifier]
+            row.started, row.status, row.phase = time.monotonic(), "IN_PROGRESS", "SUBMITTED"
+            self._redraw()
+
     def note(self, identifier: str, status: str, message: str) -> None:
         """A task that did not run as a build (never started, or refused)."""
         with self._lock:

@@ -271,3 +271,13 @@ def test_fast_fail_stops_the_running_tasks(tmp_path: Path, runner_home: Path) ->
         "three": "STOPPED",
     }
     assert result["builds"][2]["number"] is None
+
+
+def test_the_batch_timeout_stops_it_as_timed_out(tmp_path: Path, runner_home: Path) -> None:
+    root = write_project(tmp_path / "src", SLEEPERS.format(fast_fail="false", failing="none"))
+    done = runner("build", "-s", str(root), "--batch", "--jobs", "3", "--batch-timeout", "0.08", "--json")
+    assert done.returncode == 1, done.stderr
+    result = batch_json(done)
+    assert result["status"] == "TIMED_OUT"
+    assert [b["status"] for b in result["builds"]] == ["STOPPED"] * 3
+    assert all(containers_of(build_id) == [] for build_id, _ in task_rows(runner_home).values() if build_id)

@@ -299,3 +299,40 @@ def test_batch_records_ids_and_links(tmp_path: Path) -> None:
         {"identifier": "b", "number": None, "status": "STOPPED", "depends_on": ["a"]},
     ]
     assert batches.get_batch(store, first.id).status == "FAILED"  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------- planning (no Docker)
+
+
+def test_plan_gives_each_task_its_request(tmp_path: Path) -> None:
+    from runner.batch_run import BatchOptions, plan
+    from runner.build import BuildRequest
+
+    text = (
+        "version: 0.2\nbatch:\n  build-list:\n"
+        "    - identifier: own\n"
+        "      env: {image: task-image, privileged-mode: true, variables: {A: task, B: task}}\n"
+        "    - identifier: inline\n"
+        "      buildspec: |\n"
+        "        version: 0.2\n"
+        "        phases:\n"
+        "          build:\n"
+        "            commands: [echo inline]\n" + PHASES
+    )
+    (tmp_path / "buildspec.yml").write_text(text)
+    base = BuildRequest(
+        source=tmp_path,
+        buildspec=tmp_path / "buildspec.yml",
+        image="cli-image",
+        project="p",
+        work_dir=tmp_path / "work",
+        artifacts_dir=tmp_path / "out",
+        overrides={"A": "cli"},
+    )
+    parsed_batch = batch.parse(load_text(text, "buildspec.yml"))
+    checked = plan(base, parsed_batch, "buildspec.yml", BatchOptions(jobs=2))
+    own, inline = checked.requests["own"], checked.requests["inline"]
+    assert (own.image, own.privileged, dict(own.overrides)) == ("task-image", True, {"A": "cli", "B": "task"})
+    assert own.buildspec == base.buildspec and own.artifacts_dir == tmp_path / "out" / "own"
+    assert inline.image == "cli-image" and not inline.privileged
+    assert inline.buildspec.read_text().startswith("version: 0.2\nphases:")

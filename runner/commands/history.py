@@ -7,7 +7,7 @@ from typing import Any
 
 from runner.output import print_json, print_table
 from runner.store import open_store
-from runner.store.batches import batch_links
+from runner.store.batches import batch_links, with_batch
 from runner.store.builds import list_builds
 
 
@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     builds = list_builds(store, service=args.service, status=args.status, limit=args.limit)
     if args.json:
         links = batch_links(store, [b.id for b in builds])
-        print_json([_with_batch(b.summary(), links.get(b.id)) for b in builds])
+        print_json([with_batch(b.summary(), links.get(b.id)) for b in builds])
         return 0
     print_table(
         ["BUILD", "SERVICE", "STATUS", "SOURCE", "STARTED", "DURATION"],
@@ -42,10 +42,3 @@ def run(args: argparse.Namespace) -> int:
         ],
     )
     return 0
-
-
-def _with_batch(summary: dict[str, Any], link: tuple[str, str] | None) -> dict[str, Any]:
-    """A batch task's build says which batch, and which task of it, it is."""
-    if link is None:
-        return summary
-    return summary | {"batch": {"id": link[0], "identifier": link[1]}}

@@ -154,6 +154,13 @@ def batch_links(store: Store, build_ids: Iterable[str]) -> dict[str, tuple[str, 
     return found
 
 
+def with_batch(summary: dict[str, Any], link: tuple[str, str] | None) -> dict[str, Any]:
+    """A build's summary; a batch task's also says which batch, and which task of it, it is."""
+    if link is None:
+        return summary
+    return summary | {"batch": {"id": link[0], "identifier": link[1]}}
+
+
 def list_batches(store: Store, limit: int = 50) -> list[BatchRecord]:
     sql = "SELECT * FROM batches ORDER BY started DESC" + (f" LIMIT {int(limit)}" if limit > 0 else "")
     return [_record(r) for r in store.query(sql)]

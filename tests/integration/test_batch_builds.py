@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from runner.store import batches, open_store
 from tests.integration.helpers import write_project
 from tests.integration.test_build_cli import Background, containers_of, history, runner
 
@@ -147,9 +148,7 @@ def test_ignore_failure_keeps_the_batch_green_and_task_env_wins_over_i(
               - test "$CODEBUILD_BATCH_BUILD_IDENTIFIER" = fine
         """,
     )
-    done = runner(
-        "build", "-s", str(root), "--batch", "-i", "no-such-image:0", "--env", "WHO=cli", "--json"
-    )
+    done = runner("build", "-s", str(root), "--batch", "-i", "no-such-image:0", "--env", "WHO=cli", "--json")
     assert done.returncode == 0, done.stderr
     result = batch_json(done)
     assert result["status"] == "SUCCEEDED"
@@ -281,3 +280,25 @@ def test_the_batch_timeout_stops_it_as_timed_out(tmp_path: Path, runner_home: Pa
     assert result["status"] == "TIMED_OUT"
     assert [b["status"] for b in result["builds"]] == ["STOPPED"] * 3
     assert all(containers_of(build_id) == [] for build_id, _ in task_rows(runner_home).values() if build_id)
+
+
+def test_a_killed_batch_runner_is_repaired_by_the_next_command(tmp_path: Path, runner_home: Path) -> None:
+    root = write_project(tmp_path / "src", SLEEPERS.format(fast_fail="false", failing="none"))
+    running = Background("-s", str(root), "--batch", "--jobs", "1")
+    running.wait_for("[one] up one")
+    running.process.kill()  # kill -9: no cleanup at all
+    running.finish()
+    (build_id, _) = task_rows(runner_home)["one"]
+    assert build_id is not None and len(containers_of(build_id)) == 1
+    after = runner("stop", "batch-1")  # any command that writes repairs first
+    assert f"build {build_id} was interrupted: recorded as FAULT" in after.stderr
+    assert "batch src:batch-1 was interrupted: recorded as FAULT" in after.stderr
+    assert "already ended: FAULT" in after.stderr
+    assert containers_of(build_id) == []
+    store = open_store(runner_home)
+    assert [t.as_json() for t in batches.tasks_of(store, "src:batch-1")] == [
+        {"identifier": "one", "number": 1, "status": "FAULT", "depends_on": []},
+        {"identifier": "two", "number": None, "status": "STOPPED", "depends_on": []},
+        {"identifier": "three", "number": None, "status": "STOPPED", "depends_on": []},
+    ]
+    store.close()

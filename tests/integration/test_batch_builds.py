@@ -6,8 +6,10 @@ Ctrl-C / `runner stop BATCH` leaving no container."""
 from __future__ import annotations
 
 import json
+import queue
 import signal
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -217,6 +219,22 @@ phases:
 """
 
 
+def wait_for_all(running: Background, texts: set[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    missing = set(texts)
+    while missing and time.monotonic() < deadline:
+        try:
+            line = running.lines.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        running.seen.append(line)
+        missing.discard(line)
+    if missing:
+        running.process.kill()
+        running.finish()
+        raise AssertionError(f"{missing} never came: {running.seen}")
+
+
 def task_rows(home: Path) -> dict[str, tuple[str | None, str]]:
     with sqlite3.connect(home / "state.db") as db:
         rows = db.execute("SELECT identifier, build_id, status FROM batch_builds").fetchall()
@@ -226,8 +244,7 @@ def task_rows(home: Path) -> dict[str, tuple[str | None, str]]:
 def test_ctrl_c_stops_every_task_and_leaves_no_container(tmp_path: Path, runner_home: Path) -> None:
     root = write_project(tmp_path / "src", SLEEPERS.format(fast_fail="false", failing="none"))
     running = Background("-s", str(root), "--batch", "--jobs", "2")
-    running.wait_for("[one] up one")
-    running.wait_for("[two] up two")
+    wait_for_all(running, {"[one] up one", "[two] up two"})  # in either order
     running.process.send_signal(signal.SIGINT)
     code, lines = running.finish()
     assert code == 130, lines

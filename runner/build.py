@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from runner import build_paths, cache, docker_engine, phases, secondary_sources, workspace
+from runner import batch, build_paths, cache, docker_engine, phases, secondary_sources, workspace
 from runner.artifacts import ARTIFACTS_EVENT, upload
 from runner.build_result import (
     RUNTIME_WARNING,
@@ -45,6 +45,7 @@ from runner.secrets import Masker, SecretSources, secrets_path
 from runner.shell import StateSaving, read_exported
 from runner.source import describe
 from runner.store import Store
+from runner.store.batches import link_build
 from runner.store.builds import BuildRecord, create_build, finish_build, record_phase, stop_requested
 
 __all__ = ["RUNTIME_WARNING", "BuildRequest", "BuildResult", "PhaseRecord", "load_inputs", "run_build"]
@@ -102,7 +103,7 @@ class _Build:
         self.source_version = self.request.source_version or info.branch or self.resolved
         self.repo_url = info.repo_url
         self.secondary = tuple(secondary_sources.describe(s) for s in self.request.secondary_sources)
-        return create_build(
+        record = create_build(
             self.store,
             BuildRecord(
                 id=f"{self.request.project}:{self.uuid}",
@@ -122,6 +123,9 @@ class _Build:
                 result=None,
             ),
         )
+        if self.request.batch is not None:  # linked at once: `runner stop BATCH` must find it
+            link_build(self.store, self.request.batch.batch_id, self.request.batch.identifier, record.id)
+        return record
 
     def run(self) -> BuildResult:
         try:
@@ -133,7 +137,7 @@ class _Build:
                 workspace.remove_source(self.space)
 
     def _run(self) -> BuildResult:
-        for warning in (*self.spec.warnings, *local_notes(self.spec)):
+        for warning in (*self.spec.warnings, *local_notes(self.spec, self.request.batch is not None)):
             self.log.container(f"Warning: {warning}")
         try:
             self._phase("SUBMITTED", lambda: None)
@@ -291,7 +295,9 @@ class _Build:
             self.secret_values,
             self.request.project_env,
             self.request.overrides,
-            codebuild_variables(who) | secondary_sources.variables(self.secondary, space.container_secondary),
+            codebuild_variables(who)
+            | batch.variables(self.request.batch.identifier if self.request.batch else None)
+            | secondary_sources.variables(self.secondary, space.container_secondary),
         )
         secret_names = {name for name, value in self.secret_values.items() if env.get(name) == value}
         self.secret_sources = SecretSources.of(self.spec, self.secrets_file, secret_names)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from runner import buildspec as buildspec_mod
+from runner.batch import BatchMember
 from runner.buildspec import Buildspec
 from runner.reports import Report
 from runner.secondary_sources import SecondarySource
@@ -44,6 +45,7 @@ class BuildRequest:
     cache_dir: Path | None = None
     network: str | None = None  # a docker network to join (the test stage joins staging's)
     secondary_sources: tuple[SecondarySource, ...] = ()  # -s IDENTIFIER:DIR, in order
+    batch: BatchMember | None = None  # a task of `runner build --batch`
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,18 +94,13 @@ class BuildResult:
         }
 
 
-def local_notes(spec: Buildspec) -> list[str]:
+def local_notes(spec: Buildspec, in_batch: bool = False) -> list[str]:
     """Keys CodeBuild acts on that have no effect here: said once, so nobody is surprised."""
     notes = []
-    if spec.batch is not None and not spec.phases:
+    if spec.batch is not None and not in_batch:
         notes.append(
-            "batch: this file has no phases (its batch tasks name their own buildspecs) and batch "
-            "builds are not run locally: run a task's buildspec with -b"
-        )
-    elif spec.batch is not None:
-        notes.append(
-            "batch: batch builds are not run locally; this build runs the buildspec's phases once, "
-            "as a single build"
+            "batch: a plain build runs the buildspec's phases once and ignores batch, as CodeBuild's "
+            "start-build does; `runner build --batch` runs the batch"
         )
     if spec.env.git_credential_helper:
         notes.append(

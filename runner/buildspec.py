@@ -320,7 +320,10 @@ SCHEMA = Obj(
                             )
                         ),
                     ),
-                )
+                ),
+                # combine-artifacts, timeout, report mode, restrictions are project settings
+                # in CodeBuild (flags of `runner build --batch` here): warned about, not fatal.
+                lenient=True,
             ),
         ),
         Key(

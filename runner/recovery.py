@@ -11,6 +11,7 @@ from runner.errors import EngineError
 from runner.phases import FAULT
 from runner.processes import still_running
 from runner.store import Store
+from runner.store.batches import finish_batch, running_batches
 from runner.store.builds import BuildRecord, finish_build, running_builds
 
 
@@ -35,7 +36,20 @@ def recover(store: Store, say: Callable[[str], None]) -> list[str]:
         store.event("build.interrupted", build.id, reason=reason)
         say(f"build {build.id} was interrupted: recorded as FAULT (its logs are kept)")
         repaired.append(build.id)
-    return repaired + recover_deployments(store, say)
+    return repaired + recover_batches(store, say) + recover_deployments(store, say)
+
+
+def recover_batches(store: Store, say: Callable[[str], None]) -> list[str]:
+    """A batch whose runner died: its builds are repaired above; the batch ends FAULT and
+    its tasks that never started are listed STOPPED."""
+    repaired = []
+    for batch in running_batches(store):
+        if still_running(batch.pid, batch.started):
+            continue
+        finish_batch(store, batch.id, FAULT)
+        say(f"batch {batch.id} was interrupted: recorded as FAULT")
+        repaired.append(batch.id)
+    return repaired
 
 
 def recover_deployments(store: Store, say: Callable[[str], None]) -> list[str]:

@@ -56,17 +56,42 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--no-cache", action="store_true", help="rebuild even if inputs are unchanged")
     parser.add_argument("--commit", metavar="SHA", help="with SERVICE: build this commit")
     parser.add_argument("--json", action="store_true", help="print the build result as JSON")
+    _add_batch_flags(parser)
     parser.set_defaults(func=run)
+
+
+def _add_batch_flags(parser: Any) -> None:
+    """CodeBuild's start-build-batch; what CodeBuild keeps in the project are flags here."""
+    batch = parser.add_argument_group("batch builds (the buildspec's batch section)")
+    batch.add_argument("--batch", action="store_true", help="run the batch (start-build-batch)")
+    batch.add_argument(
+        "--jobs", type=int, metavar="N", help="tasks at once (default: build_parallelism or cores)"
+    )
+    batch.add_argument(
+        "--combine-artifacts",
+        action="store_true",
+        help="also one artifact of every task: -a DIR/artifacts/<identifier>/ and DIR/artifacts.zip",
+    )
+    batch.add_argument("--batch-timeout", type=float, metavar="MIN", help="stop the whole batch after MIN")
+    batch.add_argument("--max-builds", type=int, metavar="N", help="refuse a batch of more than N builds")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.service:
+        if args.batch:
+            raise UsageError("--batch runs a buildspec's batch; it does not take a SERVICE")
         from runner.commands._service_build import run_service
 
         return run_service(args)
     if args.commit:
         raise UsageError("--commit needs a SERVICE of pipeline.yml")
     request = plain_request(args)
+    from runner.commands._batch_build import is_batch_only, run_batch_build
+
+    if args.batch or is_batch_only(request.buildspec):
+        code = run_batch_build(args, request)
+        if code is not None:
+            return code
     from runner.build import load_inputs, run_build
     from runner.store import open_store
     from runner.terminal import build_view

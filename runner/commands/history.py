@@ -7,6 +7,7 @@ from typing import Any
 
 from runner.output import print_json, print_table
 from runner.store import open_store
+from runner.store.batches import batch_links, with_batch
 from runner.store.builds import list_builds
 
 
@@ -20,9 +21,11 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    builds = list_builds(open_store(), service=args.service, status=args.status, limit=args.limit)
+    store = open_store()
+    builds = list_builds(store, service=args.service, status=args.status, limit=args.limit)
     if args.json:
-        print_json([b.summary() for b in builds])
+        links = batch_links(store, [b.id for b in builds])
+        print_json([with_batch(b.summary(), links.get(b.id)) for b in builds])
         return 0
     print_table(
         ["BUILD", "SERVICE", "STATUS", "SOURCE", "STARTED", "DURATION"],

@@ -190,4 +190,33 @@ MIGRATIONS: list[str] = [
     ALTER TABLE queue ADD COLUMN ref TEXT;
     CREATE INDEX queue_commit ON queue(kind, commit_sha, enqueued)
     """,
+    # 5: batch builds (start-build-batch): a batch, numbered per project as CodeBuild's
+    # buildBatchNumber, and its tasks; a task's build_id stays NULL until it starts (or
+    # forever, when it never runs).
+    """
+    CREATE TABLE batches (
+        id TEXT PRIMARY KEY,
+        project TEXT NOT NULL,
+        number INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL,
+        buildspec TEXT NOT NULL,
+        started REAL NOT NULL,
+        ended REAL,
+        pid INTEGER,
+        detail TEXT NOT NULL DEFAULT '{}',
+        UNIQUE (project, number)
+    );
+    CREATE TABLE batch_builds (
+        batch_id TEXT NOT NULL REFERENCES batches(id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        identifier TEXT NOT NULL,
+        build_id TEXT,
+        status TEXT NOT NULL,
+        depends_on TEXT NOT NULL DEFAULT '[]',
+        settings TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (batch_id, identifier)
+    );
+    CREATE INDEX batch_builds_build ON batch_builds(build_id)
+    """,
 ]

@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 from runner import __version__
 from runner.errors import RunnerError
 from runner.store import views
+from runner.store.batches import batch_links, get_batch, tasks_of, with_batch
 from runner.web import actions, schemas
 from runner.web.actions import available
 from runner.web.context import Context, reader
@@ -57,7 +58,26 @@ def builds(
         since=since, until=until, limit=limit, offset=offset,
     )  # fmt: skip
     response.headers["X-Total-Count"] = str(total)
-    return [b.summary() for b in found]
+    links = batch_links(c.store, [b.id for b in found])
+    return [with_batch(b.summary(), links.get(b.id)) for b in found]
+
+
+@router.get("/batches/{batch_id}", tags=["builds"])
+def batch(c: Reader, batch_id: str) -> dict[str, Any]:
+    """A batch build and its tasks (`runner build --batch --json`, plus each task's build id)."""
+    found = get_batch(c.store, batch_id)
+    if found is None:
+        raise HTTPException(404, f"no batch {batch_id!r}")
+    return {
+        "batch_id": found.id,
+        "project": found.project,
+        "number": found.number,
+        "kind": found.kind,
+        "status": found.status,
+        "started": found.started,
+        "ended": found.ended,
+        "builds": [t.as_json() | {"build_id": t.build_id} for t in tasks_of(c.store, found.id)],
+    }
 
 
 @router.get("/builds/facets", response_model=schemas.Facets, tags=["builds"])

@@ -59,6 +59,11 @@ def build(request: Request, build_id: str) -> Response:
     return page(request, "build")
 
 
+@router.get("/batches/{batch_id}")
+def batch(request: Request, batch_id: str) -> Response:
+    return page(request, "batch")
+
+
 @router.get("/environments")
 def environments(request: Request) -> Response:
     return page(request, "environments")

@@ -170,8 +170,8 @@ def test_accepted_keys_are_noted_and_the_phases_run(tmp_path: Path, home: Path) 
         "        x-unknown",
     ]
     assert (
-        "Warning: batch: batch builds are not run locally; this build runs the buildspec's phases once, "
-        "as a single build"
+        "Warning: batch: a plain build runs the buildspec's phases once and ignores batch, as CodeBuild's "
+        "start-build does; `runner build --batch` runs the batch"
     ) in said
     assert any(line.startswith("Warning: env.git-credential-helper: yes is recorded") for line in said)
     assert (

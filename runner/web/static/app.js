@@ -271,7 +271,7 @@ async function loadHistory(q, results) {
     results.replaceChildren(
       h("p", { class: "muted", id: "total" }, `${total} build(s); showing ${total ? offset + 1 : 0}–${offset + body.length}`),
       table(["#", "Build", "Service", "Status", "Source", "Started", "Duration"], body.map((b) =>
-        h("tr", {}, h("td", {}, b.number), h("td", {}, h("a", { href: `/builds/${encodeURIComponent(b.id)}` }, b.id)),
+        h("tr", {}, h("td", {}, b.number), h("td", {}, h("a", { href: `/builds/${encodeURIComponent(b.id)}` }, b.id), batchTag(b)),
           h("td", {}, b.service || "–"), h("td", {}, badge(b.status)), h("td", {}, short(b.resolved_source_version, 12)),
           h("td", {}, fmtTime(b.started)), h("td", {}, running(b.started, b.ended, b.duration_s)))),
       { class: "history", id: "history-table" }),
@@ -281,6 +281,26 @@ async function loadHistory(q, results) {
   } catch (e) {
     notice(e.message, true);
   }
+}
+
+// ------------------------------------------------------------------ batch builds
+
+function batchTag(b) {
+  if (!b.batch) return null;
+  return h("span", { class: "muted" }, " · ", h("a", { href: `/batches/${encodeURIComponent(b.batch.id)}` }, b.batch.id), ` ${b.batch.identifier}`);
+}
+
+function batchPage() {
+  const id = decodeURIComponent(location.pathname.slice("/batches/".length));
+  const timer = poller(() => get(`/api/batches/${encodeURIComponent(id)}`), (b) => {
+    main.replaceChildren(
+      h("h1", {}, `Batch ${b.batch_id} `, badge(b.status)),
+      h("p", { class: "muted" }, `${b.kind} · started ${fmtTime(b.started)} · `, running(b.started, b.ended, b.ended ? b.ended - b.started : null)),
+      table(["Task", "#", "Status", "Depends on"], b.builds.map((t) =>
+        h("tr", {}, h("td", {}, t.build_id ? h("a", { href: `/builds/${encodeURIComponent(t.build_id)}` }, t.identifier) : t.identifier),
+          h("td", {}, t.number ?? "–"), h("td", {}, badge(t.status)), h("td", {}, t.depends_on.join(", ") || "–"))), { class: "history", id: "batch-table" }));
+    if (b.ended) clearInterval(timer);
+  });
 }
 
 // ------------------------------------------------------------------ build page
@@ -571,5 +591,5 @@ setInterval(() => {
   for (const el of document.querySelectorAll(".elapsed")) el.textContent = fmtDuration(Date.now() / 1000 - Number(el.dataset.since)) + "…";
 }, 1000);
 
-for (const a of document.querySelectorAll("[data-nav]")) if (a.dataset.nav === PAGE || (PAGE === "build" && a.dataset.nav === "history")) a.classList.add("current");
-({ pipelines: pipelinesPage, history: historyPage, build: buildPage, environments: environmentsPage, metrics: metricsPage }[PAGE] || pipelinesPage)();
+for (const a of document.querySelectorAll("[data-nav]")) if (a.dataset.nav === PAGE || ((PAGE === "build" || PAGE === "batch") && a.dataset.nav === "history")) a.classList.add("current");
+({ pipelines: pipelinesPage, history: historyPage, build: buildPage, batch: batchPage, environments: environmentsPage, metrics: metricsPage }[PAGE] || pipelinesPage)();

@@ -22,6 +22,7 @@ from typing import Any
 from runner import source
 from runner.config import PipelineConfig
 from runner.errors import RunnerError, UsageError
+from runner.image_ref import ImageResult
 from runner.paths import runner_home
 from runner.processes import pid_alive
 from runner.store import Store
@@ -101,8 +102,10 @@ class Context:
     def record(self, stage: Stage, **detail: Any) -> None:
         records.record_stage(self.store, self.execution.id, stage.name, IN_PROGRESS, detail)
 
-    def images(self) -> dict[str, dict[str, Any]]:
-        return dict(self.stage_detail("Build").get("images", {}))
+    def images(self) -> dict[str, ImageResult]:
+        """The Build stage's images, loaded back typed (repo_digest included) from its record."""
+        recorded = self.stage_detail("Build").get("images", {})
+        return {name: ImageResult.from_json(data) for name, data in recorded.items()}
 
 
 Action = Callable[[Context, Stage], None]
@@ -269,16 +272,15 @@ def _build(ctx: Context, stage: Stage) -> None:
             if result.image is None:
                 failures.append(f"{name}: {result.error or 'build ' + result.status}")
                 continue
-            image = result.image
-            built[name] = {"tag": image.tag, "id": image.id, "reused": image.reused, "reason": image.reason}
-            ctx.record(stage, images=built)
+            image = built[name] = result.image
+            ctx.record(stage, images={service: done.as_json() for service, done in built.items()})
             ctx.say(f"  {name}: {image.reason or ('reused ' if image.reused else 'built ') + image.tag}")
     if failures:
         raise StageFailed("; ".join(failures))
 
 
 def _deploy(ctx: Context, stage: Stage) -> None:
-    from runner.deploy import ImageRef, deploy, ensure_up, live_images
+    from runner.deploy import deploy, ensure_up, live_images
 
     assert stage.environment is not None
     env = stage.environment
@@ -288,8 +290,8 @@ def _deploy(ctx: Context, stage: Stage) -> None:
     for name, image in ctx.images().items():
         if name in deployed:
             continue
-        if name in live and live[name].id == image["id"]:
-            ctx.say(f"  {name}: {image['tag']} is already live in {env}")
+        if name in live and live[name].id == image.id:
+            ctx.say(f"  {name}: {image.tag} is already live in {env}")
             deployed[name] = {"id": None, "status": "AlreadyLive"}
         else:
             result = deploy(
@@ -297,7 +299,7 @@ def _deploy(ctx: Context, stage: Stage) -> None:
                 ctx.store,
                 env,
                 name,
-                ImageRef(image["tag"], image["id"]),
+                image.ref,
                 execution_id=ctx.execution.id,
                 source_dir=ctx.snapshot,
                 say=ctx.say,

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from runner import docker_engine, images, inputs, source
+from runner import docker_engine, image_ref, images, inputs, source
 from runner.build import BuildRequest, BuildResult, run_build
 from runner.buildlog import BuildLog
 from runner.config import PipelineConfig, Service
 from runner.errors import EngineError, RunnerError, UsageError
-from runner.images import ImageResult
+from runner.image_ref import ImageRef, ImageResult
 from runner.inputs import Inputs
 from runner.phases import FAILED, STOPPED, SUCCEEDED
 from runner.secrets import Masker
@@ -126,7 +126,7 @@ def decide(
     if commit is None:
         current = inputs.collect(config, svc, inputs.work_tree(repo), engine.image_id, overrides)
         dirty = current.digest != committed.digest
-    tag = images.dirty_tag(svc.name, sha, current.digest) if dirty else images.commit_tag(svc.name, sha)
+    tag = image_ref.dirty_tag(svc.name, sha, current.digest) if dirty else image_ref.commit_tag(svc.name, sha)
     return _decision(store, svc.name, sha, dirty, tag, current, no_cache)
 
 
@@ -229,8 +229,7 @@ def build_service(
         build_records.finish_build(store, result.id, STOPPED, recorded | {"status": STOPPED})
         raise
     log.flush()
-    image_json = {"tag": image.tag, "id": image.id, "reused": image.reused, "reason": image.reason}
-    build_records.finish_build(store, result.id, SUCCEEDED, recorded | {"image": image_json})
+    build_records.finish_build(store, result.id, SUCCEEDED, recorded | {"image": image.as_json()})
     return ServiceBuildResult(svc.name, decision.commit, result, image, SUCCEEDED, tag=decision.tag)
 
 
@@ -250,7 +249,7 @@ def _reuse(
     )
     held = images.claim(store, record)  # the same image under the new commit's tag: not a content change
     store.event("image.reused", decision.tag, id=held.id, origin=origin.tag, build=origin.build_id)
-    image = _published(config, ImageResult(decision.tag, held.id, True, decision.reason), say)
+    image = _published(config, ImageResult(ImageRef(decision.tag, held.id), True, decision.reason), say)
     return ServiceBuildResult(
         decision.service, decision.commit, None, image, SUCCEEDED, reused_from=origin, tag=decision.tag
     )
@@ -305,7 +304,7 @@ def _image(
     digest = decision.inputs.digest
     labels = images.image_labels(store, svc.name, decision.commit, result.id, digest, decision.dirty)
     primary = home / "artifacts" / result.id.partition(":")[2] / "artifacts"
-    handoff = images.find_handoff(_handoff_dirs(primary, Path(result.workspace), svc), svc.name)
+    handoff = image_ref.find_handoff(_handoff_dirs(primary, Path(result.workspace), svc), svc.name)
     if handoff is not None:
         path, uri = handoff
         found = docker_engine.image(uri)
@@ -327,9 +326,9 @@ def _image(
     if held.kept:
         docker_engine.remove_image(new_id)
         say(f"{svc.name}: {held.note}")
-        return _published(config, ImageResult(decision.tag, held.id, True, held.note), say)
+        return _published(config, ImageResult(ImageRef(decision.tag, held.id), True, held.note), say)
     say(f"{svc.name}: built {decision.tag} ({new_id[:19]})")
-    return _published(config, ImageResult(decision.tag, new_id, False, decision.reason), say)
+    return _published(config, ImageResult(ImageRef(decision.tag, new_id), False, decision.reason), say)
 
 
 def _published(config: PipelineConfig, image: ImageResult, say: Callable[[str], None]) -> ImageResult:
@@ -339,7 +338,7 @@ def _published(config: PipelineConfig, image: ImageResult, say: Callable[[str], 
     from runner import registry
 
     reference = registry.publish(config.registry, image.tag, image.id, say)
-    return replace(image, repo_digest=reference)
+    return replace(image, ref=replace(image.ref, repo_digest=reference))
 
 
 def _handoff_dirs(primary: Path, workspace: Path, svc: Service) -> list[Path]:

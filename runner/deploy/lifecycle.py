@@ -36,16 +36,17 @@ from runner.deploy.model import (
     STANDARD,
     SUCCEEDED,
     DeploymentResult,
-    ImageRef,
 )
 from runner.deploy.outcome import Outcome, abort, fail, stopped, succeed
 from runner.deploy.watch import Watcher
 from runner.errors import EngineError
+from runner.image_ref import ImageRef
 from runner.store import Store
 from runner.store.deployments import (
     DeploymentRecord,
     create_deployment,
     record_lifecycle,
+    slot_image,
     stop_requested,
     update_deployment,
 )
@@ -140,8 +141,7 @@ def run_locked(request: Request, store: Store) -> DeploymentResult:
     control = TrafficControl(store, layout, [s.name for s in config.services], request.deployment_id)
     state = control.state(request.service.name)
     original = state.live_slot if state.image(state.live_slot) else None
-    found = state.image(original)
-    run = Run(request, store, layout, control, original, other(original), ImageRef(*found) if found else None)
+    run = Run(request, store, layout, control, original, other(original), state.image(original))
     _create(run, up.as_json())
     try:
         _lifecycle(run)
@@ -176,12 +176,14 @@ def _create(run: Run, up: dict[str, object]) -> None:
         service=run.service,
         image_tag=request.image.tag,
         image_id=request.image.id,
+        image_repo_digest=request.image.repo_digest,
         strategy=request.traffic.name,
         status=CREATED,
         created=now,
         kind=request.kind,
         previous_tag=run.previous.tag if run.previous else None,
         previous_image_id=run.previous.id if run.previous else None,
+        previous_repo_digest=run.previous.repo_digest if run.previous else None,
         rollback_of=request.rollback_of,
         from_slot=run.original,
         to_slot=run.replacement,
@@ -314,7 +316,7 @@ def _hook_env(run: Run, event: str) -> hooks.HookRun:
 
 def _install(run: Run) -> str:
     slot, image = run.replacement, run.request.image
-    run.control.update(run.service, force=True, **{f"{slot}_tag": image.tag, f"{slot}_image_id": image.id})
+    run.control.update(run.service, force=True, **slot_image(slot, image))
     run.installed = True
     config, env, service = run.request.config, run.request.env, run.request.service
     stack.start_slot(config, env, run.layout, run.store, service, slot)

@@ -190,4 +190,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE queue ADD COLUMN ref TEXT;
     CREATE INDEX queue_commit ON queue(kind, commit_sha, enqueued)
     """,
+    # 5: the registry digest (repo@sha256:…) a slot runs and a deployment named, beside tag and id.
+    """
+    ALTER TABLE env_state ADD COLUMN blue_repo_digest TEXT;
+    ALTER TABLE env_state ADD COLUMN green_repo_digest TEXT;
+    ALTER TABLE deployments ADD COLUMN image_repo_digest TEXT;
+    ALTER TABLE deployments ADD COLUMN previous_repo_digest TEXT
+    """,
 ]

@@ -114,6 +114,7 @@ class _Build:
                 ended=None,
                 pid=os.getpid(),
                 result=None,
+                request=self.request.as_json(),
             ),
         )
 

@@ -314,17 +314,17 @@ def _deploy(ctx: Context, stage: Stage) -> None:
 
 def _test(ctx: Context, stage: Stage) -> None:
     from runner import docker_engine
-    from runner.base_images import BUILD
-    from runner.build import BuildRequest, run_build
+    from runner.build import run_build
+    from runner.build_control import make_request
 
     test = ctx.config.test
     assert test is not None and stage.environment is not None
-    request = BuildRequest(
-        source=ctx.snapshot,
+    request = make_request(
+        ctx.snapshot,
+        home=ctx.store.path.parent,
         buildspec=ctx.snapshot / test.buildspec,
-        image=test.image or ctx.config.build_image or BUILD,
+        image=test.image or ctx.config.build_image,
         project=f"{ctx.config.app}-test",
-        work_dir=runner_home() / "work",
         overrides={"RUNNER_STAGING_URL": "http://router:80"},
         network=docker_engine.compose_network(f"{ctx.config.app}-{stage.environment}"),
         initiator=f"codepipeline/{ctx.config.app}",

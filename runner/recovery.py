@@ -23,9 +23,11 @@ def recover(store: Store, say: Callable[[str], None]) -> list[str]:
     """
     interrupted = [b for b in running_builds(store) if not still_running(b.pid, b.started)]
     repaired = []
+    if interrupted:
+        from runner.build_control import end_containers  # only when something must be repaired
     for build in interrupted:
         try:
-            _remove_containers(build, say)
+            end_containers(build.id, remove=True, say=say)
         except EngineError as e:
             say(f"runner: warning: build {build.id} was interrupted; repaired when the engine answers ({e})")
             continue
@@ -67,14 +69,6 @@ def recover_deployments(store: Store, say: Callable[[str], None]) -> list[str]:
         except RunnerError as e:
             say(f"runner: warning: {name}: an interrupted deployment could not be repaired yet ({e})")
     return repaired
-
-
-def _remove_containers(build: BuildRecord, say: Callable[[str], None]) -> None:
-    from runner import docker_engine  # imported only when there is something to repair
-
-    for container in docker_engine.managed_containers({"runner.build": build.id}):
-        docker_engine.remove_container(container["id"])
-        say(f"removed orphan container {container['name']} of build {build.id}")
 
 
 def _discard_partial_artifacts(store: Store, build: BuildRecord, say: Callable[[str], None]) -> None:

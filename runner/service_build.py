@@ -18,6 +18,7 @@ from typing import Any
 
 from runner import docker_engine, image_ref, images, inputs, source
 from runner.build import BuildRequest, BuildResult, run_build
+from runner.build_control import make_request
 from runner.buildlog import BuildLog
 from runner.config import PipelineConfig, Service
 from runner.errors import EngineError, RunnerError, UsageError
@@ -184,7 +185,7 @@ def build_service(
     show: Callable[[str], None] | None = None,
     snapshot_dir: Path | None = None,
     overrides: Mapping[str, str] | None = None,
-    timeout_min: float = 60.0,
+    timeout_min: float | None = None,
     memory: str | None = None,
 ) -> ServiceBuildResult:
     """Build one service and its image, or reuse the image of identical inputs (no container runs).
@@ -263,20 +264,20 @@ def _request(
     decision: Decision,
     initiator: str,
     overrides: Mapping[str, str],
-    timeout_min: float,
+    timeout_min: float | None,
     memory: str | None,
 ) -> BuildRequest:
     buildspec = src / svc.buildspec
     if not buildspec.is_file():
         raise UsageError(f"{svc.name}: buildspec {svc.buildspec} not found in {src}")
-    return BuildRequest(
-        source=src,
+    return make_request(
+        src,
+        home=home,
         buildspec=buildspec,
         image=config.build_image,
         project=svc.name,
         service=svc.name,
-        work_dir=home / "work",
-        overrides=dict(overrides),
+        overrides=overrides,
         project_env={"SERVICE_PATH": svc.path, "RUNNER_SERVICE": svc.name, **svc.variables},
         privileged=svc.privileged,
         secrets_file=config.root / config.secrets if config.secrets else None,
@@ -286,7 +287,6 @@ def _request(
         memory=memory,
         source_version=decision.commit,
         resolved_source_version=decision.commit,
-        cache_dir=home / "cache" / svc.name,
     )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from runner.errors import EXIT_OK, UsageError
 from runner.output import say
 from runner.store import open_store
-from runner.store.builds import get_build, request_stop
+from runner.store.builds import get_build
 
 
 def add_parser(sub: Any) -> None:
@@ -18,7 +18,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from runner import docker_engine
+    from runner.build_control import stop_build
 
     store = open_store()
     build = get_build(store, args.build_id)
@@ -27,8 +27,6 @@ def run(args: argparse.Namespace) -> int:
     if build.ended is not None:
         say(f"build {build.id} already ended: {build.status}")
         return EXIT_OK
-    request_stop(store, build.id)  # recorded first: the runner reads it when its container dies
-    for container in docker_engine.managed_containers({"runner.build": build.id}):
-        docker_engine.kill_container(container["id"])
+    stop_build(store, build.id)
     say(f"stop requested for build {build.id}")
     return EXIT_OK

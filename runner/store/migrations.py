@@ -197,4 +197,9 @@ MIGRATIONS: list[str] = [
     ALTER TABLE deployments ADD COLUMN image_repo_digest TEXT;
     ALTER TABLE deployments ADD COLUMN previous_repo_digest TEXT
     """,
+    # 6: the request each build ran with (flags, overrides, limits; no secret value), so a
+    # re-run from the dashboard is the same build.
+    """
+    ALTER TABLE builds ADD COLUMN request TEXT
+    """,
 ]

@@ -45,10 +45,18 @@ def store_key(store: Store) -> str:
 
 
 def image_labels(
-    store: Store, service: str, commit: str, build_id: str, digest: str, dirty: bool
+    store: Store,
+    service: str,
+    commit: str,
+    build_id: str,
+    digest: str,
+    dirty: bool,
+    commit_time: float | None = None,
 ) -> dict[str, str]:
+    """The image's labels; its commit and commit time travel with it to deployments (lead time)."""
     extra = {"service": service, "commit": commit, "build": build_id, "input-digest": digest}
     extra |= {"store": store_key(store)} | ({"dirty": "1"} if dirty else {})
+    extra |= {"commit-time": f"{commit_time:.0f}"} if commit_time is not None else {}
     return docker_engine.labels(KIND, **extra)
 
 

@@ -247,13 +247,13 @@ def _source(ctx: Context, stage: Stage) -> None:
 
 
 def _build(ctx: Context, stage: Stage) -> None:
-    from runner.service_build import build_service
+    from runner.service_build import ServiceBuildResult, build_service
 
     built = ctx.images()
     todo = [s.name for s in ctx.config.services if s.name not in built]
     failures: list[str] = []
 
-    def one(name: str) -> Any:
+    def one(name: str) -> ServiceBuildResult:
         return build_service(
             ctx.config,
             name,

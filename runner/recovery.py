@@ -3,7 +3,6 @@ deployments whose runner died get their traffic back on the live slot and are ma
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,7 +10,8 @@ from runner.errors import EngineError
 from runner.phases import FAULT
 from runner.processes import still_running
 from runner.store import Store
-from runner.store.builds import BuildRecord, finish_build, running_builds
+from runner.store.builds import BuildRecord, event_data, finish_build, running_builds
+from runner.store.deployments import unfinished_environments
 
 
 def recover(store: Store, say: Callable[[str], None]) -> list[str]:
@@ -42,8 +42,7 @@ def recover(store: Store, say: Callable[[str], None]) -> list[str]:
 
 def recover_deployments(store: Store, say: Callable[[str], None]) -> list[str]:
     """Environments with a deployment whose runner died: repair them now (cheap when none)."""
-    rows = store.query("SELECT environment, pid, started FROM deployments WHERE ended IS NULL")
-    environments = sorted({r["environment"] for r in rows if not still_running(r["pid"], r["started"])})
+    environments = unfinished_environments(store, still_running)
     if not environments:
         return []
     from runner import config as config_mod  # only when something must be repaired
@@ -75,8 +74,7 @@ def _discard_partial_artifacts(store: Store, build: BuildRecord, say: Callable[[
     """A runner killed mid-copy leaves NAME.zip.partial and a half NAME/ tree: remove them."""
     from runner.artifacts import ARTIFACTS_EVENT, discard_partial
 
-    rows = store.query("SELECT data FROM events WHERE kind=? AND subject=?", (ARTIFACTS_EVENT, build.id))
-    for row in rows:
-        out = Path(json.loads(row[0])["dir"])
+    for data in event_data(store, ARTIFACTS_EVENT, build.id):
+        out = Path(data["dir"])
         for name in discard_partial(out) if out.is_dir() else []:
             say(f"removed the half-written artifact {name} of build {build.id} from {out}")

@@ -302,7 +302,8 @@ def _image(
     say: Callable[[str], None],
 ) -> ImageResult:
     digest = decision.inputs.digest
-    labels = images.image_labels(store, svc.name, decision.commit, result.id, digest, decision.dirty)
+    made = source.commit_time(config.root, decision.commit)  # the image carries it to deployments
+    labels = images.image_labels(store, svc.name, decision.commit, result.id, digest, decision.dirty, made)
     primary = home / "artifacts" / result.id.partition(":")[2] / "artifacts"
     handoff = image_ref.find_handoff(_handoff_dirs(primary, Path(result.workspace), svc), svc.name)
     if handoff is not None:

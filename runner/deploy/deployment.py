@@ -73,6 +73,7 @@ def prepare(
     traffic = strategies.parse(strategy if strategy is not None else env.strategy, config.time_scale)
     source = (source_dir or config.root).resolve()
     spec = appspec.load_for(svc, source) if with_hooks else None
+    commit, commit_time = images.origin(image.id)
     return Request(
         config=config,
         env=env,
@@ -86,7 +87,8 @@ def prepare(
         kind=kind,
         rollback_of=rollback_of,
         execution_id=execution_id,
-        commit=images.commit_of(image.id),
+        commit=commit,
+        commit_time=commit_time,
     )
 
 

@@ -38,5 +38,12 @@ def verify(image: ImageRef, registry_host: str | None = None) -> ImageRef:
 
 
 def commit_of(image_id: str) -> str:
+    return origin(image_id)[0]
+
+
+def origin(image_id: str) -> tuple[str, float | None]:
+    """The commit an image was built from and that commit's time, as its labels say (runner.images)."""
     info = docker_engine.image(image_id)
-    return info.labels.get("runner.commit", "") if info else ""
+    labels = info.labels if info else {}
+    made = labels.get("runner.commit-time", "")
+    return labels.get("runner.commit", ""), float(made) if made.isdigit() else None

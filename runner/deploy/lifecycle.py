@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runner import docker_engine, source
+from runner import docker_engine
 from runner.config import Environment, PipelineConfig, Service
 from runner.deploy import hooks, router, stack, strategies
 from runner.deploy.alarms import Breach
@@ -72,6 +72,7 @@ class Request:
     rollback_of: str | None = None
     execution_id: str | None = None
     commit: str = ""
+    commit_time: float | None = None  # for the lead-time metric, from the image's labels (no git here)
 
 
 class Failure(Exception):
@@ -167,7 +168,6 @@ def run_locked(request: Request, store: Store) -> DeploymentResult:
 
 def _create(run: Run, up: dict[str, object]) -> None:
     request, now = run.request, time.time()
-    commit_time = source.commit_time(request.config.root, request.commit) if request.commit else None
     termination = strategies.scaled(request.env.termination_wait_s, request.config.time_scale)
     bake = strategies.scaled(request.env.bake_s, request.config.time_scale)
     record = DeploymentRecord(
@@ -197,7 +197,7 @@ def _create(run: Run, up: dict[str, object]) -> None:
             "router": up,
             "alarms": [a.name for a in request.env.alarms],
             # change lead time (runner metrics) runs from here to the deployment's end
-            "commit_time": commit_time,
+            "commit_time": request.commit_time,
         },
         pid=os.getpid(),
     )

@@ -188,3 +188,27 @@ def stop_requested(store: Store, build_id: str) -> bool:
     )
     return bool(rows)
 
+
+@dataclass(frozen=True, slots=True)
+class BuildOutline:
+    """What `runner gc` needs of every build: who it is, whether it runs, its commit."""
+
+    id: str
+    project: str
+    number: int
+    running: bool
+    commit: str | None
+
+
+def outlines(store: Store) -> list[BuildOutline]:
+    rows = store.query("SELECT id, project, number, ended, resolved_source_version FROM builds")
+    return [
+        BuildOutline(r["id"], r["project"], r["number"], r["ended"] is None, r["resolved_source_version"])
+        for r in rows
+    ]
+
+
+def event_data(store: Store, kind: str, build_id: str) -> list[dict[str, Any]]:
+    """The data of a build's events of one kind, oldest first (e.g. where its artifacts go)."""
+    rows = store.query("SELECT data FROM events WHERE kind=? AND subject=? ORDER BY id", (kind, build_id))
+    return [json.loads(r[0]) for r in rows]

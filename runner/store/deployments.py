@@ -128,6 +128,12 @@ def unfinished_deployments(store: Store, environment: str) -> list[DeploymentRec
     return [_deployment(r) for r in rows]
 
 
+def unfinished_environments(store: Store, is_alive: Callable[[int | None, float], bool]) -> list[str]:
+    """Environments with a deployment that has not ended and whose runner is gone (is_alive False)."""
+    rows = store.query("SELECT environment, pid, started FROM deployments WHERE ended IS NULL")
+    return sorted({r["environment"] for r in rows if not is_alive(r["pid"], r["started"])})
+
+
 def record_lifecycle(
     store: Store,
     deployment_id: str,

@@ -21,6 +21,7 @@ from typing import Any
 from runner.errors import RunnerError
 from runner.store import Store
 from runner.store.builds import get_build
+from runner.store.pipelines import get_execution
 
 MAX_JOBS = 100
 
@@ -166,10 +167,10 @@ def rollback(jobs: Jobs, config: Any, store: Store, environment: str, service: s
 
 def rerun_execution(jobs: Jobs, config: Any, store: Store, execution_id: str) -> Job:
     start = load("runner.pipeline", "start_execution")
-    rows = store.query("SELECT commit_sha FROM executions WHERE id=?", (execution_id,))
-    if not rows:
+    execution = get_execution(store, execution_id)
+    if execution is None:
         raise Refused(f"no pipeline execution {execution_id!r}")
-    commit = rows[0]["commit_sha"]
+    commit = execution.commit_sha
     return jobs.start("rerun", execution_id, lambda say: start(config, store, commit, "ui", say=say))
 
 

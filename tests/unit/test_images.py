@@ -14,6 +14,7 @@ from runner.image_ref import ImageRef, ImageResult
 from runner.inputs import Inputs, Tree
 from runner.store import images as records
 from runner.store import open_store
+from runner.store.builds import BuildOutline
 from runner.store.images import ImageRecord
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -178,8 +179,8 @@ def test_gc_policy_keeps_newest_and_protected() -> None:
 
 
 def test_gc_keeps_running_and_newest_builds() -> None:
-    builds = [gc._Build(f"p:{n}", "p", n, n == 1, None) for n in range(1, 6)]
-    builds.append(gc._Build("q:1", "q", 1, False, None))
+    builds = [BuildOutline(f"p:{n}", "p", n, n == 1, None) for n in range(1, 6)]
+    builds.append(BuildOutline("q:1", "q", 1, False, None))
     assert gc.kept_builds(builds, keep=2) == {"p:5", "p:4", "p:1", "q:1"}
 
 
@@ -210,3 +211,11 @@ def test_protected_images_come_from_env_state_and_deployments(tmp_path: Path) ->
     assert "sha256:old" not in why
     placements = records.placements_by_image(store)
     assert [p.text() for p in placements["sha256:g"]] == ["prod:green(live)"]
+
+
+def test_an_image_carries_its_commit_time_to_deployments(tmp_path: Path) -> None:
+    """Lead time is data: deploy reads the commit time from the image's labels, never from git."""
+    store = open_store(tmp_path)
+    labels = images.image_labels(store, "api", SHA, "api:1", "d" * 64, False, 1_700_000_000.0)
+    assert labels["runner.commit"] == SHA and labels["runner.commit-time"] == "1700000000"
+    assert "runner.commit-time" not in images.image_labels(store, "api", SHA, "api:1", "d" * 64, False)

@@ -121,6 +121,7 @@ class _Build:
                 ended=None,
                 pid=os.getpid(),
                 result=None,
+                request=self.request.as_json(),
             ),
         )
         if self.request.batch is not None:  # linked at once: `runner stop BATCH` must find it

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import getpass
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,34 @@ class BuildRequest:
     network: str | None = None  # a docker network to join (the test stage joins staging's)
     secondary_sources: tuple[SecondarySource, ...] = ()  # -s IDENTIFIER:DIR, in order
     batch: BatchMember | None = None  # a task of `runner build --batch`
+
+    def as_json(self) -> dict[str, Any]:
+        """The request as the store keeps it with the build (the secrets file's path, no secret value)."""
+        data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        data |= {name: str(data[name]) for name in _PATH_FIELDS if data[name] is not None}
+        data["overrides"], data["project_env"] = dict(self.overrides), dict(self.project_env)
+        data["secondary_sources"] = [[s.identifier, str(s.path)] for s in self.secondary_sources]
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> BuildRequest:
+        values = {f.name: data[f.name] for f in fields(cls) if f.name in data}
+        values |= {name: Path(values[name]) for name in _PATH_FIELDS if values.get(name) is not None}
+        values["secondary_sources"] = tuple(
+            SecondarySource(ident, Path(path)) for ident, path in values.get("secondary_sources", ())
+        )
+        return cls(**values)
+
+
+_PATH_FIELDS = (
+    "source",
+    "buildspec",
+    "work_dir",
+    "artifacts_dir",
+    "reports_dir",
+    "secrets_file",
+    "cache_dir",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,9 @@ from runner.buildspec_checks import (
     null_key,
     reserved_names,
 )
+from runner.coverage_formats import COVERAGE_PARSERS
 from runner.errors import ConfigError, Position
+from runner.report_formats import TEST_PARSERS
 from runner.schema import (
     Bool,
     Context,
@@ -39,8 +41,8 @@ from runner.schema import (
 )
 from runner.yamlnodes import Document, is_null, load_file, load_text, position
 
-TEST_FORMATS = ("JUNITXML", "CUCUMBERJSON", "NUNITXML", "NUNIT3XML", "TESTNGXML", "VISUALSTUDIOTRX")
-COVERAGE_FORMATS = ("CLOVERXML", "COBERTURAXML", "JACOCOXML", "SIMPLECOV")
+REPORT_FORMATS = (*TEST_PARSERS, *COVERAGE_PARSERS)  # a new format: add its parser there, nothing here
+DEFAULT_REPORT_FORMAT = "JUNITXML"  # CodeBuild's default file-format
 ON_FAILURE = r"ABORT|CONTINUE|RETRY(-\d+)?(-.+)?"
 ENV_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 DEFAULT_RETRIES = 3
@@ -101,7 +103,7 @@ class Artifacts:
 class ReportSpec:
     name: str
     files: tuple[str, ...]
-    file_format: str = "JUNITXML"
+    file_format: str = DEFAULT_REPORT_FORMAT
     base_directory: str | None = None
     discard_paths: bool = False
 
@@ -339,8 +341,8 @@ SCHEMA = Obj(
                         Key("files", _STR_LIST, required=True),
                         Key(
                             "file-format",
-                            Enum(TEST_FORMATS + COVERAGE_FORMATS, case_insensitive=True),
-                            default="JUNITXML",
+                            Enum(REPORT_FORMATS, case_insensitive=True),
+                            default=DEFAULT_REPORT_FORMAT,
                         ),
                         Key("base-directory", Str()),
                         Key("discard-paths", Bool(), default=False),
@@ -529,7 +531,7 @@ def _report(name: str, spec: dict[str, Any]) -> ReportSpec:
     return ReportSpec(
         name=name,
         files=tuple(spec["files"]),
-        file_format=spec.get("file-format") or "JUNITXML",
+        file_format=spec.get("file-format") or DEFAULT_REPORT_FORMAT,
         base_directory=spec.get("base-directory"),
         discard_paths=bool(spec.get("discard-paths")),
     )

@@ -14,6 +14,7 @@ from typing import Any
 
 from yaml.nodes import Node
 
+from runner import traffic_grammar
 from runner.errors import ConfigError, UsageError
 from runner.paths import PIPELINE_FILE
 from runner.schema import Bool, Context, Enum, Int, Key, ListOf, MapOf, Obj, OneOf, Str, find_node, validate
@@ -246,39 +247,33 @@ _ALARM = Obj(
 
 
 def _one_strategy(data: dict[str, Any], node: Any, path: str, ctx: Any) -> None:
-    if (data.get("canary") is None) == (data.get("linear") is None):
-        raise ctx.error(node, path, "expected exactly one of canary, linear")
+    if sum(data.get(kind) is not None for kind in traffic_grammar.FORMS) != 1:
+        raise ctx.error(node, path, f"expected exactly one of {', '.join(traffic_grammar.FORMS)}")
 
 
-_STRATEGY = OneOf(
-    Str(
-        pattern=r"(CodeDeployDefault\.)?(ECS|Lambda)?(AllAtOnce|Canary\d+Percent\d+Minutes?"
-        r"|Linear\d+PercentEvery\d+Minutes?)",
-        pattern_hint="AllAtOnce, CanaryNPercentMMinutes or LinearNPercentEveryMMinutes",
-    ),
-    Obj(
-        (
-            Key(
-                "canary",
-                Obj(
-                    (
-                        Key("percent", Int(minimum=1, maximum=99), required=True),
-                        Key("wait", Duration(), required=True),
-                    )
-                ),
-            ),
-            Key(
-                "linear",
-                Obj(
-                    (
-                        Key("percent", Int(minimum=1, maximum=100), required=True),
-                        Key("every", Duration(), required=True),
-                    )
-                ),
-            ),
-        ),
-        check=_one_strategy,
-    ),
+def _custom(form: traffic_grammar.Form) -> Obj:
+    percent = Key("percent", Int(minimum=1, maximum=form.max_percent), required=True)
+    return Obj((percent, Key(form.interval_key, Duration(), required=True)))
+
+
+@dataclass(frozen=True)
+class _Named(Str):
+    """A named deployment configuration whose percentage a deployment can run."""
+
+    pattern: str | None = traffic_grammar.plain(traffic_grammar.NAMED)
+    pattern_hint: str = traffic_grammar.NAMED_HINT
+
+    def read(self, node: Node, path: str, ctx: Context) -> str:
+        value = super().read(node, path, ctx)
+        error = traffic_grammar.named_error(value)
+        if error:
+            raise ctx.error(node, path, f"{shown(value)}: {error}")
+        return value
+
+
+_STRATEGY = OneOf(  # the grammar is runner/traffic_grammar.py's
+    _Named(),
+    Obj(tuple(Key(kind, _custom(form)) for kind, form in traffic_grammar.FORMS.items()), check=_one_strategy),
 )
 
 

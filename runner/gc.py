@@ -19,7 +19,9 @@ from typing import Any
 from runner import docker_engine, images
 from runner.store import Store
 from runner.store import images as records
+from runner.store.builds import BuildOutline, outlines
 from runner.store.images import ImageRecord
+from runner.store.pipelines import unfinished_commits
 
 ORPHAN_GRACE_S = 3600.0  # a directory no build claims is left alone this long (it may be starting)
 
@@ -39,15 +41,6 @@ class Item:
 class Plan:
     remove: tuple[Item, ...]
     keep: tuple[Item, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class _Build:
-    id: str
-    project: str
-    number: int
-    running: bool
-    commit: str | None
 
 
 # ---------------------------------------------------------------- policy (pure)
@@ -77,9 +70,9 @@ def choose_images(
     return remove, kept
 
 
-def kept_builds(builds: Iterable[_Build], keep: int) -> set[str]:
+def kept_builds(builds: Iterable[BuildOutline], keep: int) -> set[str]:
     """Running builds, and the newest `keep` builds of every project."""
-    by_project: dict[str, list[_Build]] = {}
+    by_project: dict[str, list[BuildOutline]] = {}
     for build in builds:
         by_project.setdefault(build.project, []).append(build)
     kept: set[str] = set()
@@ -107,12 +100,8 @@ def plan(store: Store, keep: int = 5) -> Plan:
     return Plan(tuple(remove), tuple(kept))
 
 
-def _builds(store: Store) -> dict[str, _Build]:
-    rows = store.query("SELECT id, project, number, ended, resolved_source_version FROM builds")
-    return {
-        r["id"]: _Build(r["id"], r["project"], r["number"], r["ended"] is None, r["resolved_source_version"])
-        for r in rows
-    }
+def _builds(store: Store) -> dict[str, BuildOutline]:
+    return {build.id: build for build in outlines(store)}
 
 
 def _service_images(store: Store, protected: Mapping[str, str], keep: int) -> tuple[list[Item], list[Item]]:
@@ -132,7 +121,7 @@ def _tags_of(all_records: list[ImageRecord], image_id: str) -> str:
     return ", ".join(r.tag for r in all_records if r.image_id == image_id)
 
 
-def _snapshots(builds: Mapping[str, _Build], keep_builds: set[str]) -> list[Item]:
+def _snapshots(builds: Mapping[str, BuildOutline], keep_builds: set[str]) -> list[Item]:
     found: list[tuple[str, Item]] = []
     for kind in ("snapshot", "build"):
         for info in docker_engine.list_images([f"{docker_engine.KIND}={kind}"]):
@@ -144,20 +133,19 @@ def _snapshots(builds: Mapping[str, _Build], keep_builds: set[str]) -> list[Item
 
 
 def _kept_commits(
-    store: Store, kept: list[Item], builds: Mapping[str, _Build], keep_builds: set[str]
+    store: Store, kept: list[Item], builds: Mapping[str, BuildOutline], keep_builds: set[str]
 ) -> set[str]:
     commits = {b.commit for i, b in builds.items() if i in keep_builds and b.commit}
     kept_ids = {item.id for item in kept}
     for record in records.list_images(store):
         if record.image_id in kept_ids and record.commit_sha:
             commits.add(record.commit_sha)
-    for row in store.query("SELECT commit_sha FROM executions WHERE ended IS NULL"):
-        if row["commit_sha"]:
-            commits.add(row["commit_sha"])
-    return commits
+    return commits | unfinished_commits(store)
 
 
-def _directories(root: Path, builds: Mapping[str, _Build], keep_builds: set[str], kind: str) -> list[Item]:
+def _directories(
+    root: Path, builds: Mapping[str, BuildOutline], keep_builds: set[str], kind: str
+) -> list[Item]:
     owner = {b.id.partition(":")[2]: b for b in builds.values()}
     found = []
     for path in _children(root):

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -27,59 +26,17 @@ from pathlib import Path
 from typing import Any
 
 from runner import docker_engine
-from runner.errors import RunnerError, UsageError
+from runner.errors import RunnerError
+from runner.image_ref import IMAGE_ID, ImageRef, check_immutable, is_immutable, read_handoff
 from runner.store import Store
 from runner.store import images as records
 from runner.store.images import ImageRecord
 
-TAG = re.compile(r"(?P<service>[a-z][a-z0-9-]{0,30}):(?P<sha>[0-9a-f]{12})(?:-dirty-(?P<hash>[0-9a-f]{8}))?")
 KIND = "service-image"
-HANDOFF_FILES = ("imagedefinitions.json", "imageDetail.json")
 
 
 class ImmutableTagError(RunnerError):
     """A tag already names other content (exit 1)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ImageRef:
-    """An image as deployments name it: the immutable tag and the image id travel together."""
-
-    tag: str
-    id: str
-
-    @property
-    def service(self) -> str:
-        return self.tag.partition(":")[0]
-
-
-@dataclass(frozen=True, slots=True)
-class ImageResult:
-    tag: str
-    id: str
-    reused: bool
-    reason: str
-    repo_digest: str | None = None  # host:port/<service>@sha256:… when pipeline.yml names a registry
-
-    @property
-    def ref(self) -> ImageRef:
-        return ImageRef(self.tag, self.id)
-
-    def as_json(self) -> dict[str, Any]:
-        shown = {"tag": self.tag, "id": self.id, "reused": self.reused, "reason": self.reason}
-        return shown | ({"repo_digest": self.repo_digest} if self.repo_digest else {})
-
-
-def commit_tag(service: str, commit: str) -> str:
-    return f"{service}:{commit[:12]}"
-
-
-def dirty_tag(service: str, commit: str, content_hash: str) -> str:
-    return f"{service}:{commit[:12]}-dirty-{content_hash[:8]}"
-
-
-def is_immutable(tag: str) -> bool:
-    return TAG.fullmatch(tag) is not None
 
 
 def store_key(store: Store) -> str:
@@ -88,47 +45,44 @@ def store_key(store: Store) -> str:
 
 
 def image_labels(
-    store: Store, service: str, commit: str, build_id: str, digest: str, dirty: bool
+    store: Store,
+    service: str,
+    commit: str,
+    build_id: str,
+    digest: str,
+    dirty: bool,
+    commit_time: float | None = None,
 ) -> dict[str, str]:
+    """The image's labels; its commit and commit time travel with it to deployments (lead time)."""
     extra = {"service": service, "commit": commit, "build": build_id, "input-digest": digest}
     extra |= {"store": store_key(store)} | ({"dirty": "1"} if dirty else {})
+    extra |= {"commit-time": f"{commit_time:.0f}"} if commit_time is not None else {}
     return docker_engine.labels(KIND, **extra)
 
 
 # ---------------------------------------------------------------- deploy input
 
 
-def parse_image_ref(text: str, store: Store) -> ImageRef:
-    """A deploy input: an immutable tag we wrote (or an image id we tagged) → ImageRef.
-
-    `latest` and any other tag not of our immutable forms is refused (exit 2): a mutable
-    tag is resolved again whenever a container starts.
-    """
+def resolve(text: str, store: Store) -> ImageRef:
+    """A deploy input → ImageRef: an immutable tag, an image id, a registry digest, or a hand-off
+    file (imagedefinitions.json / imageDetail.json) naming one. Mutable tags are refused (exit 2)."""
     text = text.strip()
-    if text.startswith("sha256:"):
-        return _by_id(text, store)
-    if not is_immutable(text):
-        raise UsageError(
-            f"{text!r} is not an immutable image tag: deploy <service>:<sha12> or "
-            "<service>:<sha12>-dirty-<hash8> (see `runner images list`); "
-            "mutable tags such as latest are refused"
-        )
+    if text.endswith(".json") and Path(text).is_file():
+        text = read_handoff(Path(text))
+    check_immutable(text)
     record = records.get_tag(store, text)
-    if record is None:
-        service, _, rest = text.partition(":")
-        hint = f"runner build {service} --commit {rest[:12]}"
-        raise RunnerError(f"no image {text} was built here: run `{hint}`")
-    return _checked(record)
-
-
-def _by_id(image_id: str, store: Store) -> ImageRef:
-    matches = records.tags_of_image(store, image_id) if len(image_id) == 71 else []
-    if not matches:
-        found = docker_engine.image(image_id)
-        matches = records.tags_of_image(store, found.id) if found else []
-    if not matches:
-        raise RunnerError(f"image {image_id[:19]} has no immutable tag written by runner")
-    return _checked(matches[0])
+    if record is not None:
+        return _checked(record)  # a tag we wrote: restored on the engine when it was lost
+    info = docker_engine.image(text)
+    if info is None:
+        raise RunnerError(f"image {text} not found in the local engine (build it: runner build SERVICE)")
+    if "@" in text:
+        return ImageRef(next(filter(is_immutable, info.tags), info.id), info.id, text)
+    if IMAGE_ID.fullmatch(text):
+        matches = records.tags_of_image(store, info.id)
+        tag = matches[0].tag if matches else next(filter(is_immutable, info.tags), info.id)
+        return ImageRef(tag, info.id)
+    return ImageRef(text, info.id)
 
 
 def _checked(record: ImageRecord) -> ImageRef:
@@ -260,36 +214,6 @@ def wrap(image_id: str, labels: dict[str, str], on_line: Callable[[str], None]) 
     with tempfile.TemporaryDirectory(prefix="runner-wrap-") as empty:
         built = docker_engine.build_image(Path(empty), None, {}, on_line=on_line, dockerfile_text=text)
         return str(built)
-
-
-def find_handoff(directories: list[Path], service: str) -> tuple[Path, str] | None:
-    """The image a build handed off in imagedefinitions.json or imageDetail.json (first found)."""
-    for directory in directories:
-        for name in HANDOFF_FILES:
-            path = directory / name
-            if path.is_file():
-                return path, handoff_uri(path, service)
-    return None
-
-
-def handoff_uri(path: Path, service: str) -> str:
-    """CodePipeline's formats: `[{"name": …, "imageUri": …}]` or `{"ImageURI": …}`."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise RunnerError(f"{path.name}: not valid JSON ({e})") from e
-    if path.name == "imageDetail.json":
-        if not isinstance(data, dict) or not isinstance(data.get("ImageURI"), str):
-            raise RunnerError(f'{path.name}: expected an object {{"ImageURI": "<image>"}}')
-        return str(data["ImageURI"])
-    entries = data if isinstance(data, list) else []
-    valid = [e for e in entries if isinstance(e, dict) and isinstance(e.get("imageUri"), str)]
-    if not valid or len(valid) != len(entries):
-        raise RunnerError(f'{path.name}: expected an array of {{"name": …, "imageUri": …}}')
-    named = [e for e in valid if e.get("name") == service]
-    if len(named) == 1 or len(valid) == 1:
-        return str((named or valid)[0]["imageUri"])
-    raise RunnerError(f"{path.name}: no single entry named {service!r}")
 
 
 def new_record(

@@ -22,6 +22,7 @@ from typing import Any
 from runner import source
 from runner.config import PipelineConfig
 from runner.errors import RunnerError, UsageError
+from runner.image_ref import ImageResult
 from runner.paths import runner_home
 from runner.processes import pid_alive
 from runner.store import Store
@@ -101,8 +102,10 @@ class Context:
     def record(self, stage: Stage, **detail: Any) -> None:
         records.record_stage(self.store, self.execution.id, stage.name, IN_PROGRESS, detail)
 
-    def images(self) -> dict[str, dict[str, Any]]:
-        return dict(self.stage_detail("Build").get("images", {}))
+    def images(self) -> dict[str, ImageResult]:
+        """The Build stage's images, loaded back typed (repo_digest included) from its record."""
+        recorded = self.stage_detail("Build").get("images", {})
+        return {name: ImageResult.from_json(data) for name, data in recorded.items()}
 
 
 Action = Callable[[Context, Stage], None]
@@ -244,13 +247,13 @@ def _source(ctx: Context, stage: Stage) -> None:
 
 
 def _build(ctx: Context, stage: Stage) -> None:
-    from runner.service_build import build_service
+    from runner.service_build import ServiceBuildResult, build_service
 
     built = ctx.images()
     todo = [s.name for s in ctx.config.services if s.name not in built]
     failures: list[str] = []
 
-    def one(name: str) -> Any:
+    def one(name: str) -> ServiceBuildResult:
         return build_service(
             ctx.config,
             name,
@@ -269,16 +272,15 @@ def _build(ctx: Context, stage: Stage) -> None:
             if result.image is None:
                 failures.append(f"{name}: {result.error or 'build ' + result.status}")
                 continue
-            image = result.image
-            built[name] = {"tag": image.tag, "id": image.id, "reused": image.reused, "reason": image.reason}
-            ctx.record(stage, images=built)
+            image = built[name] = result.image
+            ctx.record(stage, images={service: done.as_json() for service, done in built.items()})
             ctx.say(f"  {name}: {image.reason or ('reused ' if image.reused else 'built ') + image.tag}")
     if failures:
         raise StageFailed("; ".join(failures))
 
 
 def _deploy(ctx: Context, stage: Stage) -> None:
-    from runner.deploy import ImageRef, deploy, ensure_up, live_images
+    from runner.deploy import deploy, ensure_up, live_images
 
     assert stage.environment is not None
     env = stage.environment
@@ -288,8 +290,8 @@ def _deploy(ctx: Context, stage: Stage) -> None:
     for name, image in ctx.images().items():
         if name in deployed:
             continue
-        if name in live and live[name].id == image["id"]:
-            ctx.say(f"  {name}: {image['tag']} is already live in {env}")
+        if name in live and live[name].id == image.id:
+            ctx.say(f"  {name}: {image.tag} is already live in {env}")
             deployed[name] = {"id": None, "status": "AlreadyLive"}
         else:
             result = deploy(
@@ -297,7 +299,7 @@ def _deploy(ctx: Context, stage: Stage) -> None:
                 ctx.store,
                 env,
                 name,
-                ImageRef(image["tag"], image["id"]),
+                image.ref,
                 execution_id=ctx.execution.id,
                 source_dir=ctx.snapshot,
                 say=ctx.say,
@@ -312,17 +314,17 @@ def _deploy(ctx: Context, stage: Stage) -> None:
 
 def _test(ctx: Context, stage: Stage) -> None:
     from runner import docker_engine
-    from runner.base_images import BUILD
-    from runner.build import BuildRequest, run_build
+    from runner.build import run_build
+    from runner.build_control import make_request
 
     test = ctx.config.test
     assert test is not None and stage.environment is not None
-    request = BuildRequest(
-        source=ctx.snapshot,
+    request = make_request(
+        ctx.snapshot,
+        home=ctx.store.path.parent,
         buildspec=ctx.snapshot / test.buildspec,
-        image=test.image or ctx.config.build_image or BUILD,
+        image=test.image or ctx.config.build_image,
         project=f"{ctx.config.app}-test",
-        work_dir=runner_home() / "work",
         overrides={"RUNNER_STAGING_URL": "http://router:80"},
         network=docker_engine.compose_network(f"{ctx.config.app}-{stage.environment}"),
         initiator=f"codepipeline/{ctx.config.app}",

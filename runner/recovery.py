@@ -3,7 +3,6 @@ deployments whose runner died get their traffic back on the live slot and are ma
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +11,8 @@ from runner.phases import FAULT
 from runner.processes import still_running
 from runner.store import Store
 from runner.store.batches import finish_batch, running_batches
-from runner.store.builds import BuildRecord, finish_build, running_builds
+from runner.store.builds import BuildRecord, event_data, finish_build, running_builds
+from runner.store.deployments import unfinished_environments
 
 
 def recover(store: Store, say: Callable[[str], None]) -> list[str]:
@@ -24,9 +24,11 @@ def recover(store: Store, say: Callable[[str], None]) -> list[str]:
     """
     interrupted = [b for b in running_builds(store) if not still_running(b.pid, b.started)]
     repaired = []
+    if interrupted:
+        from runner.build_control import end_containers  # only when something must be repaired
     for build in interrupted:
         try:
-            _remove_containers(build, say)
+            end_containers(build.id, remove=True, say=say)
         except EngineError as e:
             say(f"runner: warning: build {build.id} was interrupted; repaired when the engine answers ({e})")
             continue
@@ -54,8 +56,7 @@ def recover_batches(store: Store, say: Callable[[str], None]) -> list[str]:
 
 def recover_deployments(store: Store, say: Callable[[str], None]) -> list[str]:
     """Environments with a deployment whose runner died: repair them now (cheap when none)."""
-    rows = store.query("SELECT environment, pid, started FROM deployments WHERE ended IS NULL")
-    environments = sorted({r["environment"] for r in rows if not still_running(r["pid"], r["started"])})
+    environments = unfinished_environments(store, still_running)
     if not environments:
         return []
     from runner import config as config_mod  # only when something must be repaired
@@ -84,20 +85,11 @@ def recover_deployments(store: Store, say: Callable[[str], None]) -> list[str]:
     return repaired
 
 
-def _remove_containers(build: BuildRecord, say: Callable[[str], None]) -> None:
-    from runner import docker_engine  # imported only when there is something to repair
-
-    for container in docker_engine.managed_containers({"runner.build": build.id}):
-        docker_engine.remove_container(container["id"])
-        say(f"removed orphan container {container['name']} of build {build.id}")
-
-
 def _discard_partial_artifacts(store: Store, build: BuildRecord, say: Callable[[str], None]) -> None:
     """A runner killed mid-copy leaves NAME.zip.partial and a half NAME/ tree: remove them."""
     from runner.artifacts import ARTIFACTS_EVENT, discard_partial
 
-    rows = store.query("SELECT data FROM events WHERE kind=? AND subject=?", (ARTIFACTS_EVENT, build.id))
-    for row in rows:
-        out = Path(json.loads(row[0])["dir"])
+    for data in event_data(store, ARTIFACTS_EVENT, build.id):
+        out = Path(data["dir"])
         for name in discard_partial(out) if out.is_dir() else []:
             say(f"removed the half-written artifact {name} of build {build.id} from {out}")

@@ -80,12 +80,10 @@ def publish(registry: str, tag: str, image_id: str, say: Callable[[str], None]) 
     return reference
 
 
-def deploy_reference(registry: str | None, service: str, image_id: str) -> str:
-    """What a deployment runs: `host:port/<service>@sha256:…` once pushed, else the image id."""
-    if registry:
-        info: docker_engine.ImageInfo | None = docker_engine.image(image_id)
-        wanted = f"{registry.rstrip('/')}/{service}@"
-        for reference in info.repo_digests if info else ():
-            if reference.startswith(wanted):
-                return str(reference)
-    return image_id
+def repo_digest(registry: str | None, service: str, image_id: str) -> str | None:
+    """`host:port/<service>@sha256:…` once the image was pushed to `registry`, else None."""
+    if not registry:
+        return None
+    info: docker_engine.ImageInfo | None = docker_engine.image(image_id)
+    wanted = f"{registry.rstrip('/')}/{service}@"
+    return next((str(r) for r in (info.repo_digests if info else ()) if r.startswith(wanted)), None)

@@ -16,12 +16,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from runner import docker_engine, images, inputs, source
+from runner import docker_engine, image_ref, images, inputs, source
 from runner.build import BuildRequest, BuildResult, run_build
+from runner.build_control import make_request
 from runner.buildlog import BuildLog
 from runner.config import PipelineConfig, Service
 from runner.errors import EngineError, RunnerError, UsageError
-from runner.images import ImageResult
+from runner.image_ref import ImageRef, ImageResult
 from runner.inputs import Inputs
 from runner.phases import FAILED, STOPPED, SUCCEEDED
 from runner.secrets import Masker
@@ -126,7 +127,7 @@ def decide(
     if commit is None:
         current = inputs.collect(config, svc, inputs.work_tree(repo), engine.image_id, overrides)
         dirty = current.digest != committed.digest
-    tag = images.dirty_tag(svc.name, sha, current.digest) if dirty else images.commit_tag(svc.name, sha)
+    tag = image_ref.dirty_tag(svc.name, sha, current.digest) if dirty else image_ref.commit_tag(svc.name, sha)
     return _decision(store, svc.name, sha, dirty, tag, current, no_cache)
 
 
@@ -184,7 +185,7 @@ def build_service(
     show: Callable[[str], None] | None = None,
     snapshot_dir: Path | None = None,
     overrides: Mapping[str, str] | None = None,
-    timeout_min: float = 60.0,
+    timeout_min: float | None = None,
     memory: str | None = None,
 ) -> ServiceBuildResult:
     """Build one service and its image, or reuse the image of identical inputs (no container runs).
@@ -229,8 +230,7 @@ def build_service(
         build_records.finish_build(store, result.id, STOPPED, recorded | {"status": STOPPED})
         raise
     log.flush()
-    image_json = {"tag": image.tag, "id": image.id, "reused": image.reused, "reason": image.reason}
-    build_records.finish_build(store, result.id, SUCCEEDED, recorded | {"image": image_json})
+    build_records.finish_build(store, result.id, SUCCEEDED, recorded | {"image": image.as_json()})
     return ServiceBuildResult(svc.name, decision.commit, result, image, SUCCEEDED, tag=decision.tag)
 
 
@@ -250,7 +250,7 @@ def _reuse(
     )
     held = images.claim(store, record)  # the same image under the new commit's tag: not a content change
     store.event("image.reused", decision.tag, id=held.id, origin=origin.tag, build=origin.build_id)
-    image = _published(config, ImageResult(decision.tag, held.id, True, decision.reason), say)
+    image = _published(config, ImageResult(ImageRef(decision.tag, held.id), True, decision.reason), say)
     return ServiceBuildResult(
         decision.service, decision.commit, None, image, SUCCEEDED, reused_from=origin, tag=decision.tag
     )
@@ -264,20 +264,20 @@ def _request(
     decision: Decision,
     initiator: str,
     overrides: Mapping[str, str],
-    timeout_min: float,
+    timeout_min: float | None,
     memory: str | None,
 ) -> BuildRequest:
     buildspec = src / svc.buildspec
     if not buildspec.is_file():
         raise UsageError(f"{svc.name}: buildspec {svc.buildspec} not found in {src}")
-    return BuildRequest(
-        source=src,
+    return make_request(
+        src,
+        home=home,
         buildspec=buildspec,
         image=config.build_image,
         project=svc.name,
         service=svc.name,
-        work_dir=home / "work",
-        overrides=dict(overrides),
+        overrides=overrides,
         project_env={"SERVICE_PATH": svc.path, "RUNNER_SERVICE": svc.name, **svc.variables},
         privileged=svc.privileged,
         secrets_file=config.root / config.secrets if config.secrets else None,
@@ -287,7 +287,6 @@ def _request(
         memory=memory,
         source_version=decision.commit,
         resolved_source_version=decision.commit,
-        cache_dir=home / "cache" / svc.name,
     )
 
 
@@ -303,9 +302,10 @@ def _image(
     say: Callable[[str], None],
 ) -> ImageResult:
     digest = decision.inputs.digest
-    labels = images.image_labels(store, svc.name, decision.commit, result.id, digest, decision.dirty)
+    made = source.commit_time(config.root, decision.commit)  # the image carries it to deployments
+    labels = images.image_labels(store, svc.name, decision.commit, result.id, digest, decision.dirty, made)
     primary = home / "artifacts" / result.id.partition(":")[2] / "artifacts"
-    handoff = images.find_handoff(_handoff_dirs(primary, Path(result.workspace), svc), svc.name)
+    handoff = image_ref.find_handoff(_handoff_dirs(primary, Path(result.workspace), svc), svc.name)
     if handoff is not None:
         path, uri = handoff
         found = docker_engine.image(uri)
@@ -327,9 +327,9 @@ def _image(
     if held.kept:
         docker_engine.remove_image(new_id)
         say(f"{svc.name}: {held.note}")
-        return _published(config, ImageResult(decision.tag, held.id, True, held.note), say)
+        return _published(config, ImageResult(ImageRef(decision.tag, held.id), True, held.note), say)
     say(f"{svc.name}: built {decision.tag} ({new_id[:19]})")
-    return _published(config, ImageResult(decision.tag, new_id, False, decision.reason), say)
+    return _published(config, ImageResult(ImageRef(decision.tag, new_id), False, decision.reason), say)
 
 
 def _published(config: PipelineConfig, image: ImageResult, say: Callable[[str], None]) -> ImageResult:
@@ -339,7 +339,7 @@ def _published(config: PipelineConfig, image: ImageResult, say: Callable[[str], 
     from runner import registry
 
     reference = registry.publish(config.registry, image.tag, image.id, say)
-    return replace(image, repo_digest=reference)
+    return replace(image, ref=replace(image.ref, repo_digest=reference))
 
 
 def _handoff_dirs(primary: Path, workspace: Path, svc: Service) -> list[Path]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,10 +48,10 @@ def add_parser(sub: Any) -> None:
         help="privileged build container with the Docker socket",
     )
     parser.add_argument("--secrets", help="secrets file for parameter-store / secrets-manager")
-    parser.add_argument("--timeout", type=float, default=60.0, metavar="MIN", help="build timeout")
+    parser.add_argument("--timeout", type=float, metavar="MIN", help="build timeout (default: 60)")
     parser.add_argument("--memory", help="memory limit of build containers (e.g. 512m)")
     parser.add_argument("--project", help="project name (default: the source directory's name)")
-    parser.add_argument("--region", default=os.environ.get("AWS_REGION", "us-east-1"))
+    parser.add_argument("--region", help="AWS_REGION in the build (default: $AWS_REGION, else us-east-1)")
     parser.add_argument("--no-cache", action="store_true", help="rebuild even if inputs are unchanged")
     parser.add_argument("--commit", metavar="SHA", help="with SERVICE: build this commit")
     parser.add_argument("--json", action="store_true", help="print the build result as JSON")
@@ -105,24 +104,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def plain_request(args: argparse.Namespace) -> BuildRequest:
-    from runner import base_images
-    from runner.build import BuildRequest
+    from runner.build_control import make_request
     from runner.secondary_sources import parse_sources
 
     source, secondary = parse_sources(args.source or [])
-    buildspec = Path(args.buildspec) if args.buildspec else source / "buildspec.yml"
-    if not buildspec.is_absolute() and not buildspec.exists():
-        buildspec = source / buildspec
-    if not buildspec.is_file():
-        raise UsageError(f"buildspec {buildspec} not found (use -b FILE)")
-    home = runner_home()
-    project = args.project or source.name
-    return BuildRequest(
-        source=source,
-        buildspec=buildspec,
-        image=args.image or os.environ.get("RUNNER_BUILD_IMAGE", base_images.BUILD),
-        project=project,
-        work_dir=home / "work",
+    return make_request(
+        source,
+        home=runner_home(),
+        buildspec=Path(args.buildspec) if args.buildspec else None,
+        image=args.image,
+        project=args.project,
         artifacts_dir=Path(args.artifacts).resolve() if args.artifacts else None,
         reports_dir=Path(args.reports).resolve() if args.reports else None,
         overrides=overrides(args),
@@ -132,7 +123,6 @@ def plain_request(args: argparse.Namespace) -> BuildRequest:
         timeout_min=args.timeout,
         region=args.region,
         memory=args.memory,
-        cache_dir=home / "cache" / project,
         secondary_sources=secondary,
     )
 

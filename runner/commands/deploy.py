@@ -10,8 +10,8 @@ def add_parser(sub: Any) -> None:
     parser = sub.add_parser(
         "deploy",
         help="deploy an immutable image of a service to an environment (blue/green)",
-        description="IMAGE_REF: <service>:<tag> (not latest), sha256:<id>, or an imagedefinitions.json / "
-        "imageDetail.json file.",
+        description="IMAGE_REF: <service>:<sha12>[-dirty-<hash8>] (never latest), sha256:<id>, "
+        "<registry>/<service>@sha256:<digest>, or an imagedefinitions.json / imageDetail.json file.",
     )
     parser.add_argument("environment", metavar="ENV")
     parser.add_argument("service", metavar="SERVICE")
@@ -32,15 +32,16 @@ def add_strategy(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from runner.commands._project import load_project
-    from runner.deploy import deploy, resolve_image
+    from runner.deploy import deploy
+    from runner.images import resolve
     from runner.output import say
     from runner.store import open_store
 
-    config = load_project()
-    image = resolve_image(args.image)
+    config, store = load_project(), open_store()
+    image = resolve(args.image, store)
     result = deploy(
         config,
-        open_store(),
+        store,
         args.environment,
         args.service,
         image,

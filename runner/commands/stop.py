@@ -10,7 +10,7 @@ from runner.errors import EXIT_OK, UsageError
 from runner.output import say
 from runner.store import Store, open_store
 from runner.store.batches import get_batch, is_batch_ref, request_batch_stop, tasks_of
-from runner.store.builds import get_build, request_stop
+from runner.store.builds import get_build
 
 
 def add_parser(sub: Any) -> None:
@@ -20,7 +20,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from runner import docker_engine
+    from runner.build_control import stop_build
 
     store = open_store()
     if is_batch_ref(args.build_id):
@@ -31,15 +31,13 @@ def run(args: argparse.Namespace) -> int:
     if build.ended is not None:
         say(f"build {build.id} already ended: {build.status}")
         return EXIT_OK
-    request_stop(store, build.id)  # recorded first: the runner reads it when its container dies
-    for container in docker_engine.managed_containers({"runner.build": build.id}):
-        docker_engine.kill_container(container["id"])
+    stop_build(store, build.id)
     say(f"stop requested for build {build.id}")
     return EXIT_OK
 
 
 def _stop_batch(store: Store, ref: str) -> int:
-    from runner import docker_engine
+    from runner.build_control import stop_build
 
     batch = get_batch(store, ref)
     if batch is None:
@@ -51,8 +49,6 @@ def _stop_batch(store: Store, ref: str) -> int:
     for task in tasks_of(store, batch.id):
         build = get_build(store, task.build_id) if task.build_id else None
         if build is not None and build.ended is None:
-            request_stop(store, build.id)
-            for container in docker_engine.managed_containers({"runner.build": build.id}):
-                docker_engine.kill_container(container["id"])
+            stop_build(store, build.id)
     say(f"stop requested for batch {batch.id}")
     return EXIT_OK

@@ -1,6 +1,6 @@
 """Environments and deployments (CodeDeploy ECS blue/green on compose and nginx): the public API.
 
-ImageRef(tag, id)
+ImageRef(tag, id, repo_digest=None)  (runner/image_ref.py; runner.images.resolve reads deploy inputs)
 deploy(config, store, environment, service, image, *, strategy=None, execution_id=None,
        source_dir=None, say=print, wait_termination=True) -> DeploymentResult
 promote(config, store, service, from_env, to_env, *, strategy=None, say=print) -> DeploymentResult
@@ -9,17 +9,16 @@ ensure_up(config, store, environment, say=print) -> UpResult
 down(config, store, environment, say=print, force=False) -> None  (EnvironmentOwned: another project's)
 live_images(store, environment) -> dict[str, ImageRef]
 status(config, store, environment=None) -> dict  (the `runner status --json` object)
-resolve_image(text) -> ImageRef  (`svc:tag`, `sha256:…`, imagedefinitions.json, imageDetail.json)
 """
 
 from runner.deploy.deployment import deploy, down, ensure_up, live_images, promote
-from runner.deploy.images import resolve as resolve_image
 from runner.deploy.locks import EnvironmentBusy
-from runner.deploy.model import DeploymentResult, ImageRef
+from runner.deploy.model import DeploymentResult
 from runner.deploy.ownership import EnvironmentOwned
 from runner.deploy.rollback import rollback
 from runner.deploy.stack import UpResult
 from runner.deploy.status import status
+from runner.image_ref import ImageRef
 
 __all__ = [
     "DeploymentResult",
@@ -32,7 +31,6 @@ __all__ = [
     "ensure_up",
     "live_images",
     "promote",
-    "resolve_image",
     "rollback",
     "status",
 ]

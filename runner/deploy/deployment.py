@@ -14,8 +14,9 @@ from runner.deploy.control import TrafficControl
 from runner.deploy.environment import other
 from runner.deploy.hooks import HookPlan, resolve
 from runner.deploy.lifecycle import Request, run_locked
-from runner.deploy.model import STANDARD, DeploymentResult, ImageRef, new_deployment_id
+from runner.deploy.model import STANDARD, DeploymentResult, new_deployment_id
 from runner.errors import RunnerError
+from runner.image_ref import ImageRef
 from runner.store import Store
 from runner.store.deployments import env_state, env_states
 
@@ -68,10 +69,11 @@ def prepare(
     """Resolve and validate everything before the lock is taken (bad input fails fast)."""
     env = config.environment(environment)
     svc = config.service(service)
-    image = images.verify(image)
+    image = images.verify(image, config.registry)
     traffic = strategies.parse(strategy if strategy is not None else env.strategy, config.time_scale)
     source = (source_dir or config.root).resolve()
     spec = appspec.load_for(svc, source) if with_hooks else None
+    commit, commit_time = images.origin(image.id)
     return Request(
         config=config,
         env=env,
@@ -85,7 +87,8 @@ def prepare(
         kind=kind,
         rollback_of=rollback_of,
         execution_id=execution_id,
-        commit=images.commit_of(image.id),
+        commit=commit,
+        commit_time=commit_time,
     )
 
 
@@ -148,7 +151,7 @@ def live_images(store: Store, environment: str) -> dict[str, ImageRef]:
     for name, state in env_states(store, environment).items():
         image = state.image(state.live_slot)
         if image:
-            found[name] = ImageRef(*image)
+            found[name] = image
     return found
 
 

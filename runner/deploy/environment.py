@@ -117,6 +117,7 @@ class SlotSpec:
     tag: str
     image_id: str
     commit: str = ""
+    repo_digest: str | None = None  # the slot runs it when the image was pushed to pipeline.yml's registry
 
 
 def slot_env(config: PipelineConfig, env: Environment, spec: SlotSpec) -> dict[str, str]:
@@ -151,9 +152,9 @@ def render_compose(
     for spec in slots:
         name = slot_service(spec.service.name, spec.slot)
         services[name] = {
-            "image": spec.image_id,
+            "image": spec.repo_digest or spec.image_id,
             "container_name": layout.container(name),
-            "pull_policy": "never",
+            "pull_policy": "missing" if spec.repo_digest else "never",  # a digest names one content
             "init": True,
             "environment": _escape(slot_env(config, env, spec)),
             "labels": _escape(

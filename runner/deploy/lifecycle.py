@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runner import docker_engine, source
+from runner import docker_engine
 from runner.config import Environment, PipelineConfig, Service
 from runner.deploy import hooks, router, stack, strategies
 from runner.deploy.alarms import Breach
@@ -36,16 +36,17 @@ from runner.deploy.model import (
     STANDARD,
     SUCCEEDED,
     DeploymentResult,
-    ImageRef,
 )
 from runner.deploy.outcome import Outcome, abort, fail, stopped, succeed
 from runner.deploy.watch import Watcher
 from runner.errors import EngineError
+from runner.image_ref import ImageRef
 from runner.store import Store
 from runner.store.deployments import (
     DeploymentRecord,
     create_deployment,
     record_lifecycle,
+    slot_image,
     stop_requested,
     update_deployment,
 )
@@ -71,6 +72,7 @@ class Request:
     rollback_of: str | None = None
     execution_id: str | None = None
     commit: str = ""
+    commit_time: float | None = None  # for the lead-time metric, from the image's labels (no git here)
 
 
 class Failure(Exception):
@@ -140,8 +142,7 @@ def run_locked(request: Request, store: Store) -> DeploymentResult:
     control = TrafficControl(store, layout, [s.name for s in config.services], request.deployment_id)
     state = control.state(request.service.name)
     original = state.live_slot if state.image(state.live_slot) else None
-    found = state.image(original)
-    run = Run(request, store, layout, control, original, other(original), ImageRef(*found) if found else None)
+    run = Run(request, store, layout, control, original, other(original), state.image(original))
     _create(run, up.as_json())
     try:
         _lifecycle(run)
@@ -168,7 +169,6 @@ def run_locked(request: Request, store: Store) -> DeploymentResult:
 
 def _create(run: Run, up: dict[str, object]) -> None:
     request, now = run.request, time.time()
-    commit_time = source.commit_time(request.config.root, request.commit) if request.commit else None
     termination = strategies.scaled(request.env.termination_wait_s, request.config.time_scale)
     bake = strategies.scaled(request.env.bake_s, request.config.time_scale)
     record = DeploymentRecord(
@@ -177,12 +177,14 @@ def _create(run: Run, up: dict[str, object]) -> None:
         service=run.service,
         image_tag=request.image.tag,
         image_id=request.image.id,
+        image_repo_digest=request.image.repo_digest,
         strategy=request.traffic.name,
         status=CREATED,
         created=now,
         kind=request.kind,
         previous_tag=run.previous.tag if run.previous else None,
         previous_image_id=run.previous.id if run.previous else None,
+        previous_repo_digest=run.previous.repo_digest if run.previous else None,
         rollback_of=request.rollback_of,
         from_slot=run.original,
         to_slot=run.replacement,
@@ -196,7 +198,7 @@ def _create(run: Run, up: dict[str, object]) -> None:
             "router": up,
             "alarms": [a.name for a in request.env.alarms],
             # change lead time (runner metrics) runs from here to the deployment's end
-            "commit_time": commit_time,
+            "commit_time": request.commit_time,
         },
         pid=os.getpid(),
     )
@@ -315,7 +317,7 @@ def _hook_env(run: Run, event: str) -> hooks.HookRun:
 
 def _install(run: Run) -> str:
     slot, image = run.replacement, run.request.image
-    run.control.update(run.service, force=True, **{f"{slot}_tag": image.tag, f"{slot}_image_id": image.id})
+    run.control.update(run.service, force=True, **slot_image(slot, image))
     run.installed = True
     config, env, service = run.request.config, run.request.env, run.request.service
     stack.start_slot(config, env, run.layout, run.store, service, slot)

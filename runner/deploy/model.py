@@ -1,4 +1,7 @@
-"""Deployment vocabulary (CodeDeploy's, decision 6) and the records deployments hand back."""
+"""Deployment vocabulary (CodeDeploy's, decision 6) and the records deployments hand back.
+
+ImageRef is the one image reference (runner/image_ref.py), imported here for deploy's callers.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ import secrets
 import string
 from dataclasses import dataclass, field
 from typing import Any
+
+from runner.image_ref import ImageRef
 
 CREATED = "Created"
 QUEUED = "Queued"
@@ -33,20 +38,6 @@ DEPLOYMENT_STOP_ON_REQUEST = "DEPLOYMENT_STOP_ON_REQUEST"
 def new_deployment_id() -> str:
     """`d-` and nine uppercase letters or digits, like CodeDeploy's."""
     return "d-" + "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(9))
-
-
-@dataclass(frozen=True, slots=True)
-class ImageRef:
-    """An immutable service image: its tag and the image id that tag named when it was built."""
-
-    tag: str
-    id: str
-
-    def as_json(self) -> dict[str, str]:
-        return {"tag": self.tag, "id": self.id}
-
-    def __str__(self) -> str:
-        return f"{self.tag} ({self.id[7:19] or self.id})"
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,10 +26,10 @@ from runner.deploy.model import (
     STOPPED,
     SUCCEEDED,
     DeploymentResult,
-    ImageRef,
     new_deployment_id,
 )
 from runner.errors import RunnerError
+from runner.image_ref import ImageRef
 from runner.store import Store
 from runner.store.deployments import (
     DeploymentRecord,
@@ -37,6 +37,7 @@ from runner.store.deployments import (
     get_deployment,
     lifecycle_of,
     record_lifecycle,
+    slot_image,
     update_deployment,
 )
 
@@ -118,7 +119,7 @@ def _roll_back(o: Outcome, event: str, reason: str) -> str | None:
         time.sleep(stack.DRAIN_S)
         stack.remove_slot(o.config, o.env, o.layout, o.service, o.replacement)
         slot = o.replacement
-        o.control.update(o.service.name, force=True, **{f"{slot}_tag": None, f"{slot}_image_id": None})
+        o.control.update(o.service.name, force=True, **slot_image(slot, None))
     if original is None or o.previous is None:
         o.say("  nothing to roll back to (no original slot): the replacement was removed")
         return None
@@ -164,12 +165,14 @@ def record_rollback(
             service=service,
             image_tag=image.tag,
             image_id=image.id,
+            image_repo_digest=image.repo_digest,
             strategy="CodeDeployDefault.ECSAllAtOnce",
             status=SUCCEEDED,
             created=started,
             kind=ROLLBACK,
             previous_tag=bad.tag,
             previous_image_id=bad.id,
+            previous_repo_digest=bad.repo_digest,
             rollback_of=rollback_of,
             from_slot=from_slot,
             to_slot=to_slot,
@@ -208,19 +211,16 @@ def result_of(store: Store, deployment_id: str, timings: dict[str, float] | None
     if record is None:
         raise RunnerError(f"no deployment {deployment_id}")
     detail = record.detail
-    previous = (
-        ImageRef(record.previous_tag or "", record.previous_image_id) if record.previous_image_id else None
-    )
     return DeploymentResult(
         id=record.id,
         environment=record.environment,
         service=record.service,
         status=record.status,
-        image=ImageRef(record.image_tag, record.image_id),
+        image=record.image,
         kind=record.kind,
         rolled_back=bool(detail.get("rollback_deployment")),
         reason=record.reason or "",
-        previous_image=previous,
+        previous_image=record.previous_image,
         from_slot=record.from_slot,
         to_slot=record.to_slot,
         rollback_deployment=detail.get("rollback_deployment"),

@@ -17,10 +17,11 @@ from runner.deploy.control import TrafficControl
 from runner.deploy.deployment import finish_termination, prepare
 from runner.deploy.environment import Layout, other, slot_service
 from runner.deploy.lifecycle import run_locked
-from runner.deploy.model import ROLLBACK, DeploymentResult, ImageRef, new_deployment_id
+from runner.deploy.model import ROLLBACK, DeploymentResult, new_deployment_id
 from runner.deploy.outcome import record_rollback, result_of
 from runner.docker_engine import container_running
 from runner.errors import RunnerError, UsageError
+from runner.image_ref import ImageRef
 from runner.store import Store
 from runner.store.deployments import EnvState, get_deployment, list_deployments, request_stop
 
@@ -116,8 +117,8 @@ def _flip(
         store,
         env.name,
         service.name,
-        image=ImageRef(*warm_image),
-        bad=ImageRef(*bad_image),
+        image=warm_image,
+        bad=bad_image,
         from_slot=bad_slot,
         to_slot=warm,
         rollback_of=state.last_deployment,
@@ -126,21 +127,22 @@ def _flip(
         detail={"flip_ms": flip_ms, "rollback_event": "MANUAL"},
         deployment_id=deployment_id,
     )
-    say(f"rollback {deployment_id}: {service.name} 100% → {warm} ({warm_image[0]}) in {flip_ms:.0f} ms")
+    say(f"rollback {deployment_id}: {service.name} 100% → {warm} ({warm_image.tag}) in {flip_ms:.0f} ms")
     time.sleep(stack.DRAIN_S)
     stack.remove_slot(config, env, layout, service, bad_slot)
-    say(f"  {service.name}-{bad_slot} ({bad_image[0]}) removed")
+    say(f"  {service.name}-{bad_slot} ({bad_image.tag}) removed")
     return result_of(store, deployment_id, {"flip_ms": flip_ms})
 
 
 def _previous_image(store: Store, state: EnvState) -> ImageRef:
     """The image that was live before the current one."""
     last = get_deployment(store, state.last_deployment) if state.last_deployment else None
-    if last is not None and last.previous_image_id:
-        return ImageRef(last.previous_tag or last.previous_image_id, last.previous_image_id)
+    previous = last.previous_image if last is not None else None
+    if previous is not None:
+        return ImageRef(previous.tag or previous.id, previous.id, previous.repo_digest)
     found = state.image(other(state.live_slot))
     if found:
-        return ImageRef(*found)
+        return found
     raise RunnerError(f"no earlier image of {state.service} in {state.environment} to roll back to")
 
 

@@ -136,7 +136,11 @@ def slot_specs(config: PipelineConfig, states: Mapping[str, EnvState]) -> list[S
         for slot in ("blue", "green"):
             image = state.image(slot) if state else None
             if image:
-                specs.append(SlotSpec(service, slot, image[0], image[1], images.commit_of(image[1])))
+                specs.append(
+                    SlotSpec(
+                        service, slot, image.tag, image.id, images.commit_of(image.id), image.repo_digest
+                    )
+                )
     return specs
 
 
@@ -268,9 +272,9 @@ def _usable_states(config: PipelineConfig, store: Store, env: Environment, say: 
             continue
         for slot in ("blue", "green"):
             image = state.image(slot)
-            if image and docker_engine.image(image[1]) is None:
-                say(f"{env.name}: {name} {slot} image {image[0]} is gone from the engine; slot forgotten")
-                state = put_env_state(store, state.with_image(slot, None, None))
+            if image and docker_engine.image(image.id) is None:
+                say(f"{env.name}: {name} {slot} image {image.tag} is gone from the engine; slot forgotten")
+                state = put_env_state(store, state.with_image(slot, None))
         states[name] = state
     return states
 

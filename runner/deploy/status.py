@@ -78,7 +78,7 @@ def _service_status(
         container = containers.get(slot_service(service.name, slot))
         running = container is not None and container.running
         slots[slot] = {
-            "image": {"tag": image[0], "id": image[1]} if image else None,
+            "image": image.as_json() if image else None,
             "container": container.status if container else "absent",
             "health": _health(env, service, slot, running, router_up),
         }
@@ -88,7 +88,7 @@ def _service_status(
         "service": service.name,
         "route": service.route,
         "live_slot": state.live_slot,
-        "image": {"tag": live[0], "id": live[1]} if live else None,
+        "image": live.as_json() if live else None,
         "weights": state.weights,
         "test_slot": state.test_slot,
         "health": slots[state.live_slot]["health"] if state.live_slot else None,

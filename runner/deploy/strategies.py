@@ -1,5 +1,8 @@
 """Traffic shifting configurations (CodeDeploy's names and custom forms) as pure schedules.
 
+The grammar (names, custom forms, percentage bounds) is runner/traffic_grammar.py's, shared
+with pipeline.yml's schema; this module turns a configuration into timed traffic shifts.
+
 AWS's intervals are long for a laptop: every interval is divided by pipeline.yml's
 `time_scale` (CODEDEPLOY.md decision 2), and the scaled numbers are what we print and store.
 All deployment durations are written in AWS time and scaled alike: named configurations,
@@ -18,22 +21,11 @@ from typing import Any
 
 from runner.config import seconds
 from runner.errors import UsageError
+from runner.traffic_grammar import CUSTOM, FORMS, HINT, NAMED, percent_error
 
 ALL_AT_ONCE = "AllAtOnce"
 CANARY = "TimeBasedCanary"
 LINEAR = "TimeBasedLinear"
-
-_NAME = re.compile(
-    r"(?:CodeDeployDefault\.)?(?:ECS|Lambda)?"
-    r"(?:(?P<all>AllAtOnce)"
-    r"|Canary(?P<cp>\d+)Percent(?P<cm>\d+)Minutes?"
-    r"|Linear(?P<lp>\d+)PercentEvery(?P<lm>\d+)Minutes?)"
-)
-_CUSTOM = re.compile(r"(?P<kind>canary|linear):(?P<percent>\d+):(?P<interval>\S+)")
-STRATEGY_HINT = (
-    "AllAtOnce, CodeDeployDefault.ECSCanary10Percent5Minutes, ECSLinear10PercentEvery1Minutes, "
-    "canary:PERCENT:WAIT or linear:PERCENT:EVERY (e.g. canary:10:30s)"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,15 +79,15 @@ def parse(strategy: str | Mapping[str, Any], time_scale: float = 1.0) -> Traffic
     if isinstance(strategy, Mapping):
         return _from_mapping(strategy, time_scale)
     text = strategy.strip()
-    custom = _CUSTOM.fullmatch(text)
+    custom = CUSTOM.fullmatch(text)
     if custom:
-        key = "wait" if custom["kind"] == "canary" else "every"
+        key = FORMS[custom["kind"]].interval_key
         return _from_mapping(
             {custom["kind"]: {"percent": custom["percent"], key: custom["interval"]}}, time_scale
         )
-    named = _NAME.fullmatch(text)
+    named = NAMED.fullmatch(text)
     if named is None:
-        raise UsageError(f"unknown deployment configuration {text!r}; expected {STRATEGY_HINT}")
+        raise UsageError(f"unknown deployment configuration {text!r}; expected {HINT}")
     if named["all"]:
         return TrafficConfig(f"CodeDeployDefault.ECS{ALL_AT_ONCE}", ALL_AT_ONCE, 100, 0.0, time_scale)
     percent, minutes = (named["cp"], named["cm"]) if named["cp"] else (named["lp"], named["lm"])
@@ -111,11 +103,11 @@ def _full_name(text: str) -> str:
 
 
 def _from_mapping(spec: Mapping[str, Any], time_scale: float) -> TrafficConfig:
-    if set(spec) - {"canary", "linear"} or len([v for v in spec.values() if v]) != 1:
-        raise UsageError(f"strategy {dict(spec)!r}: expected exactly one of canary, linear")
-    kind = "canary" if spec.get("canary") else "linear"
+    if set(spec) - set(FORMS) or len([v for v in spec.values() if v]) != 1:
+        raise UsageError(f"strategy {dict(spec)!r}: expected exactly one of {', '.join(FORMS)}")
+    kind = next(k for k, v in spec.items() if v)
     body = spec[kind]
-    key = "wait" if kind == "canary" else "every"
+    key = FORMS[kind].interval_key
     try:
         percent = int(body["percent"])
         interval = seconds(body[key])
@@ -128,9 +120,9 @@ def _from_mapping(spec: Mapping[str, Any], time_scale: float) -> TrafficConfig:
 
 
 def _checked(config: TrafficConfig) -> TrafficConfig:
-    top = 99 if config.type == CANARY else 100
-    if not 1 <= config.percent <= top:
-        raise UsageError(f"{config.name}: the percentage must be between 1 and {top}")
+    error = percent_error("canary" if config.type == CANARY else "linear", config.percent)
+    if error:
+        raise UsageError(f"{config.name}: {error}")
     return config
 
 

@@ -28,6 +28,7 @@ class BuildRecord:
     ended: float | None
     pid: int | None
     result: dict[str, Any] | None
+    request: dict[str, Any] | None = None  # BuildRequest.as_json() (runner/build_control.py)
 
     def summary(self) -> dict[str, Any]:
         """The object `runner history --json` prints for one build."""
@@ -55,6 +56,7 @@ class BuildRecord:
 def _record(row: Any) -> BuildRecord:
     values = dict(row)
     values["result"] = json.loads(values["result"]) if values["result"] else None
+    values["request"] = json.loads(values["request"]) if values.get("request") else None
     return BuildRecord(**values)
 
 
@@ -71,8 +73,8 @@ def create_build(store: Store, record: BuildRecord) -> BuildRecord:
         ).fetchone()[0]
         db.execute(
             "INSERT INTO builds (id, project, number, service, status, initiator, source_dir, "
-            "source_version, resolved_source_version, build_image, buildspec, started, pid) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "source_version, resolved_source_version, build_image, buildspec, started, pid, request) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 record.id,
                 record.project,
@@ -87,6 +89,7 @@ def create_build(store: Store, record: BuildRecord) -> BuildRecord:
                 record.buildspec,
                 record.started,
                 record.pid,
+                json.dumps(record.request) if record.request is not None else None,
             ),
         )
     return get_build(store, record.id) or record
@@ -184,3 +187,28 @@ def stop_requested(store: Store, build_id: str) -> bool:
         "SELECT 1 FROM events WHERE kind='build.stop-requested' AND subject=? LIMIT 1", (build_id,)
     )
     return bool(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class BuildOutline:
+    """What `runner gc` needs of every build: who it is, whether it runs, its commit."""
+
+    id: str
+    project: str
+    number: int
+    running: bool
+    commit: str | None
+
+
+def outlines(store: Store) -> list[BuildOutline]:
+    rows = store.query("SELECT id, project, number, ended, resolved_source_version FROM builds")
+    return [
+        BuildOutline(r["id"], r["project"], r["number"], r["ended"] is None, r["resolved_source_version"])
+        for r in rows
+    ]
+
+
+def event_data(store: Store, kind: str, build_id: str) -> list[dict[str, Any]]:
+    """The data of a build's events of one kind, oldest first (e.g. where its artifacts go)."""
+    rows = store.query("SELECT data FROM events WHERE kind=? AND subject=? ORDER BY id", (kind, build_id))
+    return [json.loads(r[0]) for r in rows]

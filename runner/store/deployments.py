@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from runner.image_ref import ImageRef
 from runner.store.db import Store
 
 SLOTS = ("blue", "green")
@@ -38,6 +39,18 @@ class DeploymentRecord:
     ended: float | None = None
     pid: int | None = None
     stop_requested: str | None = None
+    image_repo_digest: str | None = None
+    previous_repo_digest: str | None = None
+
+    @property
+    def image(self) -> ImageRef:
+        return ImageRef(self.image_tag, self.image_id, self.image_repo_digest)
+
+    @property
+    def previous_image(self) -> ImageRef | None:
+        if not self.previous_image_id:
+            return None
+        return ImageRef(self.previous_tag or "", self.previous_image_id, self.previous_repo_digest)
 
     def summary(self) -> dict[str, Any]:
         """The deployment as `runner status --json` and `runner deploy --json` show it."""
@@ -48,10 +61,8 @@ class DeploymentRecord:
             "kind": self.kind,
             "status": self.status,
             "strategy": self.strategy,
-            "image": {"tag": self.image_tag, "id": self.image_id},
-            "previous_image": (
-                {"tag": self.previous_tag, "id": self.previous_image_id} if self.previous_image_id else None
-            ),
+            "image": self.image.as_json(),
+            "previous_image": self.previous_image.as_json() if self.previous_image else None,
             "from_slot": self.from_slot,
             "to_slot": self.to_slot,
             "rollback_of": self.rollback_of,
@@ -117,6 +128,12 @@ def unfinished_deployments(store: Store, environment: str) -> list[DeploymentRec
     return [_deployment(r) for r in rows]
 
 
+def unfinished_environments(store: Store, is_alive: Callable[[int | None, float], bool]) -> list[str]:
+    """Environments with a deployment that has not ended and whose runner is gone (is_alive False)."""
+    rows = store.query("SELECT environment, pid, started FROM deployments WHERE ended IS NULL")
+    return sorted({r["environment"] for r in rows if not is_alive(r["pid"], r["started"])})
+
+
 def record_lifecycle(
     store: Store,
     deployment_id: str,
@@ -173,19 +190,28 @@ class EnvState:
     test_slot: str | None = None
     warm_until: float | None = None
     last_deployment: str | None = None
+    blue_repo_digest: str | None = None
+    green_repo_digest: str | None = None
 
-    def image(self, slot: str | None) -> tuple[str, str] | None:
+    def image(self, slot: str | None) -> ImageRef | None:
         if slot == "blue" and self.blue_image_id:
-            return (self.blue_tag or "", self.blue_image_id)
+            return ImageRef(self.blue_tag or "", self.blue_image_id, self.blue_repo_digest)
         if slot == "green" and self.green_image_id:
-            return (self.green_tag or "", self.green_image_id)
+            return ImageRef(self.green_tag or "", self.green_image_id, self.green_repo_digest)
         return None
 
-    def with_image(self, slot: str, tag: str | None, image_id: str | None) -> EnvState:
-        """The state with `slot` running another image (None, None: the slot has none)."""
+    def with_image(self, slot: str, image: ImageRef | None) -> EnvState:
+        """The state with `slot` running another image (None: the slot has none)."""
+        tag, image_id, digest = (image.tag, image.id, image.repo_digest) if image else (None, None, None)
         if slot == "blue":
-            return dataclasses.replace(self, blue_tag=tag, blue_image_id=image_id)
-        return dataclasses.replace(self, green_tag=tag, green_image_id=image_id)
+            return dataclasses.replace(self, blue_tag=tag, blue_image_id=image_id, blue_repo_digest=digest)
+        return dataclasses.replace(self, green_tag=tag, green_image_id=image_id, green_repo_digest=digest)
+
+
+def slot_image(slot: str, image: ImageRef | None) -> dict[str, str | None]:
+    """The EnvState fields that say what `slot` runs (for dataclasses.replace / TrafficControl.update)."""
+    tag, image_id, digest = (image.tag, image.id, image.repo_digest) if image else (None, None, None)
+    return {f"{slot}_tag": tag, f"{slot}_image_id": image_id, f"{slot}_repo_digest": digest}
 
 
 _STATE_COLUMNS = tuple(f.name for f in dataclasses.fields(EnvState))

@@ -219,4 +219,16 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX batch_builds_build ON batch_builds(build_id)
     """,
+    # 6: the registry digest (repo@sha256:…) a slot runs and a deployment named, beside tag and id.
+    """
+    ALTER TABLE env_state ADD COLUMN blue_repo_digest TEXT;
+    ALTER TABLE env_state ADD COLUMN green_repo_digest TEXT;
+    ALTER TABLE deployments ADD COLUMN image_repo_digest TEXT;
+    ALTER TABLE deployments ADD COLUMN previous_repo_digest TEXT
+    """,
+    # 7: the request each build ran with (flags, overrides, limits; no secret value), so a
+    # re-run from the dashboard is the same build.
+    """
+    ALTER TABLE builds ADD COLUMN request TEXT
+    """,
 ]

@@ -227,3 +227,9 @@ def decide_approval(store: Store, execution_id: str, status: str, summary: str) 
 
 def pending_approvals(store: Store) -> list[dict[str, Any]]:
     return [dict(r) for r in store.query("SELECT * FROM approvals WHERE status=?", (PENDING,))]
+
+
+def unfinished_commits(store: Store) -> set[str]:
+    """Commits of executions that have not ended (their snapshots are still needed)."""
+    rows = store.query("SELECT commit_sha FROM executions WHERE ended IS NULL")
+    return {r["commit_sha"] for r in rows if r["commit_sha"]}

@@ -283,14 +283,12 @@ class Dispatcher:
 
 def stop_own_builds(store: Store) -> None:
     """`runner stop` for every build this process runs: recorded first, then containers killed."""
-    from runner import docker_engine
-    from runner.store.builds import request_stop, running_builds
+    from runner.build_control import stop_build
+    from runner.store.builds import running_builds
 
     for build in running_builds(store):
         if build.pid == os.getpid():
-            request_stop(store, build.id)
-            for container in docker_engine.managed_containers({"runner.build": build.id}):
-                docker_engine.kill_container(container["id"])
+            stop_build(store, build.id)
 
 
 def interrupt(thread: threading.Thread) -> None:

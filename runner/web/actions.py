@@ -21,6 +21,7 @@ from typing import Any
 from runner.errors import RunnerError
 from runner.store import Store
 from runner.store.builds import get_build
+from runner.store.pipelines import get_execution
 
 MAX_JOBS = 100
 
@@ -166,14 +167,17 @@ def rollback(jobs: Jobs, config: Any, store: Store, environment: str, service: s
 
 def rerun_execution(jobs: Jobs, config: Any, store: Store, execution_id: str) -> Job:
     start = load("runner.pipeline", "start_execution")
-    rows = store.query("SELECT commit_sha FROM executions WHERE id=?", (execution_id,))
-    if not rows:
+    execution = get_execution(store, execution_id)
+    if execution is None:
         raise Refused(f"no pipeline execution {execution_id!r}")
-    commit = rows[0]["commit_sha"]
+    commit = execution.commit_sha
     return jobs.start("rerun", execution_id, lambda say: start(config, store, commit, "ui", say=say))
 
 
 def rerun_build(jobs: Jobs, config: Any, store: Store, home: Path, build_id: str) -> Job:
+    """The same build again (runner/build_control.py keeps its request): flags, overrides, limits."""
+    from runner.build_control import rerun_request, service_options
+
     build = get_build(store, build_id)
     if build is None:
         raise Refused(f"no build {build_id!r}")
@@ -181,46 +185,15 @@ def rerun_build(jobs: Jobs, config: Any, store: Store, home: Path, build_id: str
         if config is None:
             raise Refused(f"build {build.id} is a service build and no pipeline.yml was found")
         build_service = load("runner.service_build", "build_service")
-        commit = build.resolved_source_version
+        commit, service, options = build.resolved_source_version, build.service, service_options(build)
         return jobs.start(
             "rerun",
             build.id,
-            lambda say: build_service(config, build.service, store, commit=commit, initiator="ui", show=say),
+            lambda say: build_service(
+                config, service, store, commit=commit, initiator="ui", show=say, **options
+            ),
         )
-    request = _plain_request(build.source_dir, build.buildspec, build.build_image, build.project, home)
-    request = dataclasses.replace(request, secondary_sources=_secondary(build.result or {}))
+    request = _run(rerun_request, build, home)
     from runner.build import run_build
 
     return jobs.start("rerun", build.id, lambda say: run_build(request, store, show=say))
-
-
-def _secondary(result: dict[str, Any]) -> tuple[Any, ...]:
-    """The re-run gets the secondary sources the build had (`-s ID:DIR`), from its result."""
-    from runner.secondary_sources import SecondarySource
-
-    sources = []
-    for identifier, entry in (result.get("secondary_sources") or {}).items():
-        path = Path(entry["path"])
-        if not path.is_dir():
-            raise Refused(f"cannot re-run: the secondary source {identifier} ({path}) is gone")
-        sources.append(SecondarySource(identifier, path))
-    return tuple(sources)
-
-
-def _plain_request(source_dir: str, buildspec: str, image: str, project: str, home: Path) -> Any:
-    from runner.build import BuildRequest
-
-    source = Path(source_dir)
-    candidates = [Path(buildspec), source / buildspec, source / "buildspec.yml"]
-    found = next((c for c in candidates if c.is_file()), None)
-    if not source.is_dir() or found is None:
-        raise Refused(f"cannot re-run: the source {source} or its buildspec {buildspec} is gone")
-    return BuildRequest(
-        source=source,
-        buildspec=found,
-        image=image,
-        project=project,
-        work_dir=home / "work",
-        cache_dir=home / "cache" / project,
-        initiator="ui",
-    )

@@ -19,7 +19,8 @@ import pytest
 
 from runner import config, docker_engine, gc
 from runner.errors import UsageError
-from runner.images import ImageResult, parse_image_ref
+from runner.image_ref import ImageResult
+from runner.images import resolve
 from runner.service_build import ServiceBuildResult, build_service, changed_services
 from runner.store import Store, open_store
 from runner.store import images as records
@@ -158,7 +159,7 @@ def test_same_commit_twice_reuses_the_image_without_a_container(
     assert again.as_json()["image"] == image(again).as_json()
     logged = cli(root, runner_home, "logs", built["id"]).stdout
     assert f"api: built api:{sha[:12]}" in logged  # the image step is part of the build's log
-    assert parse_image_ref(f"api:{sha[:12]}", store).id == built["image"]["id"]
+    assert resolve(f"api:{sha[:12]}", store).id == built["image"]["id"]
 
 
 def test_one_file_change_gets_a_new_tag_and_the_old_tag_stays(tmp_path: Path, runner_home: Path) -> None:
@@ -211,9 +212,9 @@ def test_a_tag_is_never_moved_to_other_content(tmp_path: Path, runner_home: Path
 
 def test_mutable_tags_are_refused_as_deploy_input(runner_home: Path) -> None:
     store = open_store(runner_home)
-    for text in ("api:latest", "api", "api:v1.2", "api:ABCDEF123456", "registry/api:0123456789ab"):
-        with pytest.raises(UsageError, match="not an immutable image tag"):
-            parse_image_ref(text, store)
+    for text in ("api:latest", "api", "api:v1.2", "api:ABCDEF123456", "registry/api:latest"):
+        with pytest.raises(UsageError, match="not an immutable image reference"):
+            resolve(text, store)
 
 
 def test_privileged_buildspec_hands_off_its_own_image(tmp_path: Path, runner_home: Path) -> None:
@@ -368,7 +369,9 @@ def registry(tmp_path: Path) -> Iterator[str]:
         f"storage:\n  filesystem: {{rootdirectory: {tmp_path}/registry}}\n"
         f"http:\n  addr: 127.0.0.1:{port}\n"
     )
-    process = subprocess.Popen([REGISTRY_BINARY, "serve", str(conf)], stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [REGISTRY_BINARY, "serve", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -397,7 +400,7 @@ def test_registry_push_deploys_by_digest_and_never_moves_a_tag(
     first = image(build(root, store, commit=first_sha))
     assert first.repo_digest is not None and first.repo_digest.startswith(f"{registry}/api@sha256:")
     assert registries.remote_image_id(registry, first.tag) == first.id
-    assert registries.deploy_reference(registry, "api", first.id) == first.repo_digest
+    assert registries.repo_digest(registry, "api", first.id) == first.repo_digest
 
     # A commit that leaves the service's inputs alone: same image, its new tag pushed too.
     (root / "README.md").write_text("docs\n")
@@ -417,3 +420,57 @@ def test_registry_push_deploys_by_digest_and_never_moves_a_tag(
     assert third.image is None and third.status == "FAILED"
     assert third.error.startswith(f"refusing to push {registry}/api:{third_sha[:12]}")
     assert registries.remote_image_id(registry, f"api:{third_sha[:12]}") == other
+
+
+@pytest.mark.slow
+def test_a_pipeline_deploys_the_registry_digest_it_pushed(
+    tmp_path: Path, runner_home: Path, registry: str
+) -> None:
+    """Build → Deploy-staging: the digest the Build stage recorded is what the slot container runs."""
+    live, test = free_ports(2)
+    app = f"reg{uuid.uuid4().hex[:6]}"
+    root = make_project(
+        tmp_path / "repo",
+        files={
+            "services/api/Dockerfile": DOCKERFILE + 'CMD ["sh", "-c", "exec python3 -m http.server $PORT"]\n',
+            "pipeline.yml": f"app: {app}\nregistry: {registry}\n"
+            "services:\n  api:\n    path: services/api\n    health: /\n"
+            f"environments:\n  - name: staging\n    port: {live}\n    test_port: {test}\n",
+        },
+    )
+    try:
+        done = cli(root, runner_home, "pipeline", "run", "--json")
+        assert done.returncode == 0, done.stderr[-3000:]
+        stages = {s["name"]: s for s in json.loads(done.stdout)["stages"]}
+        built = stages["Build"]["detail"]["images"]["api"]
+        assert built["repo_digest"].startswith(f"{registry}/api@sha256:")
+        running = docker_ps(f"label=runner.app={app}", "label=runner.kind=slot")
+        assert running == [built["repo_digest"]]  # the digest, neither the tag nor the bare id
+        store = open_store(runner_home)
+        deployment = store.query("SELECT image_id, image_repo_digest FROM deployments")[0]
+        assert tuple(deployment) == (built["id"], built["repo_digest"])
+        status = json.loads(cli(root, runner_home, "status", "staging", "--json").stdout)
+        shown = status["environments"][0]["services"][0]["image"]
+        assert shown == {"tag": built["tag"], "id": built["id"], "repo_digest": built["repo_digest"]}
+    finally:
+        cli(root, runner_home, "down", "--all")
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def docker_ps(*filters: str) -> list[str]:
+    """The image reference each matching running container was created with (its Config.Image)."""
+    args = [arg for f in filters for arg in ("--filter", f)]
+    ids = subprocess.run(["docker", "ps", "-q", *args], capture_output=True, text=True, check=True).stdout
+    if not ids.split():
+        return []
+    inspect = ["docker", "inspect", "--format", "{{.Config.Image}}", *ids.split()]
+    return subprocess.run(inspect, capture_output=True, text=True, check=True).stdout.split()

@@ -8,56 +8,107 @@ from pathlib import Path
 
 import pytest
 
-from runner import gc, images, inputs
-from runner.errors import RunnerError, UsageError
+from runner import gc, image_ref, images, inputs
+from runner.errors import UsageError
+from runner.image_ref import ImageRef, ImageResult
 from runner.inputs import Inputs, Tree
 from runner.store import images as records
 from runner.store import open_store
+from runner.store.builds import BuildOutline
 from runner.store.images import ImageRecord
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
 def test_tags_are_content_derived_and_recognised() -> None:
-    assert images.commit_tag("api", SHA) == "api:0123456789ab"
-    assert images.dirty_tag("api", SHA, "f" * 64) == "api:0123456789ab-dirty-ffffffff"
-    for good in ("api:0123456789ab", "web-ui:0123456789ab-dirty-0badcafe"):
-        assert images.is_immutable(good)
-    for bad in ("api:latest", "api", "api:0123456789a", "api:0123456789ab-dirty-xyz", "Api:0123456789ab"):
-        assert not images.is_immutable(bad)
+    assert image_ref.commit_tag("api", SHA) == "api:0123456789ab"
+    assert image_ref.dirty_tag("api", SHA, "f" * 64) == "api:0123456789ab-dirty-ffffffff"
+
+
+IMMUTABLE = (
+    "api:0123456789ab",
+    "web-ui:0123456789ab-dirty-0badcafe",
+    "127.0.0.1:5000/api:0123456789ab",  # our tag pushed to a registry, which refuses to move it
+    "sha256:" + "a" * 64,
+    "sha256:abc",  # an image id prefix, resolved by the engine
+    "127.0.0.1:5000/api@sha256:" + "b" * 64,
+)
+MUTABLE = (
+    "api:latest",
+    "api",
+    "api:v1.2",
+    "api:prod",
+    "api:0123456789a",
+    "api:0123456789ab-dirty-xyz",
+    "Api:0123456789ab",
+    "api:ABCDEF123456",
+    "registry:5000/web",
+    "localhost:5000/web:1a2b",
+    "api@sha256:abc",  # not a whole digest
+)
+
+
+def test_one_immutability_rule() -> None:
+    assert [ref for ref in IMMUTABLE if not image_ref.is_immutable(ref)] == []
+    assert [ref for ref in MUTABLE if image_ref.is_immutable(ref)] == []
+    for ref in MUTABLE:
+        with pytest.raises(UsageError, match="is not an immutable image reference"):
+            image_ref.check_immutable(ref)
 
 
 def test_mutable_tags_are_refused_before_any_lookup(tmp_path: Path) -> None:
     store = open_store(tmp_path)
-    for text in ("api:latest", "api", "api:v1.2", "api:ABCDEF123456", "registry/api:0123456789ab"):
-        with pytest.raises(UsageError, match="not an immutable image tag"):
-            images.parse_image_ref(text, store)
-    with pytest.raises(RunnerError, match="no image api:0123456789ab was built here"):
-        images.parse_image_ref("api:0123456789ab", store)
+    for text in ("api:latest", "api", "api:v1.2", "registry/api:latest"):
+        with pytest.raises(UsageError, match="mutable tags such as latest are refused"):
+            images.resolve(text, store)
+    detail = tmp_path / "imageDetail.json"
+    detail.write_text('{"ImageURI": "api:latest"}')
+    with pytest.raises(UsageError, match="'api:latest' is not an immutable"):
+        images.resolve(str(detail), store)
+
+
+def test_image_ref_travels_as_json_and_runs_its_digest() -> None:
+    digest = "127.0.0.1:5000/api@sha256:" + "c" * 64
+    pushed = ImageRef("api:0123456789ab", "sha256:" + "1" * 64, digest)
+    local = ImageRef("api:0123456789ab", "sha256:" + "1" * 64)
+    assert ImageRef.from_json(json.loads(json.dumps(pushed.as_json()))) == pushed
+    assert ImageRef.from_json(local.as_json()) == local and "repo_digest" not in local.as_json()
+    assert pushed.reference == digest and local.reference == local.id
+    assert pushed.service == "api" == ImageRef("127.0.0.1:5000/api:0123456789ab", "x").service
+    result = ImageResult(pushed, True, "inputs unchanged")
+    assert ImageResult.from_json(json.loads(json.dumps(result.as_json()))) == result
 
 
 def test_handoff_files_follow_codepipeline_formats(tmp_path: Path) -> None:
     definitions = tmp_path / "imagedefinitions.json"
     entries = [{"name": "web", "imageUri": "w:1"}, {"name": "api", "imageUri": "a:1"}]
     definitions.write_text(json.dumps(entries))
-    assert images.handoff_uri(definitions, "api") == "a:1"
-    with pytest.raises(RunnerError, match="no single entry named 'db'"):
-        images.handoff_uri(definitions, "db")
+    assert image_ref.read_handoff(definitions, "api") == "a:1"
+    with pytest.raises(UsageError, match="2 images and no single entry named 'db'"):
+        image_ref.read_handoff(definitions, "db")
+    with pytest.raises(UsageError, match="deploy one service at a time"):
+        image_ref.read_handoff(definitions)
     definitions.write_text(json.dumps([{"name": "other", "imageUri": "o:1"}]))
-    assert images.handoff_uri(definitions, "api") == "o:1"  # the only entry
+    assert image_ref.read_handoff(definitions, "api") == "o:1"  # the only entry
     definitions.write_text('{"imageUri": "x"}')
-    with pytest.raises(RunnerError, match="expected an array"):
-        images.handoff_uri(definitions, "api")
+    with pytest.raises(UsageError, match=r"expected imagedefinitions\.json"):
+        image_ref.read_handoff(definitions, "api")
     detail = tmp_path / "imageDetail.json"
     detail.write_text('{"ImageURI": "api:abc"}')
     definitions.write_text('[{"name": "api", "imageUri": "a:2"}]')
     # Directories are searched in order, imagedefinitions.json before imageDetail.json.
-    assert images.find_handoff([tmp_path / "missing", tmp_path], "api") == (definitions, "a:2")
+    assert image_ref.find_handoff([tmp_path / "missing", tmp_path], "api") == (definitions, "a:2")
     definitions.unlink()
-    assert images.find_handoff([tmp_path], "api") == (detail, "api:abc")
+    assert image_ref.find_handoff([tmp_path], "api") == (detail, "api:abc")
     detail.write_text("[]")
-    with pytest.raises(RunnerError, match="ImageURI"):
-        images.handoff_uri(detail, "api")
+    with pytest.raises(UsageError, match=r"expected imageDetail\.json"):
+        image_ref.read_handoff(detail, "api")
+    other = tmp_path / "release.json"  # `runner deploy FILE.json`: any name, read by its shape
+    other.write_text('{"ImageURI": "api:0123456789ab"}')
+    assert image_ref.read_handoff(other) == "api:0123456789ab"
+    other.write_text("not json")
+    with pytest.raises(UsageError, match="not a readable JSON file"):
+        image_ref.read_handoff(other)
 
 
 def tree(paths: list[str], texts: dict[str, str] | None = None) -> Tree:
@@ -128,8 +179,8 @@ def test_gc_policy_keeps_newest_and_protected() -> None:
 
 
 def test_gc_keeps_running_and_newest_builds() -> None:
-    builds = [gc._Build(f"p:{n}", "p", n, n == 1, None) for n in range(1, 6)]
-    builds.append(gc._Build("q:1", "q", 1, False, None))
+    builds = [BuildOutline(f"p:{n}", "p", n, n == 1, None) for n in range(1, 6)]
+    builds.append(BuildOutline("q:1", "q", 1, False, None))
     assert gc.kept_builds(builds, keep=2) == {"p:5", "p:4", "p:1", "q:1"}
 
 
@@ -160,3 +211,11 @@ def test_protected_images_come_from_env_state_and_deployments(tmp_path: Path) ->
     assert "sha256:old" not in why
     placements = records.placements_by_image(store)
     assert [p.text() for p in placements["sha256:g"]] == ["prod:green(live)"]
+
+
+def test_an_image_carries_its_commit_time_to_deployments(tmp_path: Path) -> None:
+    """Lead time is data: deploy reads the commit time from the image's labels, never from git."""
+    store = open_store(tmp_path)
+    labels = images.image_labels(store, "api", SHA, "api:1", "d" * 64, False, 1_700_000_000.0)
+    assert labels["runner.commit"] == SHA and labels["runner.commit-time"] == "1700000000"
+    assert "runner.commit-time" not in images.image_labels(store, "api", SHA, "api:1", "d" * 64, False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from runner import config
 from runner.config import ServiceHook
@@ -66,3 +67,34 @@ def test_retry_on_canary_failure_is_on_unless_turned_off(tmp_path: Path) -> None
     )
     properties = config.json_schema()["properties"]["environments"]["items"]["properties"]
     assert properties["retry_on_canary_failure"]["default"] is True
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    [
+        "AllAtOnce",
+        "CodeDeployDefault.ECSCanary10Percent5Minutes",
+        "LambdaLinear10PercentEvery1Minute",
+        "{canary: {percent: 99, wait: 30s}}",
+        "{linear: {percent: 100, every: 1m}}",
+        "Canary10Percent",
+        "Linear0PercentEvery1Minutes",
+        "{canary: {percent: 100, wait: 30s}}",
+        "{linear: {percent: 0, every: 1m}}",
+        "{canary: {percent: 10, wait: 30s}, linear: {percent: 10, every: 1m}}",
+    ],
+)
+def test_pipeline_yml_and_the_deploy_engine_read_strategies_alike(tmp_path: Path, strategy: str) -> None:
+    """One grammar (runner/traffic_grammar.py): what pipeline.yml accepts, a deployment can run."""
+    from runner.deploy.strategies import parse
+    from runner.errors import UsageError
+
+    try:
+        accepted = load(tmp_path, env=f"    strategy: {strategy}").environment("prod").strategy
+    except ConfigError:
+        accepted = None
+    try:
+        parsed = parse(yaml.safe_load(strategy))
+    except UsageError:
+        parsed = None
+    assert (accepted is None) == (parsed is None)

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from runner.deploy.images import check_immutable, from_handoff, tag_part
 from runner.deploy.locks import EnvironmentBusy, hold, is_stale, try_acquire
 from runner.deploy.model import new_deployment_id
-from runner.errors import UsageError
+from runner.image_ref import ImageRef
 from runner.store import Store
 from runner.store.deployments import (
     DeploymentRecord,
@@ -83,16 +82,16 @@ def test_deployment_records(store: Store) -> None:
         ),
     )
     update_deployment(store, deployment_id, detail={"b": 2}, status="Succeeded", ended=2.0)
+    image = ImageRef("web:1", "sha256:1", "reg:5000/web@sha256:" + "d" * 64)
     record = get_deployment(store, deployment_id)
     assert record is not None and record.detail == {"a": 1, "b": 2} and record.status == "Succeeded"
     assert record.summary()["rolled_back"] is False
     state = put_env_state(
         store,
-        EnvState("prod", "web", live_slot="blue", weights={"blue": 100}).with_image(
-            "blue", "web:1", "sha256:1"
-        ),
+        EnvState("prod", "web", live_slot="blue", weights={"blue": 100}).with_image("blue", image),
     )
-    assert env_state(store, "prod", "web") == state and state.image("blue") == ("web:1", "sha256:1")
+    assert env_state(store, "prod", "web") == state and state.image("blue") == image
+    assert state.with_image("blue", None).image("blue") is None and state.image("green") is None
     assert env_state(store, "prod", "api") == EnvState("prod", "api")
     store.execute("INSERT INTO queue (kind, source, status, enqueued) VALUES ('build', 'watch', 'DONE', 1)")
     store.execute(
@@ -100,31 +99,3 @@ def test_deployment_records(store: Store) -> None:
     )
     assert [row["status"] for row in active_queue(store)] == ["RUNNING"]
 
-
-@pytest.mark.parametrize("ref", ["web", "web:latest", "registry:5000/web", "web:prod", "web:Staging"])
-def test_mutable_tags_are_refused(ref: str) -> None:
-    with pytest.raises(UsageError, match="mutable tags"):
-        check_immutable(ref)
-
-
-def test_immutable_references() -> None:
-    for ref in (
-        "web:0123456789ab",
-        "web:0123456789ab-dirty-89abcdef",
-        "sha256:abc",
-        "web@sha256:abc",
-        "localhost:5000/web:1a2b",
-    ):
-        check_immutable(ref)
-    assert tag_part("localhost:5000/web") == "latest" and tag_part("localhost:5000/web:v2") == "v2"
-
-
-def test_handoff_files(tmp_path: Path) -> None:
-    definitions = tmp_path / "imagedefinitions.json"
-    definitions.write_text('[{"name": "web", "imageUri": "web:0123456789ab"}]')
-    detail = tmp_path / "imageDetail.json"
-    detail.write_text('{"ImageURI": "web:ba9876543210"}')
-    assert from_handoff(definitions) == "web:0123456789ab" and from_handoff(detail) == "web:ba9876543210"
-    detail.write_text("[]")
-    with pytest.raises(UsageError, match=r"expected imagedefinitions\.json"):
-        from_handoff(detail)

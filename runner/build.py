@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from runner import cache, docker_engine, phases, secondary_sources, workspace
+from runner import cache, docker_engine, phases, runtime_install, secondary_sources, workspace
 from runner.artifacts import ARTIFACTS_EVENT, upload
 from runner.build_result import (
     RUNTIME_WARNING,
@@ -29,7 +29,7 @@ from runner.buildenv import BuildIdentity, codebuild_variables, compose
 from runner.buildlog import BuildLog
 from runner.buildspec import Buildspec
 from runner.debug import record_phase_start
-from runner.errors import EngineError, RunnerError, StoreError
+from runner.errors import EngineError, PhaseError, RunnerError, StoreError
 from runner.phase_runner import (
     Deadline,
     PhaseOutcome,
@@ -89,6 +89,7 @@ class _Build:
         self.reports: list[Report] = []
         self.in_progress: tuple[str, float, str] | None = None  # command phase, start, image
         self.partial_source = False  # DOWNLOAD_SOURCE failed half-way (e.g. a full disk)
+        self.runtime_state: str | None = None  # the shell state runtime-versions left
 
     def _create_record(self) -> BuildRecord:
         info = describe(self.request.source)
@@ -168,7 +169,12 @@ class _Build:
             action()
         except (RunnerError, OSError) as e:
             status = phases.FAULT if isinstance(e, EngineError | OSError) else phases.FAILED
-            self._record(name, status, started, "CLIENT_ERROR", _one_line(e))
+            code = "CLIENT_ERROR"
+            if isinstance(e, PhaseError):
+                status, code = e.status, e.status_code
+            self._record(name, status, started, code, _one_line(e))
+            if isinstance(e, PhaseError) and e.hint:
+                self.log.container(e.hint)
             raise _PhaseFailed() from e
         self._record(name, phases.SUCCEEDED, started, "", "")
 
@@ -201,6 +207,10 @@ class _Build:
             )
         self.log.container(f"YAML location is {self.spec.path}")
         self.setup = self._setup()
+        installed = runtime_install.install(
+            self.spec, self.setup, self.log, self.stop, self.request.timeout_min * 60
+        )
+        self.setup, self.runtime_state = replace(self.setup, image=installed.image), installed.state_dir
         if self.spec.cache and self.request.cache_dir:
             found = cache.restore(
                 self.spec.cache,
@@ -217,7 +227,7 @@ class _Build:
         setup = self.setup
         deadline = Deadline(time.monotonic() + self.request.timeout_min * 60)
         current, succeeding, attempt = phases.INSTALL, True, 1
-        image, state = setup.image, None
+        image, state = setup.image, self.runtime_state
         while current in phases.COMMAND_PHASES:
             phase = self.spec.phase(current.lower())
             if self.stop.requested():  # `runner stop` between two containers
@@ -229,10 +239,6 @@ class _Build:
                 self._record(current, phases.SUCCEEDED, time.time(), "", "", snapshot=image)
                 current = phases.following(current)
                 continue
-            if phase.runtime_versions:
-                wanted = ", ".join(f"{k}: {v}" for k, v in phase.runtime_versions.items())
-                self.log.container(f"Runtime versions requested: {wanted}")
-                self.log.container(RUNTIME_WARNING)
             self.in_progress = (current, time.time(), image)
             phase_setup = replace(setup, image=image, user=phase.run_as or self.spec.run_as)
             refreshed = {"CODEBUILD_BUILD_SUCCEEDING": "1" if succeeding else "0"}

@@ -312,7 +312,7 @@ def _deploy(ctx: Context, stage: Stage) -> None:
 
 def _test(ctx: Context, stage: Stage) -> None:
     from runner import docker_engine
-    from runner.base_images import BUILD
+    from runner.base_images import STANDARD
     from runner.build import BuildRequest, run_build
 
     test = ctx.config.test
@@ -320,7 +320,7 @@ def _test(ctx: Context, stage: Stage) -> None:
     request = BuildRequest(
         source=ctx.snapshot,
         buildspec=ctx.snapshot / test.buildspec,
-        image=test.image or ctx.config.build_image or BUILD,
+        image=test.image or ctx.config.build_image or STANDARD,
         project=f"{ctx.config.app}-test",
         work_dir=runner_home() / "work",
         overrides={"RUNNER_STAGING_URL": "http://router:80"},

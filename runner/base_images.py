@@ -13,12 +13,13 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from runner import docker_engine
-from runner.errors import RunnerError, UsageError
+from runner.errors import EngineError, RunnerError, UsageError
 
 SUITE = "bookworm"
 MIRROR = os.environ.get("RUNNER_DEBIAN_MIRROR", "http://deb.debian.org/debian")
@@ -182,17 +183,22 @@ def _build(recipe: Recipe, digest: str, say: Callable[[str], None]) -> None:
     if parent is None:
         parent = _import_debootstrap_root(say)
     dockerfile = recipe.dockerfile.replace("{parent}", parent)
+    recent: deque[str] = deque(maxlen=5)  # what a failing step said last (apt's error)
+
+    def show(line: str) -> None:
+        recent.append(line)
+        if line.startswith(("Step ", "==> ")):  # steps, and the lines a long step prints
+            say(f"  {_clip(line)}")
+
     with tempfile.TemporaryDirectory(prefix="runner-image-") as context:
         for name, text in recipe.files:
             (Path(context) / name).write_text(text)
-        docker_engine.build_image(
-            Path(context),
-            recipe.ref,
-            image_labels,
-            dockerfile_text=dockerfile,
-            # Dockerfile steps, and the `==> …` lines a long step prints as it goes.
-            on_line=lambda line: say(f"  {_clip(line)}") if line.startswith(("Step ", "==> ")) else None,
-        )
+        try:
+            docker_engine.build_image(
+                Path(context), recipe.ref, image_labels, dockerfile_text=dockerfile, on_line=show
+            )
+        except EngineError as e:
+            raise EngineError(f"{e} (last output: {' | '.join(_clip(line) for line in recent)})") from e
     if recipe.parent is None:
         docker_engine.remove_image(parent)
 

@@ -38,9 +38,11 @@ class InstallFailed(PhaseError):
 def install(
     spec: Buildspec, setup: PhaseSetup, log: BuildLog, stop: StopSignal, timeout_s: float
 ) -> Installed:
-    log.container("Processing environment variables")
     install_phase = spec.phase("install")
     requested = install_phase.runtime_versions if install_phase else {}
+    if install_phase and requested and not (install_phase.commands or install_phase.finally_commands):
+        log.container("No commands found for phase name: install")
+    log.container("Processing environment variables")
     if not requested:
         return Installed(setup.image, None)
     data = docker_engine.read_image_file(setup.image, runtimes.RUNTIMES_FILE)
@@ -48,9 +50,10 @@ def install(
         log.container(runtimes.SKIP_WARNING)
         return Installed(setup.image, None)
     table = runtimes.parse(data.decode("utf-8", "replace"), setup.image)
-    selections = runtimes.select(table, requested, setup.env, setup.image)
-    for selection in selections:  # all of them first, then their commands (decision 14)
-        log.container(selection.log_line)
+    values = {name: runtimes.expand(value, setup.env) for name, value in requested.items()}
+    for name, value in values.items():  # all of them first, then their commands (decision 14)
+        log.container(runtimes.selecting_line(name, value))
+    selections = runtimes.select(table, values, setup.image)
     commands = tuple(command for s in selections for command in s.commands)
     if not commands:
         return Installed(setup.image, None)

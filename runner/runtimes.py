@@ -38,12 +38,14 @@ class Runtime:
 @dataclass(frozen=True, slots=True)
 class Selection:
     runtime: str
-    version: str
+    version: str  # the image's version it resolved to (3.11 for `3.x`)
     commands: tuple[str, ...]
 
-    @property
-    def log_line(self) -> str:
-        return f"Selecting '{self.runtime}' runtime version '{self.version}' based on manual selections..."
+
+def selecting_line(runtime: str, value: str) -> str:
+    """The agent logs one per requested runtime, with the value asked for, before it checks
+    that the image has it (aws-simple-cicd#58: `'15'` of nodejs, then YAML_FILE_ERROR)."""
+    return f"Selecting '{runtime}' runtime version '{value}' based on manual selections..."
 
 
 class SelectionError(PhaseError):
@@ -131,12 +133,11 @@ def resolve(runtime: Runtime, value: str) -> str | None:
     return max(candidates, key=version_key) if candidates else None
 
 
-def select(
-    table: Mapping[str, Runtime], requested: Mapping[str, str], env: Mapping[str, str], image: str
-) -> list[Selection]:
-    """The runtimes to install, in buildspec order, or the agent's error for the first miss."""
+def select(table: Mapping[str, Runtime], requested: Mapping[str, str], image: str) -> list[Selection]:
+    """The runtimes to install, in buildspec order, or the agent's error for the first miss.
+    `requested` values have their variables expanded already (see `expand`)."""
     selections = []
-    for name, raw in requested.items():
+    for name, value in requested.items():
         runtime = table.get(name)
         if runtime is None:
             names = ", ".join(sorted(table))
@@ -144,7 +145,6 @@ def select(
                 f"Unknown runtime named '{name}'. This build image has the following runtimes: {names}",
                 f"{image} has the runtimes {names or '(none)'}; {_ELSEWHERE}",
             )
-        value = expand(raw, env)
         version = resolve(runtime, value)
         if version is not None:
             selections.append(Selection(name, version, runtime.versions[version]))

@@ -53,12 +53,13 @@ def table() -> dict[str, Runtime]:
 
 
 def pick(requested: dict[str, str], env: dict[str, str] | None = None) -> list[tuple[str, str]]:
-    return [(s.runtime, s.version) for s in runtimes.select(table(), requested, env or {}, "img")]
+    values = {name: runtimes.expand(value, env or {}) for name, value in requested.items()}
+    return [(s.runtime, s.version) for s in runtimes.select(table(), values, "img")]
 
 
 def failure(requested: dict[str, str], image: str = "img") -> SelectionError:
     with pytest.raises(SelectionError) as info:
-        runtimes.select(table(), requested, {}, image)
+        runtimes.select(table(), requested, image)
     return info.value
 
 
@@ -76,8 +77,10 @@ def test_versions_are_kept_as_written_and_the_default_entry_apart() -> None:
 
 def test_exact_versions_are_selected_in_buildspec_order_with_the_agents_log_line() -> None:
     assert pick({"python": "3.10", "java": "corretto17"}) == [("python", "3.10"), ("java", "corretto17")]
-    [selection] = runtimes.select(table(), {"python": "3.11"}, {}, "img")
-    assert selection.log_line == "Selecting 'python' runtime version '3.11' based on manual selections..."
+    [selection] = runtimes.select(table(), {"python": "3.11"}, "img")
+    assert runtimes.selecting_line("python", "3.x") == (
+        "Selecting 'python' runtime version '3.x' based on manual selections..."
+    )
     assert selection.commands == (
         'echo "Installing Python version 3.11 ..."',
         "pyenv global  $PYTHON_311_VERSION",
@@ -133,7 +136,8 @@ def test_major_x_without_a_match_names_the_value_as_written() -> None:
 
 
 def test_unset_variable_is_an_unknown_empty_version() -> None:
-    assert str(failure({"nodejs": "$NOPE"})).startswith("Unknown runtime version named '' of nodejs.")
+    assert runtimes.expand("$NOPE", {}) == ""
+    assert str(failure({"nodejs": ""})).startswith("Unknown runtime version named '' of nodejs.")
 
 
 def test_unknown_runtime_lists_the_runtimes_alphabetically() -> None:
@@ -145,7 +149,7 @@ def test_unknown_runtime_lists_the_runtimes_alphabetically() -> None:
 
 
 def test_a_default_entry_installs_a_custom_version_with_version_substituted() -> None:
-    [selection] = runtimes.select(table(), {"java": "corretto11"}, {}, "img")
+    [selection] = runtimes.select(table(), {"java": "corretto11"}, "img")
     assert (selection.version, selection.commands) == (
         "corretto11",
         (

@@ -13,12 +13,13 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from runner import docker_engine
-from runner.errors import RunnerError, UsageError
+from runner.errors import EngineError, RunnerError, UsageError
 
 SUITE = "bookworm"
 MIRROR = os.environ.get("RUNNER_DEBIAN_MIRROR", "http://deb.debian.org/debian")
@@ -29,6 +30,8 @@ BASE = f"runner/base:{SUITE}"
 BUILD = f"runner/build:{SUITE}"
 ROUTER = f"runner/router:{SUITE}"
 PYTHON = f"runner/python:{SUITE}"
+STANDARD = f"runner/standard:{SUITE}"  # the default build image, like CodeBuild's standard image
+RECIPE_DIR = Path(__file__).parent / "recipes"
 
 _TRIM = (
     "rm -rf /usr/share/doc/* /usr/share/man/* /usr/share/info/* /usr/share/locale/* "
@@ -62,10 +65,17 @@ class Recipe:
     description: str
     parent: str | None
     dockerfile: str
+    files: tuple[tuple[str, str], ...] = ()  # (name, text) put in the build context
 
     def digest(self, parent_digest: str = "") -> str:
-        text = f"{self.ref}\n{self.parent}\n{parent_digest}\n{self.dockerfile}\n{SOURCES}"
+        files = "".join(f"{name}\n{text}\n" for name, text in self.files)
+        text = f"{self.ref}\n{self.parent}\n{parent_digest}\n{self.dockerfile}\n{files}{SOURCES}"
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _standard_dockerfile() -> str:
+    text = (RECIPE_DIR / "standard.dockerfile").read_text()
+    return text.replace("{mirror}", MIRROR).replace("{suite}", SUITE).replace("{trim}", _TRIM)
 
 
 RECIPES: tuple[Recipe, ...] = (
@@ -112,6 +122,14 @@ RECIPES: tuple[Recipe, ...] = (
         "service runtime: python3 (standard library only)",
         BASE,
         "FROM {parent}\nRUN " + _INSTALL.format(packages="python3") + '\nCMD ["python3"]\n',
+    ),
+    Recipe(
+        STANDARD,
+        "standard build image: Python 3.11, Node.js 18, OpenJDK 17 + Maven, Go 1.23, AWS CLI, "
+        "Ruby, PHP, docker CLI (about 2 minutes, 1.4 GB)",
+        BASE,
+        _standard_dockerfile(),
+        (("runtimes.yml", (RECIPE_DIR / "standard-runtimes.yml").read_text()),),
     ),
 )
 
@@ -165,16 +183,28 @@ def _build(recipe: Recipe, digest: str, say: Callable[[str], None]) -> None:
     if parent is None:
         parent = _import_debootstrap_root(say)
     dockerfile = recipe.dockerfile.replace("{parent}", parent)
+    recent: deque[str] = deque(maxlen=5)  # what a failing step said last (apt's error)
+
+    def show(line: str) -> None:
+        recent.append(line)
+        if line.startswith(("Step ", "==> ")):  # steps, and the lines a long step prints
+            say(f"  {_clip(line)}")
+
     with tempfile.TemporaryDirectory(prefix="runner-image-") as context:
-        docker_engine.build_image(
-            Path(context),
-            recipe.ref,
-            image_labels,
-            dockerfile_text=dockerfile,
-            on_line=lambda line: say(f"  {line}") if line.startswith("Step ") else None,
-        )
+        for name, text in recipe.files:
+            (Path(context) / name).write_text(text)
+        try:
+            docker_engine.build_image(
+                Path(context), recipe.ref, image_labels, dockerfile_text=dockerfile, on_line=show
+            )
+        except EngineError as e:
+            raise EngineError(f"{e} (last output: {' | '.join(_clip(line) for line in recent)})") from e
     if recipe.parent is None:
         docker_engine.remove_image(parent)
+
+
+def _clip(line: str, width: int = 120) -> str:
+    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def _import_debootstrap_root(say: Callable[[str], None]) -> str:

@@ -15,7 +15,16 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from runner import batch, build_paths, cache, docker_engine, phases, secondary_sources, workspace
+from runner import (
+    batch,
+    build_paths,
+    cache,
+    docker_engine,
+    phases,
+    runtime_install,
+    secondary_sources,
+    workspace,
+)
 from runner.artifacts import ARTIFACTS_EVENT, upload
 from runner.build_result import (
     RUNTIME_WARNING,
@@ -30,7 +39,7 @@ from runner.buildlog import BuildLog
 from runner.buildspec import Buildspec, ReportSpec
 from runner.buildspec_checks import syntax_report
 from runner.debug import record_phase_start
-from runner.errors import EngineError, RunnerError, StoreError
+from runner.errors import EngineError, PhaseError, RunnerError, StoreError
 from runner.globs import PathEscape
 from runner.phase_runner import (
     Deadline,
@@ -96,6 +105,7 @@ class _Build:
         self.partial_source = False  # DOWNLOAD_SOURCE failed half-way (e.g. a full disk)
         self.final: build_paths.Final | None = None  # where the last command phase left the build
         self.paths: build_paths.BuildPaths | None = None
+        self.runtime_state: str | None = None  # the shell state runtime-versions left
 
     def _create_record(self) -> BuildRecord:
         info = describe(self.request.source)
@@ -179,7 +189,12 @@ class _Build:
             action()
         except (RunnerError, OSError) as e:
             status = phases.FAULT if isinstance(e, EngineError | OSError) else phases.FAILED
-            self._record(name, status, started, "CLIENT_ERROR", _one_line(e))
+            code = "CLIENT_ERROR"
+            if isinstance(e, PhaseError):
+                status, code = e.status, e.status_code
+            self._record(name, status, started, code, _one_line(e))
+            if isinstance(e, PhaseError) and e.hint:
+                self.log.container(e.hint)
             raise _PhaseFailed() from e
         self._record(name, phases.SUCCEEDED, started, "", "")
 
@@ -214,6 +229,10 @@ class _Build:
         for line in syntax_report(self.spec.unknown_keys):
             self.log.container(line)
         self.setup = self._setup()
+        installed = runtime_install.install(
+            self.spec, self.setup, self.log, self.stop, self.request.timeout_min * 60
+        )
+        self.setup, self.runtime_state = replace(self.setup, image=installed.image), installed.state_dir
         if self.spec.cache and self.request.cache_dir:
             found = cache.restore(
                 self.spec.cache,
@@ -230,7 +249,7 @@ class _Build:
         setup = self.setup
         deadline = Deadline(time.monotonic() + self.request.timeout_min * 60)
         current, succeeding, attempt = phases.INSTALL, True, 1
-        image, state = setup.image, None
+        image, state = setup.image, self.runtime_state
         while current in phases.COMMAND_PHASES:
             phase = self.spec.phase(current.lower())
             if self.stop.requested():  # `runner stop` between two containers
@@ -242,10 +261,6 @@ class _Build:
                 self._record(current, phases.SUCCEEDED, time.time(), "", "", snapshot=image)
                 current = phases.following(current)
                 continue
-            if phase.runtime_versions:
-                wanted = ", ".join(f"{k}: {v}" for k, v in phase.runtime_versions.items())
-                self.log.container(f"Runtime versions requested: {wanted}")
-                self.log.container(RUNTIME_WARNING)
             self.in_progress = (current, time.time(), image)
             user = phase.run_as or self.spec.run_as
             saving = replace(setup.saving, reader=_state_reader(self.spec, current, user))

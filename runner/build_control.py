@@ -50,7 +50,7 @@ def make_request(
     secondary_sources: tuple[SecondarySource, ...] = (),
 ) -> BuildRequest:
     """The one place a build's defaults are decided: buildspec SOURCE/buildspec.yml, image
-    $RUNNER_BUILD_IMAGE or the bootstrap build image, project the source directory's name,
+    $RUNNER_BUILD_IMAGE or the standard build image, project the source directory's name,
     work and cache under RUNNER_HOME, region $AWS_REGION or us-east-1, timeout 60 minutes."""
     chosen = buildspec or source / "buildspec.yml"
     if not chosen.is_absolute() and not chosen.exists():
@@ -59,9 +59,9 @@ def make_request(
         raise UsageError(f"buildspec {chosen} not found (use -b FILE)")
     name = project or source.name
     if image is None:
-        from runner.base_images import BUILD  # the bootstrap image's name (the module drives the engine)
+        from runner.base_images import STANDARD  # CodeBuild too builds in its standard image by default
 
-        image = os.environ.get("RUNNER_BUILD_IMAGE") or BUILD
+        image = os.environ.get("RUNNER_BUILD_IMAGE") or STANDARD
     return BuildRequest(
         source=source,
         buildspec=chosen,

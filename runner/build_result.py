@@ -13,12 +13,11 @@ from runner import buildspec as buildspec_mod
 from runner.batch import BatchMember
 from runner.buildspec import Buildspec
 from runner.reports import Report
+from runner.runtimes import SKIP_WARNING
 from runner.secondary_sources import SecondarySource
 from runner.secrets import load_secrets, resolve
 
-RUNTIME_WARNING = (
-    "Skipping install of runtimes. Runtime version selection is not supported by this build image."
-)
+RUNTIME_WARNING = SKIP_WARNING
 
 
 @dataclass(frozen=True, slots=True)

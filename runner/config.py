@@ -26,7 +26,8 @@ DURATION = r"\d+(\.\d+)?(ms|s|m|h|d)?"
 DURATION_HINT = "a duration such as 500ms, 30s, 5m, 2h or 7d"
 MAX_DURATION = "365d"  # longer ones overflow sleeps and timers (int64 nanoseconds), and mean "never"
 EXECUTION_MODES = ("SUPERSEDED", "QUEUED", "PARALLEL")
-DEFAULT_BUILD_IMAGE = "runner/build:bookworm"
+# base_images.STANDARD: CodeBuild too builds in its standard image unless told otherwise.
+DEFAULT_BUILD_IMAGE = "runner/standard:bookworm"
 DEFAULT_ROUTER_IMAGE = "runner/router:bookworm"
 
 

@@ -572,6 +572,24 @@ def image_content(ref: str) -> ImageContent | None:
     )
 
 
+@translate("read a file from an image")
+def read_image_file(ref: str, path: str) -> bytes | None:
+    """A regular file of an image, read from a created (never started) container; None if absent."""
+    api = client().api
+    created = api.create_container(image=ref, command=["true"], entrypoint=[], labels=labels("probe"))
+    try:
+        stream, _stat = api.get_archive(created["Id"], path)
+        archive = io.BytesIO(b"".join(stream))
+    except docker.errors.NotFound:
+        return None
+    finally:
+        api.remove_container(created["Id"], force=True)
+    with tarfile.open(fileobj=archive) as tar:
+        member = tar.next()
+        content = tar.extractfile(member) if member is not None and member.isfile() else None
+        return content.read() if content is not None else None
+
+
 @functools.cache
 def privileged_allowed(image_ref: str) -> bool:
     """Can this engine start privileged containers? (Asked once per process with a trivial one.)"""

@@ -45,6 +45,14 @@ class ConfigError(UsageError):
         super().__init__(where + message)
 
 
+class PhaseError(RunnerError):
+    """A non-command phase failed with CodeBuild's own status and code (YAML_FILE_ERROR …)."""
+
+    status = "FAILED"
+    status_code = "CLIENT_ERROR"
+    hint = ""  # one more log line, after the phase's context line
+
+
 class EngineError(RunnerError):
     """The Docker engine refused or failed an operation."""
 

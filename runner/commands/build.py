@@ -32,7 +32,9 @@ def add_parser(sub: Any) -> None:
         help="source directory (default: current directory); repeat as -s ID:DIR for secondary sources",
     )
     parser.add_argument("-b", dest="buildspec", help="buildspec file (default: SOURCE/buildspec.yml)")
-    parser.add_argument("-i", dest="image", help="build image (default: the bootstrap build image)")
+    parser.add_argument(
+        "-i", dest="image", help="build image (default: runner/standard:bookworm, the standard image)"
+    )
     parser.add_argument("-a", dest="artifacts", help="write artifacts to this directory")
     parser.add_argument("-r", dest="reports", help="write test reports to this directory")
     parser.add_argument("-e", dest="env_file", help="file of NAME=VALUE overrides")

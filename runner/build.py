@@ -76,7 +76,7 @@ class _Build:
         self.request, self.spec, self.secret_values = request, spec, secret_values
         self.masker, self.store = masker, store
         self.uuid = str(uuid.uuid4())
-        self.started = time.time()
+        self.started = request.submitted or time.time()
         self.phase_records: list[PhaseRecord] = []
         self.record = self._create_record()
         self.stop = stop or StopSignal()
@@ -130,7 +130,7 @@ class _Build:
         for warning in (*self.spec.warnings, *local_notes(self.spec)):
             self.log.container(f"Warning: {warning}")
         try:
-            self._phase("SUBMITTED", lambda: None)
+            self._record("SUBMITTED", phases.SUCCEEDED, self.started, "", "")  # from the request on
             self._phase("PROVISIONING", self._provision)
             self._phase("DOWNLOAD_SOURCE", self._download_source)
             self._command_phases()

@@ -44,6 +44,9 @@ class BuildRequest:
     cache_dir: Path | None = None
     network: str | None = None  # a docker network to join (the test stage joins staging's)
     secondary_sources: tuple[SecondarySource, ...] = ()  # -s IDENTIFIER:DIR, in order
+    # When the build was asked for (None: when run_build is called). CodeBuild's startTime
+    # is the StartBuild call; what happens until the build runs is its SUBMITTED phase.
+    submitted: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

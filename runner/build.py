@@ -29,12 +29,16 @@ from runner.buildenv import BuildIdentity, codebuild_variables, compose
 from runner.buildlog import BuildLog
 from runner.buildspec import Buildspec
 from runner.debug import record_phase_start
+from runner.docker_engine import RunRequest
 from runner.errors import EngineError, RunnerError, StoreError
+from runner.phase_ahead import Ahead
 from runner.phase_runner import (
     Deadline,
     PhaseOutcome,
     PhaseSetup,
     StopSignal,
+    first_container,
+    remove_later,
     run_phase,
     wait_for_removals,
 )
@@ -89,6 +93,7 @@ class _Build:
         self.reports: list[Report] = []
         self.in_progress: tuple[str, float, str] | None = None  # command phase, start, image
         self.partial_source = False  # DOWNLOAD_SOURCE failed half-way (e.g. a full disk)
+        self.ahead: Ahead | None = None  # containers of the next phases, started ahead
 
     def _create_record(self) -> BuildRecord:
         info = describe(self.request.source)
@@ -121,6 +126,7 @@ class _Build:
         try:
             return self._run()
         finally:
+            self._discard_prepared()
             if self.partial_source and self.space is not None:
                 # Only now, once the FAULT is recorded (or could not be: a full disk may
                 # hold the store too), give the space of the half copy back.
@@ -216,6 +222,7 @@ class _Build:
     def _command_phases(self) -> None:
         setup = self.setup
         deadline = Deadline(time.monotonic() + self.request.timeout_min * 60)
+        self.ahead = Ahead(setup.tmp_host, setup.tmp_container, remove_later)
         current, succeeding, attempt = phases.INSTALL, True, 1
         image, state = setup.image, None
         while current in phases.COMMAND_PHASES:
@@ -238,7 +245,11 @@ class _Build:
             refreshed = {"CODEBUILD_BUILD_SUCCEEDING": "1" if succeeding else "0"}
             assert self.space is not None
             record_phase_start(self.space, current, phase_setup, state, refreshed)
-            outcome = run_phase(phase, attempt, phase_setup, state, refreshed, self.log, deadline, self.stop)
+            upcoming = self._upcoming(current, setup, image)
+            outcome = run_phase(
+                phase, attempt, phase_setup, state, refreshed, self.log, deadline, self.stop,
+                self.ahead, upcoming,
+            )  # fmt: skip
             self.in_progress = None
             self._record_outcome(current, outcome, image)
             step = phases.next_step(
@@ -258,6 +269,25 @@ class _Build:
             except _PhaseFailed:
                 pass  # recorded; FINALIZING still runs
         self._phase(phases.FINALIZING, lambda: self._finalize(image))
+
+    def _upcoming(self, current: str, setup: PhaseSetup, image: str) -> list[tuple[str, RunRequest]]:
+        """The first containers of the command phases after `current` if each succeeds
+        without a snapshot: they start from `image` too (runner/phase_ahead.py)."""
+        result = []
+        name = phases.following(current)
+        while name in phases.COMMAND_PHASES:
+            phase = self.spec.phase(name.lower())
+            if phase is not None and (phase.commands or phase.finally_commands):
+                user = phase.run_as or self.spec.run_as
+                result.append(first_container(phase, replace(setup, image=image, user=user)))
+            name = phases.following(name)
+        return result
+
+    def _discard_prepared(self) -> None:
+        """No container started ahead outlives the build (Ctrl-C included)."""
+        if self.ahead is not None:
+            self.ahead.discard_all()
+        wait_for_removals()
 
     def _setup(self) -> PhaseSetup:
         assert self.space is not None
@@ -400,7 +430,7 @@ class _Build:
         self._record("FINALIZING", status, time.time(), code, message)
 
     def _finish(self) -> BuildResult:
-        wait_for_removals()
+        self._discard_prepared()
         status = phases.build_status(p.status for p in self.phase_records if not p.retried)
         self.log.container(f"Build {self.record.id} completed: {status}")
         self.log.flush()

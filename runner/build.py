@@ -39,13 +39,17 @@ from runner.buildlog import BuildLog
 from runner.buildspec import Buildspec, ReportSpec
 from runner.buildspec_checks import syntax_report
 from runner.debug import record_phase_start
+from runner.docker_engine import RunRequest
 from runner.errors import EngineError, PhaseError, RunnerError, StoreError
 from runner.globs import PathEscape
+from runner.phase_ahead import Ahead
 from runner.phase_runner import (
     Deadline,
     PhaseOutcome,
     PhaseSetup,
     StopSignal,
+    first_container,
+    remove_later,
     run_phase,
     wait_for_removals,
 )
@@ -88,7 +92,7 @@ class _Build:
         self.request, self.spec, self.secret_values = request, spec, secret_values
         self.masker, self.store = masker, store
         self.uuid = str(uuid.uuid4())
-        self.started = time.time()
+        self.started = request.submitted or time.time()
         self.phase_records: list[PhaseRecord] = []
         self.record = self._create_record()
         self.stop = stop or StopSignal()
@@ -106,6 +110,7 @@ class _Build:
         self.final: build_paths.Final | None = None  # where the last command phase left the build
         self.paths: build_paths.BuildPaths | None = None
         self.runtime_state: str | None = None  # the shell state runtime-versions left
+        self.ahead: Ahead | None = None  # containers of the next phases, started ahead
 
     def _create_record(self) -> BuildRecord:
         info = describe(self.request.source)
@@ -142,6 +147,7 @@ class _Build:
         try:
             return self._run()
         finally:
+            self._discard_prepared()
             if self.partial_source and self.space is not None:
                 # Only now, once the FAULT is recorded (or could not be: a full disk may
                 # hold the store too), give the space of the half copy back.
@@ -151,7 +157,7 @@ class _Build:
         for warning in (*self.spec.warnings, *local_notes(self.spec, self.request.batch is not None)):
             self.log.container(f"Warning: {warning}")
         try:
-            self._phase("SUBMITTED", lambda: None)
+            self._record("SUBMITTED", phases.SUCCEEDED, self.started, "", "")  # from the request on
             self._phase("PROVISIONING", self._provision)
             self._phase("DOWNLOAD_SOURCE", self._download_source)
             self._command_phases()
@@ -248,6 +254,7 @@ class _Build:
     def _command_phases(self) -> None:
         setup = self.setup
         deadline = Deadline(time.monotonic() + self.request.timeout_min * 60)
+        self.ahead = Ahead(setup.tmp_host, setup.tmp_container, remove_later)
         current, succeeding, attempt = phases.INSTALL, True, 1
         image, state = setup.image, self.runtime_state
         while current in phases.COMMAND_PHASES:
@@ -268,7 +275,11 @@ class _Build:
             refreshed = {"CODEBUILD_BUILD_SUCCEEDING": "1" if succeeding else "0"}
             assert self.space is not None
             record_phase_start(self.space, current, phase_setup, state, refreshed, self.secret_sources)
-            outcome = run_phase(phase, attempt, phase_setup, state, refreshed, self.log, deadline, self.stop)
+            upcoming = self._upcoming(current, setup, image)
+            outcome = run_phase(
+                phase, attempt, phase_setup, state, refreshed, self.log, deadline, self.stop,
+                self.ahead, upcoming,
+            )  # fmt: skip
             self.in_progress = None
             self._record_outcome(current, outcome, image)
             step = phases.next_step(
@@ -289,6 +300,25 @@ class _Build:
             except _PhaseFailed:
                 pass  # recorded; FINALIZING still runs
         self._phase(phases.FINALIZING, lambda: self._finalize(image))
+
+    def _upcoming(self, current: str, setup: PhaseSetup, image: str) -> list[tuple[str, RunRequest]]:
+        """The first containers of the command phases after `current` if each succeeds
+        without a snapshot: they start from `image` too (runner/phase_ahead.py)."""
+        result = []
+        name = phases.following(current)
+        while name in phases.COMMAND_PHASES:
+            phase = self.spec.phase(name.lower())
+            if phase is not None and (phase.commands or phase.finally_commands):
+                user = phase.run_as or self.spec.run_as
+                result.append(first_container(phase, replace(setup, image=image, user=user)))
+            name = phases.following(name)
+        return result
+
+    def _discard_prepared(self) -> None:
+        """No container started ahead outlives the build (Ctrl-C included)."""
+        if self.ahead is not None:
+            self.ahead.discard_all()
+        wait_for_removals()
 
     def _setup(self) -> PhaseSetup:
         assert self.space is not None
@@ -455,7 +485,7 @@ class _Build:
         self._record("FINALIZING", status, time.time(), code, message)
 
     def _finish(self) -> BuildResult:
-        wait_for_removals()
+        self._discard_prepared()
         status = phases.build_status(p.status for p in self.phase_records if not p.retried)
         self.log.container(f"Build {self.record.id} completed: {status}")
         self.log.flush()

@@ -45,6 +45,9 @@ class BuildRequest:
     network: str | None = None  # a docker network to join (the test stage joins staging's)
     secondary_sources: tuple[SecondarySource, ...] = ()  # -s IDENTIFIER:DIR, in order
     batch: BatchMember | None = None  # a task of `runner build --batch`
+    # When the build was asked for (None: when run_build is called). CodeBuild's startTime
+    # is the StartBuild call; what happens until the build runs is its SUBMITTED phase.
+    submitted: float | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The request as the store keeps it with the build (the secrets file's path, no secret value)."""
@@ -52,6 +55,8 @@ class BuildRequest:
         data |= {name: str(data[name]) for name in _PATH_FIELDS if data[name] is not None}
         data["overrides"], data["project_env"] = dict(self.overrides), dict(self.project_env)
         data["secondary_sources"] = [[s.identifier, str(s.path)] for s in self.secondary_sources]
+        # A re-run is a new, single build: asked for now, outside any batch.
+        del data["submitted"], data["batch"]
         return data
 
     @classmethod

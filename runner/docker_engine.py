@@ -11,18 +11,33 @@ import functools
 import io
 import json
 import os
-import tarfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import docker
-import docker.errors
-from docker.models.containers import Container
-
+from runner import engine_api
 from runner.errors import EngineError, RunnerError
+
+if TYPE_CHECKING:
+    import docker
+    import docker.errors
+    from docker.models.containers import Container
+
+
+class _DeferredSDK:
+    """The docker SDK, imported at its first use: it costs ~100 ms, more than a whole
+    "inputs unchanged" decision, which reads the engine through runner/engine_api.py."""
+
+    def __getattr__(self, name: str) -> Any:
+        import docker  # its package imports docker.errors and the models too
+
+        return getattr(docker, name)
+
+
+if not TYPE_CHECKING:
+    docker = _DeferredSDK()
 
 MANAGED = "runner.managed"
 KIND = "runner.kind"
@@ -39,7 +54,7 @@ def client() -> docker.DockerClient:
     return engine
 
 
-def _unreachable(e: docker.errors.DockerException) -> str:
+def _unreachable(e: BaseException) -> str:
     """Name where we looked and what to do; the SDK's own text is a nested repr."""
     host = os.environ.get("DOCKER_HOST")
     if host:
@@ -70,6 +85,10 @@ def translate(action: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
                 return fn(*args, **kwargs)
             except RunnerError:
                 raise
+            except engine_api.Unreachable as e:
+                raise EngineError(_unreachable(e)) from e
+            except engine_api.ApiError as e:
+                raise EngineError(f"{action}: {e}") from e
             except docker.errors.ImageNotFound as e:
                 raise EngineError(f"{action}: image not found ({_explain(e)})") from e
             except docker.errors.DockerException as e:
@@ -112,19 +131,32 @@ class ImageInfo:
 
 @translate("inspect image")
 def image(ref: str) -> ImageInfo | None:
-    try:
-        found = client().images.get(ref)
-    except docker.errors.ImageNotFound:
+    attrs = _inspect_image(ref)
+    if attrs is None:
         return None
-    attrs = found.attrs
     return ImageInfo(
-        id=str(found.id),
-        tags=tuple(found.tags),
+        id=str(attrs["Id"]),
+        tags=tuple(t for t in attrs.get("RepoTags") or () if t != "<none>:<none>"),
         labels=dict(attrs.get("Config", {}).get("Labels") or {}),
         created=str(attrs.get("Created", "")),
         size=int(attrs.get("Size", 0)),
         repo_digests=tuple(attrs.get("RepoDigests") or ()),
     )
+
+
+def _inspect_image(ref: str) -> dict[str, Any] | None:
+    """The engine's image inspect document, None when it has no such image."""
+    if engine_api.socket_path() is None:
+        try:
+            return dict(client().images.get(ref).attrs)
+        except docker.errors.ImageNotFound:
+            return None
+    try:
+        return dict(engine_api.request("GET", f"/images/{ref}/json")[1] or {})
+    except engine_api.ApiError as e:
+        if e.status == 404:
+            return None
+        raise
 
 
 @translate("import image")
@@ -186,6 +218,9 @@ def build_image(
 
 
 def _context_with_dockerfile(context: Path, dockerfile_text: str) -> IO[bytes]:
+    import io
+    import tarfile
+
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         if context.is_dir():
@@ -201,7 +236,12 @@ def _context_with_dockerfile(context: Path, dockerfile_text: str) -> IO[bytes]:
 @translate("tag image")
 def tag_image(image_id: str, ref: str) -> None:
     repository, _, tag = ref.rpartition(":")
-    if not client().api.tag(image_id, repository, tag):
+    if engine_api.socket_path() is not None:
+        params = {"repo": repository, "tag": tag}
+        tagged = engine_api.request("POST", f"/images/{image_id}/tag", params)[0] == 201
+    else:
+        tagged = client().api.tag(image_id, repository, tag)
+    if not tagged:
         raise EngineError(f"tag image: the engine refused to tag {image_id} as {ref}")
 
 
@@ -575,6 +615,7 @@ def image_content(ref: str) -> ImageContent | None:
 @translate("read a file from an image")
 def read_image_file(ref: str, path: str) -> bytes | None:
     """A regular file of an image, read from a created (never started) container; None if absent."""
+    import tarfile
     api = client().api
     created = api.create_container(image=ref, command=["true"], entrypoint=[], labels=labels("probe"))
     try:

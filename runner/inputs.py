@@ -109,13 +109,12 @@ class Tree:
 @functools.lru_cache(maxsize=16)  # a commit never changes: services and decisions share its listing
 def commit_tree(repo: Path, commit: str) -> Tree:
     listing = source.tree_listing(repo, commit)
-    return Tree(
-        root=repo,
-        paths=sorted(listing),
-        entry=listing.__getitem__,
-        read=lambda path: source.read_at(repo, commit, path),
-        commit=commit,
-    )
+
+    def read(path: str) -> bytes | None:
+        entry = listing.get(path)  # a file of the commit: "mode blob-id"
+        return source.read_blob(repo, entry.split()[1]) if entry else None
+
+    return Tree(root=repo, paths=sorted(listing), entry=listing.__getitem__, read=read, commit=commit)
 
 
 def work_tree(repo: Path) -> Tree:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from runner.buildlog import BuildLog
 from runner.buildspec import Phase
 from runner.docker_engine import Mount, RunRequest
 from runner.errors import EngineError
+from runner.phase_ahead import Ahead, Gate
 from runner.phases import FAILED, FAULT, STOPPED, SUCCEEDED, TIMED_OUT
 from runner.shell import (
     COMMANDS,
@@ -112,7 +113,11 @@ def run_phase(
     log: BuildLog,
     deadline: Deadline,
     stop_requested: StopSignal,
+    ahead: Ahead | None = None,
+    upcoming: Sequence[tuple[str, RunRequest]] = (),
 ) -> PhaseOutcome:
+    """Run the phase's commands; `upcoming` (the next phases' first containers) are
+    prepared by `ahead` once this phase's container runs (runner/phase_ahead.py)."""
     started = time.time()
     items = [Item(COMMANDS, i, "") for i in range(len(phase.commands))]
     items += [Item(FINALLY, i, "") for i in range(len(phase.finally_commands))]
@@ -153,6 +158,7 @@ def run_phase(
                 log,
                 deadline,
                 stop_requested,
+                (ahead, upcoming),
             )
         except EngineError as e:
             if not setup.user or f"unable to find user {setup.user}:" not in str(e):
@@ -244,21 +250,19 @@ def _run_container(
     log: BuildLog,
     deadline: Deadline,
     stop_requested: StopSignal,
+    prepare: tuple[Ahead | None, Sequence[tuple[str, RunRequest]]] = (None, ()),
 ) -> tuple[_Run, docker_engine.RunOutcome, str | None]:
     """One container: stream and parse its output, then snapshot it if it changed files."""
-    request = RunRequest(
-        image=image,
-        command=[shell_binary(setup.shell), script],
-        env=setup.env,
-        labels=setup.labels,
-        workdir=setup.workdir,
-        mounts=setup.mounts,
-        user=setup.user,
-        privileged=setup.privileged,
-        memory=setup.memory,
-        network=setup.network,
-    )
-    container = docker_engine.start(request)
+    ahead, upcoming = prepare
+    request = container_request(setup, image, script)
+    taken = ahead.take(name, request) if ahead is not None else None
+    gate: Gate | None = None
+    if taken is None:
+        container = docker_engine.start(request)
+    else:
+        container, gate = taken
+    if ahead is not None:
+        ahead.expect(upcoming)  # after our own start: theirs must not delay it
     timer = threading.Timer(max(deadline.remaining(), 0), _expire, (deadline, container))
     timer.daemon = True
     timer.start()
@@ -291,7 +295,30 @@ def _run_container(
     finally:
         timer.cancel()
         log.flush()
-        _remove_later(container)
+        if gate is not None:
+            gate.close()
+        remove_later(container)
+
+
+def container_request(setup: PhaseSetup, image: str, script: str) -> RunRequest:
+    return RunRequest(
+        image=image,
+        command=[shell_binary(setup.shell), script],
+        env=setup.env,
+        labels=setup.labels,
+        workdir=setup.workdir,
+        mounts=setup.mounts,
+        user=setup.user,
+        privileged=setup.privileged,
+        memory=setup.memory,
+        network=setup.network,
+    )
+
+
+def first_container(phase: Phase, setup: PhaseSetup) -> tuple[str, RunRequest]:
+    """The name and request of a phase's first container (first attempt), as run_phase makes it."""
+    name = f"{phase.name}-1-1"
+    return name, container_request(setup, setup.image, f"{setup.tmp_container}/{name}.sh")
 
 
 def _expire(deadline: Deadline, container: docker_engine.RunningContainer) -> None:
@@ -319,7 +346,7 @@ def _handle(piece: str | Marker, run: _Run, texts: dict[tuple[str, int], str], l
 _removals: list[threading.Thread] = []
 
 
-def _remove_later(container: docker_engine.RunningContainer) -> None:
+def remove_later(container: docker_engine.RunningContainer) -> None:
     """Removing a container costs tens of ms: overlap it with the next phase's start."""
     thread = threading.Thread(target=_quiet_remove, args=(container,), daemon=True)
     thread.start()

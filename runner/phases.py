@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from runner.buildspec import OnFailure
+if TYPE_CHECKING:
+    from runner.buildspec import OnFailure
 
 INSTALL, PRE_BUILD, BUILD, POST_BUILD = "INSTALL", "PRE_BUILD", "BUILD", "POST_BUILD"
 UPLOAD_ARTIFACTS, FINALIZING = "UPLOAD_ARTIFACTS", "FINALIZING"

@@ -11,25 +11,25 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner import docker_engine, image_ref, images, inputs, source
-from runner.build import BuildRequest, BuildResult, run_build
-from runner.build_control import make_request
-from runner.buildlog import BuildLog
 from runner.config import PipelineConfig, Service
 from runner.errors import EngineError, RunnerError, UsageError
 from runner.image_ref import ImageRef, ImageResult
 from runner.inputs import Inputs
 from runner.phases import FAILED, STOPPED, SUCCEEDED
-from runner.secrets import Masker
 from runner.store import Store
 from runner.store import builds as build_records
 from runner.store import images as records
 from runner.store.images import ImageRecord
+
+if TYPE_CHECKING:  # the build engine is imported when a build runs: not to decide "unchanged"
+    from runner.build import BuildRequest, BuildResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +193,7 @@ def build_service(
     commit None builds the working tree; snapshot_dir (with a commit) is a ready
     `git archive` snapshot of that commit, e.g. the pipeline's.
     """
+    submitted = time.time()  # the build's start if one runs (CodeBuild: the StartBuild call)
     say = show or (lambda _line: None)
     decision = decide(config, service, store, commit, no_cache, overrides)
     say(decision.reason)
@@ -202,6 +203,10 @@ def build_service(
         except RunnerError as e:
             store.event("image.failed", decision.tag, error=str(e))
             return ServiceBuildResult(decision.service, decision.commit, None, None, FAILED, str(e))
+    from runner.build import run_build
+    from runner.buildlog import BuildLog
+    from runner.secrets import Masker
+
     svc, repo = config.service(service), repository(config)
     home = store.path.parent
     if decision.dirty:
@@ -209,6 +214,7 @@ def build_service(
     else:
         src = snapshot_dir if snapshot_dir and commit else commit_snapshot(repo, decision.commit, home)
     request = _request(config, svc, src, home, decision, initiator, overrides or {}, timeout_min, memory)
+    request = replace(request, submitted=submitted)
     result = run_build(request, store, show=say)
     if result.status != SUCCEEDED:
         return ServiceBuildResult(svc.name, decision.commit, result, None, result.status, tag=decision.tag)
@@ -267,6 +273,8 @@ def _request(
     timeout_min: float | None,
     memory: str | None,
 ) -> BuildRequest:
+    from runner.build_control import make_request
+
     buildspec = src / svc.buildspec
     if not buildspec.is_file():
         raise UsageError(f"{svc.name}: buildspec {svc.buildspec} not found in {src}")

@@ -1,6 +1,8 @@
-"""git: what a source directory is at (commit, branch, dirty), and clean snapshots of commits.
+"""git: what a source directory is at (commit, branch), and clean snapshots of commits.
 
-The only module that runs git (through GitPython).
+The only module that runs git: plain `git` processes (a few ms each). GitPython was
+used here once; importing it cost ~60 ms of every fresh process that decides or starts
+a build, more than the git commands themselves.
 """
 
 from __future__ import annotations
@@ -8,11 +10,8 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
-
-import git
 
 from runner.errors import GitError
 
@@ -22,53 +21,42 @@ class SourceInfo:
     commit: str | None  # the resolved commit (CODEBUILD_RESOLVED_SOURCE_VERSION)
     branch: str | None
     repo_url: str
-    dirty: bool
     repo_root: Path | None
 
 
-def _repo(path: Path) -> git.Repo | None:
-    try:
-        return git.Repo(path, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        return None
-
-
 def describe(path: Path) -> SourceInfo:
-    repo = _repo(path)
-    if repo is None or not repo.head.is_valid():
-        return SourceInfo(None, None, path.resolve().as_uri(), False, None)
-    try:
-        branch = None if repo.head.is_detached else repo.active_branch.name
-        remote_url = next((r.url for r in repo.remotes), None)
-        root = Path(repo.working_tree_dir or path)
-        relative = os.path.relpath(path.resolve(), root)
-        dirty = repo.is_dirty(untracked_files=True, path=None if relative == "." else relative)
-        return SourceInfo(repo.head.commit.hexsha, branch, remote_url or root.as_uri(), dirty, root)
-    except (git.GitCommandError, ValueError) as e:
-        raise GitError(f"git could not describe {path}: {e}") from e
+    """The repository holding path (or a parent): its commit, branch and first remote."""
+    out = _git(path, "rev-parse", "--show-toplevel", "HEAD", "--symbolic-full-name", "HEAD")
+    lines = out.stdout.decode("utf-8", "replace").splitlines()
+    if out.returncode != 0 or len(lines) != 3:  # not in a repository, or no commit yet
+        return SourceInfo(None, None, path.resolve().as_uri(), None)
+    root, commit, ref = Path(lines[0]), lines[1], lines[2]
+    branch = ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
+    remotes = _git(path, "config", "--get-regexp", r"^remote\..*\.url$").stdout.decode().splitlines()
+    remote_url = remotes[0].partition(" ")[2] if remotes else None
+    return SourceInfo(commit, branch, remote_url or root.as_uri(), root)
 
 
 def resolve_commit(repo_dir: Path, rev: str) -> str:
-    repo = _repo(repo_dir)
-    if repo is None:
-        raise GitError(f"{repo_dir} is not a git repository")
-    try:
-        return str(repo.commit(rev).hexsha)
-    except (git.BadName, ValueError, git.GitCommandError) as e:
-        raise GitError(f"unknown commit {rev!r} in {repo_dir}") from e
+    out = _checked(repo_dir, "rev-parse", "--verify", "-q", "--end-of-options", f"{rev}^{{commit}}")
+    if out.returncode != 0:
+        raise GitError(f"unknown commit {rev!r} in {repo_dir}")
+    return out.stdout.decode().strip()
 
 
 def commit_time(repo_dir: Path, commit: str) -> float | None:
     """When a commit was made (committer date, epoch seconds); None if git cannot say."""
-    repo = _repo(repo_dir)
+    out = _git(repo_dir, "show", "-s", "--format=%ct", "--end-of-options", f"{commit}^{{commit}}")
     try:
-        return float(repo.commit(commit).committed_date) if repo is not None else None
-    except (git.BadName, ValueError, git.GitCommandError):
+        return float(out.stdout.decode().strip()) if out.returncode == 0 else None
+    except ValueError:
         return None
 
 
 def export_commit(repo_dir: Path, commit: str, dest: Path) -> None:
     """A clean snapshot of a commit (never uncommitted files), via `git archive`."""
+    import tarfile
+
     dest.mkdir(parents=True, exist_ok=True)
     with subprocess.Popen(
         ["git", "-C", str(repo_dir), "archive", "--format=tar", commit],
@@ -87,56 +75,23 @@ def export_commit(repo_dir: Path, commit: str, dest: Path) -> None:
         raise GitError(f"git archive {commit[:12]} failed (exit {proc.returncode}){detail}")
 
 
-def changed_files(repo_dir: Path, old: str, new: str) -> list[str]:
-    repo = _repo(repo_dir)
-    if repo is None:
-        raise GitError(f"{repo_dir} is not a git repository")
-    output = repo.git.diff("--name-only", old, new)
-    return [line for line in output.splitlines() if line]
-
-
-def tracked_files(repo_dir: Path, commit: str, under: str) -> dict[str, str]:
-    """Blob ids of the files under a path at a commit: `git ls-tree -r` (fast, no checkout)."""
-    repo = _repo(repo_dir)
-    if repo is None:
-        raise GitError(f"{repo_dir} is not a git repository")
-    output = repo.git.ls_tree("-r", commit, "--", under or ".")
-    files = {}
-    for line in output.splitlines():
-        meta, _, name = line.partition("\t")
-        files[name] = meta.split()[2]
-    return files
-
-
-def content_hash(paths: list[Path], root: Path) -> str:
-    """A hash of working-tree files (for `-dirty-<hash>` tags of uncommitted builds)."""
-    digest = hashlib.sha256()
-    for path in sorted(paths):
-        digest.update(str(path.relative_to(root)).encode() + b"\0")
-        digest.update(path.read_bytes() if path.is_file() else b"")
-    return digest.hexdigest()
-
-
 # ---------------------------------------------------------------- images: input listings
 
 
 def repo_root(path: Path) -> Path | None:
     """The top of the git working tree holding path (None outside a repository)."""
-    repo = _repo(path)
-    return Path(repo.working_tree_dir) if repo is not None and repo.working_tree_dir else None
+    out = _git(path, "rev-parse", "--show-toplevel")
+    top = out.stdout.decode().strip()
+    return Path(top) if out.returncode == 0 and top else None
 
 
 def tree_listing(repo_dir: Path, commit: str) -> dict[str, str]:
     """Every file of a commit: repo-relative path → "mode blob-id" (`git ls-tree -r`, no checkout)."""
-    repo = _repo(repo_dir)
-    if repo is None:
-        raise GitError(f"{repo_dir} is not a git repository")
-    try:
-        output = repo.git.ls_tree("-r", "-z", "--full-tree", commit, strip_newline_in_stdout=False)
-    except git.GitCommandError as e:
-        raise GitError(f"unknown commit {commit!r} in {repo_dir}") from e
+    out = _checked(repo_dir, "ls-tree", "-r", "-z", "--full-tree", "--end-of-options", commit)
+    if out.returncode != 0:
+        raise GitError(f"unknown commit {commit!r} in {repo_dir}")
     files = {}
-    for line in output.split("\0"):
+    for line in out.stdout.decode("utf-8", "surrogateescape").split("\0"):
         meta, _, name = line.partition("\t")
         if name:
             mode, kind, blob = meta.split()
@@ -145,17 +100,20 @@ def tree_listing(repo_dir: Path, commit: str) -> dict[str, str]:
     return files
 
 
+def read_blob(repo_dir: Path, blob: str) -> bytes:
+    """A blob's content by its id (from tree_listing)."""
+    out = _checked(repo_dir, "cat-file", "blob", blob)
+    if out.returncode != 0:
+        raise GitError(f"git has no blob {blob} in {repo_dir}")
+    return out.stdout
+
+
 def worktree_paths(repo_dir: Path) -> list[str]:
-    """Files git sees in the working tree: tracked ones still present, and untracked, not ignored."""
-    repo = _repo(repo_dir)
-    if repo is None:
-        raise GitError(f"{repo_dir} is not a git repository")
-    output = repo.git.ls_files(
-        "-z", "--cached", "--others", "--exclude-standard", strip_newline_in_stdout=False
-    )
-    root = Path(repo.working_tree_dir or repo_dir)
-    names = sorted({name for name in output.split("\0") if name})
-    return [name for name in names if os.path.lexists(root / name)]
+    """Files git sees in the working tree at repo_dir (its top): tracked ones still present,
+    and untracked, not ignored."""
+    out = _checked(repo_dir, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    names = sorted({name for name in out.stdout.decode("utf-8", "surrogateescape").split("\0") if name})
+    return [name for name in names if os.path.lexists(repo_dir / name)]
 
 
 def worktree_entry(path: Path) -> str:
@@ -169,20 +127,12 @@ def worktree_entry(path: Path) -> str:
     return f"{mode} {blob.hexdigest()}"
 
 
-def read_at(repo_dir: Path, commit: str, path: str) -> bytes | None:
-    """A file's content at a commit (None if it has no such file)."""
-    repo = _repo(repo_dir)
-    if repo is None:
+def _checked(repo_dir: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """_git, with "not a repository" (or no such directory) turned into a GitError."""
+    out = _git(repo_dir, *args)
+    if out.returncode == 128 and (b"not a git repository" in out.stderr or b"cannot change to" in out.stderr):
         raise GitError(f"{repo_dir} is not a git repository")
-    try:
-        blob = repo.commit(commit).tree / path
-    except (KeyError, ValueError, git.BadName) as e:
-        if isinstance(e, KeyError):
-            return None
-        raise GitError(f"unknown commit {commit!r} in {repo_dir}") from e
-    if blob.type != "blob":
-        return None
-    return bytes(blob.data_stream.read())
+    return out
 
 
 # ---------------------------------------------------------------- triggers: refs, reflogs, ignores, hooks

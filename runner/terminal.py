@@ -10,12 +10,11 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import TextIO
+from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING, TextIO
 
-from rich.console import Console
-from rich.live import Live
-from rich.table import Table
+if TYPE_CHECKING:  # rich is imported when the first phase starts (see build_view)
+    from rich.table import Table
 
 _ENTER = re.compile(r"^\[Container\] \S+ \S+ Entering phase (\w+)$")
 _DONE = re.compile(r"^\[Container\] \S+ \S+ Phase complete: (\w+) State: (\w+)$")
@@ -42,6 +41,8 @@ class PhaseTable:
             self.rows[name] = (status, started, time.monotonic())
 
     def render(self) -> Table:
+        from rich.table import Table
+
         table = Table(box=None, show_header=True, header_style="bold")
         table.add_column("PHASE")
         table.add_column("STATUS")
@@ -65,12 +66,26 @@ def build_view(stream: TextIO | None = None) -> Iterator[Callable[[str], None]]:
 
         yield plain
         return
-    console = Console(file=out, highlight=False, soft_wrap=True)
+    # The live table starts with the first phase: a service build whose image is reused
+    # runs no phase and prints one line, without paying ~40 ms for importing rich.
     table = PhaseTable()
-    with Live(table.render(), console=console, refresh_per_second=8, transient=True) as live:
+    with ExitStack() as stack:
+        live = None
 
         def show(line: str) -> None:
+            nonlocal live
             table.feed(line)
+            if live is None and not table.rows:
+                out.write(line + "\n")
+                out.flush()
+                return
+            if live is None:
+                from rich.console import Console
+                from rich.live import Live
+
+                console = Console(file=out, highlight=False, soft_wrap=True)
+                view = Live(table.render(), console=console, refresh_per_second=8, transient=True)
+                live = stack.enter_context(view)
             live.console.print(line, markup=False)
             live.update(table.render())
 

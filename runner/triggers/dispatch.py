@@ -14,22 +14,24 @@ Build rows (working-tree saves): one build per service at a time by default, at 
 
 from __future__ import annotations
 
-import ctypes
 import importlib
 import os
 import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner import config as config_mod
-from runner import pipeline, source
+from runner import source
 from runner.config import PipelineConfig
 from runner.errors import RunnerError
 from runner.store import Store, queue
 from runner.store import pipelines as executions
 from runner.store.queue import BUILD, PIPELINE, QueueEntry
+
+if TYPE_CHECKING:  # the pipeline engine is imported once a commit is taken (a fast cold start)
+    from runner import pipeline
 
 POLL_S = 0.25
 Say = Callable[[str], None]
@@ -182,6 +184,8 @@ class Dispatcher:
         if not any(rebuild for rebuild, _ in decided.values()):
             self._end(entry, queue.SKIPPED, "no service input changed")
             return
+        from runner import pipeline
+
         execution_id = pipeline.create_execution(config, self.store, entry.commit_sha, trigger=entry.source)
         queue.set_result(self.store, entry.id, execution_id)
         self.say(f"queue {entry.label()}: running as execution {execution_id[:8]}")
@@ -193,6 +197,8 @@ class Dispatcher:
         )
 
     def _run_execution(self, config: PipelineConfig, entry: QueueEntry, execution_id: str) -> None:
+        from runner import pipeline
+
         short = execution_id[:8]
         reason = None
         try:
@@ -297,6 +303,8 @@ def interrupt(thread: threading.Thread) -> None:
     The pipeline handles it at its stage boundary (records the stage Stopped, releases its
     lock); it fires when the thread next runs Python code, i.e. within one poll interval.
     """
+    import ctypes
+
     if thread.ident is not None and thread.is_alive():
         ctypes.pythonapi.PyThreadState_SetAsyncExc(
             ctypes.c_ulong(thread.ident), ctypes.py_object(KeyboardInterrupt)

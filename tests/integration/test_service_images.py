@@ -107,6 +107,14 @@ def cli(root: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+# `runner ARGS` in a fresh process that prints, at exit, which heavy packages it imported.
+WITH_MODULES = (
+    "import atexit, runpy, sys; heavy = ('docker', 'requests', 'git', 'rich', 'fastapi', 'watchdog'); "
+    "atexit.register(lambda: print('imported:', sorted(set(heavy) & set(sys.modules)), file=sys.stderr)); "
+    "sys.argv[0] = 'runner'; runpy.run_module('runner', run_name='__main__')"
+)
+
+
 def image(result: ServiceBuildResult) -> ImageResult:
     assert result.image is not None, (result.status, result.error)
     return result.image
@@ -145,6 +153,14 @@ def test_same_commit_twice_reuses_the_image_without_a_container(
     assert found is not None
     assert found.labels["runner.service"] == "api" and found.labels["runner.commit"] == sha
     assert found.labels["runner.build"] == built["id"]
+
+    fresh = subprocess.run(
+        [sys.executable, "-c", WITH_MODULES, "build", "api"],
+        cwd=root, env={**os.environ, "RUNNER_HOME": str(runner_home)}, capture_output=True, text=True,
+    )  # fmt: skip
+    assert fresh.returncode == 0, fresh.stderr
+    assert "api: inputs unchanged since build" in fresh.stdout and "(reused)" in fresh.stderr
+    assert "imported: []" in fresh.stderr  # a fresh decision needs no docker SDK, GitPython or rich
 
     calls = spy_on_engine(monkeypatch)
     store = open_store(runner_home)

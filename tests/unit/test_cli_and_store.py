@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from runner import __version__
+from runner.cli import build_parser
 from runner.store import open_store
 from runner.store.migrations import MIGRATIONS
 
@@ -156,12 +157,37 @@ def test_validate_checks_appspec_files(tmp_path: Path) -> None:
     assert result.stderr.startswith("runner: error: appspec.yml:3:5: Hooks[0].Bogus: unknown key")
 
 
+HEAVY = ("docker", "requests", "git", "rich", "fastapi", "watchdog")
+
+
 def test_the_command_line_parser_does_not_import_the_heavy_parts() -> None:
-    """Every invocation builds the whole parser: docker, git, rich and the web framework are
-    imported by the commands that use them, not by `runner history` or the hook."""
+    """Building the whole parser imports every command module: docker, git, rich and the web
+    framework are imported by the commands that use them, not by `runner history` or the hook."""
+    code = "import sys, runner.cli; runner.cli.build_parser(); "
+    code += f"print(sorted(set({HEAVY}) & set(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_the_worker_and_the_unchanged_decision_import_no_heavy_parts() -> None:
+    """A cold trigger (the worker taking a commit and deciding what to build) and a fresh
+    `runner build SERVICE` with unchanged inputs must start fast: the docker SDK (~100 ms),
+    GitPython and rich wait until a container runs or the live view starts. (The decision
+    itself, run in a fresh process, is checked in tests/integration/test_service_images.py.)"""
     code = (
-        "import sys, runner.cli; runner.cli.build_parser(); "
-        "print(sorted(m for m in ('docker', 'git', 'rich', 'fastapi', 'watchdog') if m in sys.modules))"
+        "import sys, runner.cli; runner.cli.build_parser(['worker']); runner.cli.build_parser(['build']); "
+        "import runner.commands.worker, runner.commands._service_build, runner.triggers.dispatch, "
+        "runner.triggers.post_commit, runner.pipeline, runner.service_build, runner.inputs, runner.images, "
+        "runner.recovery, runner.store.queue, runner.terminal; "
+        f"print(sorted(set({HEAVY}) & set(sys.modules)))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_a_command_name_builds_only_that_command_s_parser() -> None:
+    parser = build_parser(["history"])
+    assert parser.parse_args(["history"]).command == "history"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["status"])  # not built: `runner status` builds its own
+    assert build_parser(["--help"]).parse_args(["status"]).command == "status"

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runner import cache, docker_engine, phases, secondary_sources, workspace
 from runner.artifacts import ARTIFACTS_EVENT, upload
@@ -30,6 +31,8 @@ from runner.buildlog import BuildLog
 from runner.buildspec import Buildspec
 from runner.debug import record_phase_start
 from runner.errors import EngineError, RunnerError, StoreError
+from runner.localaws.limits import HINT as CREDENTIALS_HINT
+from runner.localaws.mode import secret_texts as aws_secret_texts
 from runner.phase_runner import (
     Deadline,
     PhaseOutcome,
@@ -45,6 +48,9 @@ from runner.source import describe
 from runner.store import Store
 from runner.store.builds import BuildRecord, create_build, finish_build, record_phase, stop_requested
 
+if TYPE_CHECKING:
+    from runner.localaws.provision import BuildAws
+
 __all__ = ["RUNTIME_WARNING", "BuildRequest", "BuildResult", "PhaseRecord", "load_inputs", "run_build"]
 
 
@@ -56,7 +62,7 @@ def run_build(
 ) -> BuildResult:
     """Validate first (nothing recorded on a config error), then record and run the build."""
     spec, secret_values = load_inputs(request)
-    masker = Masker(list(secret_values.values()))
+    masker = Masker([*secret_values.values(), *aws_secret_texts(request)])
     return _Build(request, spec, secret_values, masker, store, show, stop).run()
 
 
@@ -89,6 +95,7 @@ class _Build:
         self.reports: list[Report] = []
         self.in_progress: tuple[str, float, str] | None = None  # command phase, start, image
         self.partial_source = False  # DOWNLOAD_SOURCE failed half-way (e.g. a full disk)
+        self.aws: BuildAws | None = None  # --aws local
 
     def _create_record(self) -> BuildRecord:
         info = describe(self.request.source)
@@ -177,6 +184,12 @@ class _Build:
             raise EngineError(
                 f"build image {self.request.image} not found: run `runner images bootstrap` or pull/build it"
             )
+        if self.request.aws_account:
+            from runner.localaws.provision import for_request
+
+            self.aws = for_request(self.request)
+            for note in self.aws.notes:
+                self.log.container(note)
 
     def _download_source(self) -> None:
         self.space = workspace.create(
@@ -280,9 +293,11 @@ class _Build:
             self.secret_values,
             self.request.project_env,
             self.request.overrides,
-            codebuild_variables(who) | secondary_sources.variables(self.secondary, space.container_secondary),
+            codebuild_variables(who)
+            | secondary_sources.variables(self.secondary, space.container_secondary)
+            | (self.aws.env if self.aws else {}),
         )
-        mounts = space.mounts()
+        mounts = space.mounts() + (self.aws.mounts if self.aws else ())
         if self.request.privileged:
             mounts += (docker_engine.Mount("/var/run/docker.sock", "/var/run/docker.sock"),)
         return PhaseSetup(
@@ -402,6 +417,8 @@ class _Build:
     def _finish(self) -> BuildResult:
         wait_for_removals()
         status = phases.build_status(p.status for p in self.phase_records if not p.retried)
+        if status == phases.FAILED and self.log.missing_credentials and not self.request.aws_account:
+            self.log.container(CREDENTIALS_HINT)
         self.log.container(f"Build {self.record.id} completed: {status}")
         self.log.flush()
         result = BuildResult(

@@ -44,6 +44,7 @@ class BuildRequest:
     cache_dir: Path | None = None
     network: str | None = None  # a docker network to join (the test stage joins staging's)
     secondary_sources: tuple[SecondarySource, ...] = ()  # -s IDENTIFIER:DIR, in order
+    aws_account: str | None = None  # --aws local: the local AWS's account (None: --aws none)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from runner.config import PipelineConfig, Service
 from runner.errors import EngineError, RunnerError, UsageError
 from runner.images import ImageResult
 from runner.inputs import Inputs
+from runner.localaws import mode as aws_mode
 from runner.phases import FAILED, STOPPED, SUCCEEDED
 from runner.secrets import Masker
 from runner.store import Store
@@ -288,6 +289,7 @@ def _request(
         source_version=decision.commit,
         resolved_source_version=decision.commit,
         cache_dir=home / "cache" / svc.name,
+        aws_account=aws_mode.account(config.aws, config.account),
     )
 
 

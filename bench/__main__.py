@@ -38,6 +38,7 @@ FIGURES: dict[str, tuple[str, str, str]] = {
     "monorepo": ("bench.scale", "run_monorepo", "20 services, one changed: what is built"),
     "history": ("bench.scale", "run_history", "runner history --json with 10,000 builds"),
     "watch_rss": ("bench.scale", "run_watch_rss", "runner watch memory on the 20-service repo"),
+    "aws": ("bench.aws", "run", "--aws local: local AWS start, cost of one AWS CLI call in a build"),
 }
 
 

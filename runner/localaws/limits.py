@@ -52,6 +52,11 @@ LIMITS = (
         "(read the digest from `docker push` or `docker inspect`)",
     ),
     Limit(
+        re.compile(r"\becs\s+wait\s+services-stable\b"),
+        "the local AWS reports one running task per ECS service: the wait returns for services of "
+        "desired count 1 only, others wait until the CLI gives up (wrap it in `timeout`)",
+    ),
+    Limit(
         re.compile(r"\blambda\s+invoke\b"),
         "aws lambda invoke runs the function in a container of an AWS image that cannot be pulled "
         "here: not supported by the local AWS",

@@ -110,7 +110,7 @@ def _start(home: Path, account: str, host: str) -> LocalAws:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / READY_FILE).unlink(missing_ok=True)
     (directory / "seeded").unlink(missing_ok=True)
-    env = {**os.environ, "MOTO_ACCOUNT_ID": account, "MOTO_ECS_SERVICE_RUNNING": "true"}
+    env = {**os.environ, "MOTO_ACCOUNT_ID": account, "MOTO_ECS_SERVICE_RUNNING": "1"}
     with (directory / LOG_FILE).open("ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "runner.localaws.server", str(directory), host],

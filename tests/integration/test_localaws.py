@@ -336,3 +336,31 @@ def test_status_reset_and_stop(project: Path, aws_image: str) -> None:
     assert runner(project, "aws", "stop").returncode == 0
     assert json.loads(runner(project, "aws", "status", "--json").stdout)["running"] is False
     assert "# runner aws local" not in Path("/etc/hosts").read_text()
+
+
+def test_a_service_build_takes_aws_and_account_from_pipeline_yml(tmp_path: Path, aws_image: str) -> None:
+    root = tmp_path / "svc"
+    (root / "web").mkdir(parents=True)
+    (root / "pipeline.yml").write_text(
+        f"app: svc{uuid.uuid4().hex[:6]}\naws: local\naccount: '123456789012'\nbuild_image: {aws_image}\n"
+        "services:\n  web: {path: web}\nenvironments:\n  - {name: staging, port: 18080, test_port: 18081}\n"
+    )
+    (root / "web" / "Dockerfile").write_text(
+        f'FROM runner/python:bookworm\nLABEL {SESSION_LABEL}\nCMD ["true"]\n'
+    )
+    (root / "web" / "buildspec.yml").write_text(
+        "version: 0.2\nphases:\n  build:\n    commands:\n"
+        "      - aws sts get-caller-identity --query Account --output text\n"
+    )
+    for args in (
+        ["init", "-q"],
+        ["add", "."],
+        ["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "v1"],
+    ):
+        subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+    try:
+        built = runner(root, "build", "web")
+        assert built.returncode == 0, built.stdout + built.stderr
+        assert "123456789012" in built.stdout.splitlines()
+    finally:
+        assert runner(root, "aws", "stop").returncode == 0

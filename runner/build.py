@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runner import (
     batch,
@@ -42,6 +43,8 @@ from runner.debug import record_phase_start
 from runner.docker_engine import RunRequest
 from runner.errors import EngineError, PhaseError, RunnerError, StoreError
 from runner.globs import PathEscape
+from runner.localaws.limits import HINT as CREDENTIALS_HINT
+from runner.localaws.mode import secret_texts as aws_secret_texts
 from runner.phase_ahead import Ahead
 from runner.phase_runner import (
     Deadline,
@@ -61,6 +64,9 @@ from runner.store import Store
 from runner.store.batches import link_build
 from runner.store.builds import BuildRecord, create_build, finish_build, record_phase, stop_requested
 
+if TYPE_CHECKING:
+    from runner.localaws.provision import BuildAws
+
 __all__ = ["RUNTIME_WARNING", "BuildRequest", "BuildResult", "PhaseRecord", "load_inputs", "run_build"]
 
 
@@ -72,7 +78,7 @@ def run_build(
 ) -> BuildResult:
     """Validate first (nothing recorded on a config error), then record and run the build."""
     spec, secret_values = load_inputs(request)
-    masker = Masker(list(secret_values.values()))
+    masker = Masker([*secret_values.values(), *aws_secret_texts(request)])
     return _Build(request, spec, secret_values, masker, store, show, stop).run()
 
 
@@ -111,6 +117,7 @@ class _Build:
         self.paths: build_paths.BuildPaths | None = None
         self.runtime_state: str | None = None  # the shell state runtime-versions left
         self.ahead: Ahead | None = None  # containers of the next phases, started ahead
+        self.aws: BuildAws | None = None  # --aws local
 
     def _create_record(self) -> BuildRecord:
         info = describe(self.request.source)
@@ -209,6 +216,12 @@ class _Build:
             raise EngineError(
                 f"build image {self.request.image} not found: run `runner images bootstrap` or pull/build it"
             )
+        if self.request.aws_account:
+            from runner.localaws.provision import for_request
+
+            self.aws = for_request(self.request)
+            for note in self.aws.notes:
+                self.log.container(note)
 
     def _download_source(self) -> None:
         self.space = workspace.create(
@@ -343,11 +356,12 @@ class _Build:
             self.request.overrides,
             codebuild_variables(who)
             | batch.variables(self.request.batch.identifier if self.request.batch else None)
-            | secondary_sources.variables(self.secondary, space.container_secondary),
+            | secondary_sources.variables(self.secondary, space.container_secondary)
+            | (self.aws.env if self.aws else {}),
         )
         secret_names = {name for name, value in self.secret_values.items() if env.get(name) == value}
         self.secret_sources = SecretSources.of(self.spec, self.secrets_file, secret_names)
-        mounts = space.mounts()
+        mounts = space.mounts() + (self.aws.mounts if self.aws else ())
         if self.request.privileged:
             mounts += (docker_engine.Mount("/var/run/docker.sock", "/var/run/docker.sock"),)
         return PhaseSetup(
@@ -487,6 +501,8 @@ class _Build:
     def _finish(self) -> BuildResult:
         self._discard_prepared()
         status = phases.build_status(p.status for p in self.phase_records if not p.retried)
+        if status == phases.FAILED and self.log.missing_credentials and not self.request.aws_account:
+            self.log.container(CREDENTIALS_HINT)
         self.log.container(f"Build {self.record.id} completed: {status}")
         self.log.flush()
         result = BuildResult(

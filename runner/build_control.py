@@ -48,6 +48,7 @@ def make_request(
     resolved_source_version: str | None = None,
     network: str | None = None,
     secondary_sources: tuple[SecondarySource, ...] = (),
+    aws_account: str | None = None,
 ) -> BuildRequest:
     """The one place a build's defaults are decided: buildspec SOURCE/buildspec.yml, image
     $RUNNER_BUILD_IMAGE or the standard build image, project the source directory's name,
@@ -85,6 +86,7 @@ def make_request(
         cache_dir=home / "cache" / name,
         network=network,
         secondary_sources=secondary_sources,
+        aws_account=aws_account,
     )
 
 

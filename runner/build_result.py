@@ -48,6 +48,7 @@ class BuildRequest:
     # When the build was asked for (None: when run_build is called). CodeBuild's startTime
     # is the StartBuild call; what happens until the build runs is its SUBMITTED phase.
     submitted: float | None = None
+    aws_account: str | None = None  # --aws local: the local AWS's account (None: --aws none)
 
     def as_json(self) -> dict[str, Any]:
         """The request as the store keeps it with the build (the secrets file's path, no secret value)."""

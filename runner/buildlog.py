@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
+from runner.localaws.limits import MISSING_CREDENTIALS
 from runner.secrets import Masker
 from runner.store import Store
 from runner.store.builds import append_logs
@@ -40,9 +41,11 @@ class BuildLog:
         self.pending: list[tuple[float, str]] = []
         self.next_seq = 1
         self.last_flush = time.monotonic()
+        self.missing_credentials = False  # the AWS CLI said so: the build ends with a hint
 
     def output(self, text: str) -> None:
         """A line the build printed."""
+        self.missing_credentials = self.missing_credentials or MISSING_CREDENTIALS in text
         self._add(self.mask(text))
 
     def container(self, message: str) -> None:

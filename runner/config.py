@@ -16,6 +16,7 @@ from yaml.nodes import Node
 
 from runner import traffic_grammar
 from runner.errors import ConfigError, UsageError
+from runner.localaws.mode import DEFAULT_ACCOUNT, MODES, from_env
 from runner.paths import PIPELINE_FILE
 from runner.schema import Bool, Context, Enum, Int, Key, ListOf, MapOf, Obj, OneOf, Str, find_node, validate
 from runner.yamlnodes import Document, load_file, load_text, mapping_items, position, shown
@@ -143,6 +144,8 @@ class PipelineConfig:
     branch: str | None = None
     test: TestStage | None = None
     secrets: str | None = None
+    aws: str = "none"  # local: builds talk to a local AWS (runner.localaws)
+    account: str = DEFAULT_ACCOUNT
 
     @property
     def root(self) -> Path:
@@ -340,6 +343,8 @@ SCHEMA = Obj(
         Key("registry", Str(), description="host:port of a registry to push immutable tags to"),
         Key("branch", Str(), description="branch whose commits trigger the pipeline"),
         Key("secrets", Str(), description="secrets file for parameter-store / secrets-manager"),
+        Key("aws", Enum(MODES), default="none", description="local: builds use a local AWS (moto)"),
+        Key("account", Str(pattern=r"\d{12}", pattern_hint="12 digits"), default=DEFAULT_ACCOUNT),
         Key("services", MapOf(_SERVICE, key_pattern=NAME, key_hint=NAME_HINT), required=True),
         Key("environments", ListOf(_ENVIRONMENT, min_items=1), required=True),
         Key("test", Obj((Key("buildspec", Str(allow_empty=False), required=True), Key("image", Str())))),
@@ -393,6 +398,8 @@ def from_document(doc: Document, path: Path) -> PipelineConfig:
         branch=data["branch"],
         test=TestStage(test["buildspec"], test.get("image")) if test else None,
         secrets=data["secrets"],
+        aws=from_env(data["aws"]),
+        account=data["account"],
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import io
+import ipaddress
 import json
 import os
 import time
@@ -807,3 +808,19 @@ def network_subnet(name: str) -> str | None:
     except docker.errors.NotFound:
         return None
     return next((str(c["Subnet"]) for c in config if c.get("Subnet") and ":" not in c["Subnet"]), None)
+
+
+@translate("inspect network")
+def network_gateway(name: str = "bridge") -> str | None:
+    """The host's IPv4 address on a network (its gateway): where containers reach the host.
+    The default bridge often records only its subnet; its gateway is then the first address."""
+    try:
+        config = (client().api.inspect_network(name).get("IPAM") or {}).get("Config") or []
+    except docker.errors.NotFound:
+        return None
+    for entry in config:
+        if entry.get("Gateway") and ":" not in entry["Gateway"]:
+            return str(entry["Gateway"])
+        if entry.get("Subnet") and ":" not in entry["Subnet"]:
+            return str(next(ipaddress.ip_network(entry["Subnet"]).hosts()))
+    return None

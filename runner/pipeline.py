@@ -23,6 +23,7 @@ from runner import source
 from runner.config import PipelineConfig
 from runner.errors import RunnerError, UsageError
 from runner.image_ref import ImageResult
+from runner.localaws import mode as aws_mode
 from runner.paths import runner_home
 from runner.processes import pid_alive
 from runner.store import Store
@@ -330,6 +331,7 @@ def _test(ctx: Context, stage: Stage) -> None:
         initiator=f"codepipeline/{ctx.config.app}",
         resolved_source_version=ctx.commit,
         region=ctx.config.region,
+        aws_account=aws_mode.account(ctx.config.aws, ctx.config.account),
     )
     result = run_build(request, ctx.store, show=ctx.build_output("test"))
     ctx.record(stage, build=result.id, status=result.status)

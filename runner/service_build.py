@@ -22,6 +22,7 @@ from runner.config import PipelineConfig, Service
 from runner.errors import EngineError, RunnerError, UsageError
 from runner.image_ref import ImageRef, ImageResult
 from runner.inputs import Inputs
+from runner.localaws import mode as aws_mode
 from runner.phases import FAILED, STOPPED, SUCCEEDED
 from runner.store import Store
 from runner.store import builds as build_records
@@ -295,6 +296,7 @@ def _request(
         memory=memory,
         source_version=decision.commit,
         resolved_source_version=decision.commit,
+        aws_account=aws_mode.account(config.aws, config.account),
     )
 
 

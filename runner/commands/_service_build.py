@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
 import sys
 
@@ -38,6 +39,8 @@ def run_service(args: argparse.Namespace) -> int:
     if path is None:
         raise UsageError(f"no pipeline.yml in this directory or above: cannot build service {args.service!r}")
     cfg = config.load(path)
+    if args.aws:
+        cfg = dataclasses.replace(cfg, aws=args.aws)
     store = open_store(runner_home(cfg.root))
     with build_view(sys.stderr if args.json else sys.stdout) as show:
         result = build_service(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from runner.buildenv import parse_assignment, parse_env_file
 from runner.errors import EXIT_FAILED, EXIT_OK, UsageError
+from runner.localaws.mode import MODES
 from runner.output import print_json, say
 from runner.paths import runner_home
 from runner.phases import SUCCEEDED
@@ -54,6 +55,13 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--memory", help="memory limit of build containers (e.g. 512m)")
     parser.add_argument("--project", help="project name (default: the source directory's name)")
     parser.add_argument("--region", help="AWS_REGION in the build (default: $AWS_REGION, else us-east-1)")
+    parser.add_argument(
+        "--aws",
+        choices=MODES,
+        default=None,
+        help="local: AWS CLI calls go to a local AWS (moto) the runner starts; none (default): "
+        "unchanged (RUNNER_AWS, pipeline.yml aws:)",
+    )
     parser.add_argument("--no-cache", action="store_true", help="rebuild even if inputs are unchanged")
     parser.add_argument("--commit", metavar="SHA", help="with SERVICE: build this commit")
     parser.add_argument("--json", action="store_true", help="print the build result as JSON")
@@ -107,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
 
 def plain_request(args: argparse.Namespace) -> BuildRequest:
     from runner.build_control import make_request
+    from runner.localaws import mode
     from runner.secondary_sources import parse_sources
 
     source, secondary = parse_sources(args.source or [])
@@ -126,6 +135,7 @@ def plain_request(args: argparse.Namespace) -> BuildRequest:
         region=args.region,
         memory=args.memory,
         secondary_sources=secondary,
+        aws_account=mode.account(args.aws or mode.from_env()),
     )
 
 

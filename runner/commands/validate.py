@@ -75,4 +75,6 @@ def validate_file(path: Path) -> tuple[str, ...]:
 
         appspec.load(path, str(path))
         return ()
-    return buildspec.load(path, str(path)).warnings
+    from runner.localaws.limits import warnings as local_aws_warnings
+
+    return (*buildspec.load(path, str(path)).warnings, *local_aws_warnings(path, str(path)))

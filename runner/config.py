@@ -15,6 +15,7 @@ from typing import Any
 from yaml.nodes import Node
 
 from runner.errors import ConfigError, UsageError
+from runner.events.rules import Rule, RuleList, rules_from
 from runner.paths import PIPELINE_FILE
 from runner.schema import Bool, Context, Enum, Int, Key, ListOf, MapOf, Obj, OneOf, Str, find_node, validate
 from runner.yamlnodes import Document, load_file, load_text, mapping_items, position, shown
@@ -133,6 +134,7 @@ class PipelineConfig:
     build_image: str = DEFAULT_BUILD_IMAGE
     router_image: str = DEFAULT_ROUTER_IMAGE
     region: str = "us-east-1"
+    account: str = "000000000000"
     time_scale: float = 60.0
     execution_mode: str = "SUPERSEDED"
     build_parallelism: int = 2
@@ -141,6 +143,8 @@ class PipelineConfig:
     branch: str | None = None
     test: TestStage | None = None
     secrets: str | None = None
+    notifications: tuple[Rule, ...] = ()  # runner/events/rules.py
+    default_notifications: bool = True
 
     @property
     def root(self) -> Path:
@@ -331,6 +335,7 @@ SCHEMA = Obj(
         Key("build_image", Str(), default=DEFAULT_BUILD_IMAGE),
         Key("router_image", Str(), default=DEFAULT_ROUTER_IMAGE),
         Key("region", Str(), default="us-east-1"),
+        Key("account", Str(pattern=r"\d{12}", pattern_hint="a 12-digit account id"), default="000000000000"),
         Key(
             "time_scale",
             Str(pattern=r"\d+(\.\d+)?", pattern_hint="a number"),
@@ -347,6 +352,8 @@ SCHEMA = Obj(
         Key("services", MapOf(_SERVICE, key_pattern=NAME, key_hint=NAME_HINT), required=True),
         Key("environments", ListOf(_ENVIRONMENT, min_items=1), required=True),
         Key("test", Obj((Key("buildspec", Str(allow_empty=False), required=True), Key("image", Str())))),
+        Key("notifications", RuleList(), default=(), description="rules: an event pattern and its targets"),
+        Key("default_notifications", Bool(), default=True, description="desktop notification of failures"),
     ),
     description="runner pipeline.yml",
 )
@@ -389,6 +396,7 @@ def from_document(doc: Document, path: Path) -> PipelineConfig:
         build_image=data["build_image"],
         router_image=data["router_image"],
         region=data["region"],
+        account=data["account"],
         time_scale=float(data["time_scale"]),
         execution_mode=data["execution_mode"],
         build_parallelism=data["build_parallelism"],
@@ -397,6 +405,8 @@ def from_document(doc: Document, path: Path) -> PipelineConfig:
         branch=data["branch"],
         test=TestStage(test["buildspec"], test.get("image")) if test else None,
         secrets=data["secrets"],
+        notifications=rules_from(data["notifications"]),
+        default_notifications=data["default_notifications"],
     )
 
 

@@ -49,6 +49,7 @@ FIGURES: dict[str, tuple[str, str, str]] = {
     "history_100k": ("bench.history_100k", "run", "runner history and the dashboard with 100,000 builds"),
     "watch_rss": ("bench.scale", "run_watch_rss", "runner watch memory on the 20-service repo"),
     "batch": ("bench.batch", "run", "8-task no-op matrix: --jobs 2 vs one after another"),
+    "events": ("bench.events", "run", "4-phase no-op build with a notification rule vs without"),
 }
 
 

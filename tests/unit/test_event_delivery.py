@@ -235,3 +235,39 @@ def test_bad_notifications_name_file_line_col(tmp_path: Path, section: str, mess
     with pytest.raises(ConfigError) as caught:
         config.loads(PIPELINE + "notifications:\n" + section, Path("pipeline.yml"))
     assert str(caught.value).startswith(message)
+
+
+# ---------------------------------------------------------------- runner events
+
+
+def test_events_follow_prints_new_events_as_json_lines_until_ctrl_c(store: Store, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "RUNNER_HOME": str(store.path.parent), "RUNNER_DEFAULT_NOTIFICATIONS": "off"}
+    command = [sys.executable, "-m", "runner", "events", "--follow", "--json"]
+    with subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True) as follow:
+        try:
+            time.sleep(1.0)  # it is following
+            _failed_build(store)
+            assert follow.stdout is not None
+            lines = [json.loads(follow.stdout.readline()) for _ in range(2)]
+            assert [e["detail"]["build-status"] for e in lines] == ["IN_PROGRESS", "FAILED"]
+            follow.send_signal(signal.SIGINT)
+            assert follow.wait(timeout=20) == 0
+        finally:
+            follow.kill()
+
+
+def test_since_takes_iso_8601_or_a_duration() -> None:
+    from runner.commands.events import parse_since
+    from runner.errors import UsageError
+
+    assert parse_since("2026-12-01T10:00:00Z") == 1796119200.0
+    assert parse_since("2026-12-01T12:00:00+02:00") == 1796119200.0
+    assert parse_since("2026-12-01") == 1796083200.0
+    assert abs(parse_since("10m") - (time.time() - 600)) < 2
+    with pytest.raises(UsageError, match="expected an ISO 8601 time or a duration such as 10m"):
+        parse_since("yesterday")

@@ -50,6 +50,7 @@ FIGURES: dict[str, tuple[str, str, str]] = {
     "watch_rss": ("bench.scale", "run_watch_rss", "runner watch memory on the 20-service repo"),
     "batch": ("bench.batch", "run", "8-task no-op matrix: --jobs 2 vs one after another"),
     "aws": ("bench.aws", "run", "--aws local: local AWS start, cost of one AWS CLI call in a build"),
+    "events": ("bench.events", "run", "4-phase no-op build with a notification rule vs without"),
 }
 
 

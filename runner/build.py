@@ -61,7 +61,6 @@ from runner.secrets import Masker, SecretSources, secrets_path
 from runner.shell import StateSaving, read_exported
 from runner.source import describe
 from runner.store import Store
-from runner.store.batches import link_build
 from runner.store.builds import BuildRecord, create_build, finish_build, record_phase, stop_requested
 
 if TYPE_CHECKING:
@@ -145,9 +144,9 @@ class _Build:
                 result=None,
                 request=self.request.as_json(),
             ),
+            # linked at once (`runner stop BATCH` must find it; its first event names the batch)
+            (link.batch_id, link.identifier) if (link := self.request.batch) else None,
         )
-        if self.request.batch is not None:  # linked at once: `runner stop BATCH` must find it
-            link_build(self.store, self.request.batch.batch_id, self.request.batch.identifier, record.id)
         return record
 
     def run(self) -> BuildResult:

@@ -89,6 +89,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         log = _write_crash_log()
         print(f"runner: internal error: {type(e).__name__}: {e} (traceback: {log})", file=sys.stderr)
         return EXIT_FAILED
+    finally:
+        _deliver_before_exit()
+
+
+def _deliver_before_exit() -> None:
+    """The state-change events still due go out now (bounded); the next command sends the rest."""
+    from runner.events import delivery
+
+    try:
+        delivery.detach_all()
+    except KeyboardInterrupt:
+        pass  # a second Ctrl-C: leave them to the next command
 
 
 def _recovering(args: argparse.Namespace) -> AbstractContextManager[None]:
@@ -104,7 +116,10 @@ def _recover_on_open() -> Iterator[None]:
     def repair(store: db.Store) -> None:
         if store.path not in done:  # once per store and command: one query, Docker only if needed
             done.add(store.path)
+            from runner.events.delivery import attach
             from runner.recovery import recover
+
+            attach(store)  # before recovery: what it repairs is announced too
 
             recover(store, lambda line: print(line, file=sys.stderr, flush=True))
 

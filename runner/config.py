@@ -16,6 +16,7 @@ from yaml.nodes import Node
 
 from runner import traffic_grammar
 from runner.errors import ConfigError, UsageError
+from runner.events.rules import Rule, RuleList, rules_from
 from runner.localaws.mode import DEFAULT_ACCOUNT, MODES, from_env
 from runner.paths import PIPELINE_FILE
 from runner.schema import Bool, Context, Enum, Int, Key, ListOf, MapOf, Obj, OneOf, Str, find_node, validate
@@ -146,6 +147,8 @@ class PipelineConfig:
     secrets: str | None = None
     aws: str = "none"  # local: builds talk to a local AWS (runner.localaws)
     account: str = DEFAULT_ACCOUNT
+    notifications: tuple[Rule, ...] = ()  # runner/events/rules.py
+    default_notifications: bool = True
 
     @property
     def root(self) -> Path:
@@ -348,6 +351,8 @@ SCHEMA = Obj(
         Key("services", MapOf(_SERVICE, key_pattern=NAME, key_hint=NAME_HINT), required=True),
         Key("environments", ListOf(_ENVIRONMENT, min_items=1), required=True),
         Key("test", Obj((Key("buildspec", Str(allow_empty=False), required=True), Key("image", Str())))),
+        Key("notifications", RuleList(), default=(), description="rules: an event pattern and its targets"),
+        Key("default_notifications", Bool(), default=True, description="desktop notification of failures"),
     ),
     description="runner pipeline.yml",
 )
@@ -400,6 +405,8 @@ def from_document(doc: Document, path: Path) -> PipelineConfig:
         secrets=data["secrets"],
         aws=from_env(data["aws"]),
         account=data["account"],
+        notifications=rules_from(data["notifications"]),
+        default_notifications=data["default_notifications"],
     )
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from runner.store import outbox
 from runner.store.db import Store
 
 
@@ -65,8 +66,9 @@ def next_number(store: Store, project: str) -> int:
     return int(rows[0][0])
 
 
-def create_build(store: Store, record: BuildRecord) -> BuildRecord:
-    """Insert a build with the next number of its project (atomic against other runners)."""
+def create_build(store: Store, record: BuildRecord, batch: tuple[str, str] | None = None) -> BuildRecord:
+    """Insert a build with the next number of its project (atomic against other runners);
+    a batch task's build is linked to its task (batch id, identifier) in the same step."""
     with store.transaction() as db:
         number = db.execute(
             "SELECT COALESCE(MAX(number), 0) + 1 FROM builds WHERE project=?", (record.project,)
@@ -92,20 +94,30 @@ def create_build(store: Store, record: BuildRecord) -> BuildRecord:
                 json.dumps(record.request) if record.request is not None else None,
             ),
         )
+        if batch is not None:
+            db.execute(
+                "UPDATE batch_builds SET build_id=?, status='IN_PROGRESS' WHERE batch_id=? AND identifier=?",
+                (record.id, *batch),
+            )
+        outbox.build_changed(store, db, record.id)
     return get_build(store, record.id) or record
 
 
 def finish_build(store: Store, build_id: str, status: str, result: dict[str, Any]) -> None:
-    store.execute(
-        "UPDATE builds SET status=?, ended=?, result=? WHERE id=?",
-        (status, time.time(), json.dumps(result), build_id),
-    )
+    with store.transaction() as db:
+        db.execute(
+            "UPDATE builds SET status=?, ended=?, result=? WHERE id=?",
+            (status, time.time(), json.dumps(result), build_id),
+        )
+        outbox.build_changed(store, db, build_id)
 
 
 def reopen_build(store: Store, build_id: str, pid: int) -> None:
     """A service build's image step runs after its phases: the build is in progress again
     until the image exists, so a crash there is found by recovery like any other."""
-    store.execute("UPDATE builds SET status='IN_PROGRESS', ended=NULL, pid=? WHERE id=?", (pid, build_id))
+    with store.transaction() as db:
+        db.execute("UPDATE builds SET status='IN_PROGRESS', ended=NULL, pid=? WHERE id=?", (pid, build_id))
+        outbox.build_changed(store, db, build_id)
 
 
 def get_build(store: Store, ref: str) -> BuildRecord | None:
@@ -147,11 +159,13 @@ def record_phase(
     context: list[dict[str, str]],
     snapshot: str | None = None,
 ) -> None:
-    store.execute(
-        "INSERT OR REPLACE INTO phases (build_id, idx, name, status, started, ended, context, "
-        "snapshot) VALUES (?,?,?,?,?,?,?,?)",
-        (build_id, idx, name, status, started, ended, json.dumps(context), snapshot),
-    )
+    with store.transaction() as db:
+        db.execute(
+            "INSERT OR REPLACE INTO phases (build_id, idx, name, status, started, ended, context, "
+            "snapshot) VALUES (?,?,?,?,?,?,?,?)",
+            (build_id, idx, name, status, started, ended, json.dumps(context), snapshot),
+        )
+        outbox.phase_completed(store, db, build_id, idx)
 
 
 def phases_of(store: Store, build_id: str) -> list[dict[str, Any]]:

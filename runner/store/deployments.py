@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runner.image_ref import ImageRef
+from runner.store import outbox
 from runner.store.db import Store
 
 SLOTS = ("blue", "green")
@@ -86,10 +87,12 @@ def _deployment(row: Any) -> DeploymentRecord:
 def create_deployment(store: Store, record: DeploymentRecord) -> None:
     values = [getattr(record, name) for name in _COLUMNS]
     values[_COLUMNS.index("detail")] = json.dumps(record.detail)
-    store.execute(
-        f"INSERT INTO deployments ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
-        tuple(values),
-    )
+    with store.transaction() as db:
+        db.execute(
+            f"INSERT INTO deployments ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
+            tuple(values),
+        )
+        outbox.deployment_changed(store, db, record.id, None)
 
 
 def update_deployment(
@@ -97,6 +100,7 @@ def update_deployment(
 ) -> None:
     """Set columns; `detail` is merged into the stored detail object."""
     with store.transaction() as db:
+        before = db.execute("SELECT status FROM deployments WHERE id=?", (deployment_id,)).fetchone()
         if detail:
             row = db.execute("SELECT detail FROM deployments WHERE id=?", (deployment_id,)).fetchone()
             merged = json.loads(row[0] or "{}") | detail if row else detail
@@ -104,6 +108,8 @@ def update_deployment(
         if fields:
             assignments = ", ".join(f"{name}=?" for name in fields)
             db.execute(f"UPDATE deployments SET {assignments} WHERE id=?", (*fields.values(), deployment_id))
+        if "status" in fields and before is not None:
+            outbox.deployment_changed(store, db, deployment_id, before[0])
 
 
 def get_deployment(store: Store, deployment_id: str) -> DeploymentRecord | None:

@@ -231,4 +231,43 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE builds ADD COLUMN request TEXT
     """,
+    # 8: events (runner/events): the outbox of state-change events, written in the transaction
+    # of the state they describe; each matching rule target's delivery, and every attempt.
+    # Separate from the `events` audit trail, which keeps internal steps and stop requests.
+    """
+    CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        ts REAL NOT NULL,
+        detail_type TEXT NOT NULL,
+        body TEXT NOT NULL,
+        routed INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX outbox_ts ON outbox(ts);
+    CREATE INDEX outbox_unrouted ON outbox(seq) WHERE routed = 0;
+    CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_seq INTEGER NOT NULL REFERENCES outbox(seq) ON DELETE CASCADE,
+        rule TEXT NOT NULL,
+        target TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt REAL NOT NULL,
+        holder_pid INTEGER,
+        held_until REAL,
+        last_error TEXT,
+        UNIQUE (event_seq, rule, target)
+    );
+    CREATE INDEX deliveries_due ON deliveries(status, next_attempt);
+    CREATE TABLE delivery_attempts (
+        delivery_id INTEGER NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
+        attempt INTEGER NOT NULL,
+        pid INTEGER NOT NULL,
+        started REAL NOT NULL,
+        ended REAL,
+        ok INTEGER,
+        error TEXT,
+        PRIMARY KEY (delivery_id, attempt)
+    )
+    """,
 ]

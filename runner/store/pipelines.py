@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runner.processes import pid_alive
+from runner.store import outbox
 from runner.store.db import Store
 
 IN_PROGRESS, SUCCEEDED, FAILED = "InProgress", "Succeeded", "Failed"
@@ -47,11 +48,13 @@ def _execution(row: Any) -> ExecutionRecord:
 def create_execution(
     store: Store, execution_id: str, pipeline: str, commit: str | None, mode: str, trigger: str
 ) -> ExecutionRecord:
-    store.execute(
-        "INSERT INTO executions (id, pipeline, commit_sha, status, mode, trigger, created, pid) "
-        "VALUES (?,?,?,?,?,?,?,?)",
-        (execution_id, pipeline, commit, IN_PROGRESS, mode, trigger, time.time(), os.getpid()),
-    )
+    with store.transaction() as db:
+        db.execute(
+            "INSERT INTO executions (id, pipeline, commit_sha, status, mode, trigger, created, pid) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            (execution_id, pipeline, commit, IN_PROGRESS, mode, trigger, time.time(), os.getpid()),
+        )
+        outbox.execution_changed(store, db, execution_id, None)
     found = get_execution(store, execution_id)
     assert found is not None
     return found
@@ -74,14 +77,24 @@ def set_execution(store: Store, execution_id: str, **fields: Any) -> None:
     if "detail" in fields:
         fields["detail"] = json.dumps(fields["detail"], sort_keys=True)
     columns = ", ".join(f"{name}=?" for name in fields)
-    store.execute(f"UPDATE executions SET {columns} WHERE id=?", (*fields.values(), execution_id))
+    with store.transaction() as db:
+        before = _status(db, execution_id)
+        db.execute(f"UPDATE executions SET {columns} WHERE id=?", (*fields.values(), execution_id))
+        outbox.execution_changed(store, db, execution_id, before)
 
 
 def finish_execution(store: Store, execution_id: str, status: str) -> None:
-    store.execute(
-        "UPDATE executions SET status=?, ended=?, current_stage=NULL WHERE id=? AND status=?",
-        (status, time.time(), execution_id, IN_PROGRESS),
-    )
+    with store.transaction() as db:
+        db.execute(
+            "UPDATE executions SET status=?, ended=?, current_stage=NULL WHERE id=? AND status=?",
+            (status, time.time(), execution_id, IN_PROGRESS),
+        )
+        outbox.execution_changed(store, db, execution_id, IN_PROGRESS)
+
+
+def _status(db: Any, execution_id: str) -> str | None:
+    row = db.execute("SELECT status FROM executions WHERE id=?", (execution_id,)).fetchone()
+    return str(row[0]) if row else None
 
 
 # ---------------------------------------------------------------- stages
@@ -105,7 +118,7 @@ def record_stage(
     now = time.time()
     with store.transaction() as db:
         existing = db.execute(
-            "SELECT started, detail FROM stage_executions WHERE execution_id=? AND stage=?",
+            "SELECT started, detail, status FROM stage_executions WHERE execution_id=? AND stage=?",
             (execution_id, stage),
         ).fetchone()
         merged = json.loads(existing["detail"]) if existing else {}
@@ -122,6 +135,8 @@ def record_stage(
                 json.dumps(merged, sort_keys=True),
             ),
         )
+        before = existing["status"] if existing else None
+        outbox.stage_changed(store, db, execution_id, stage, before, str(merged.get("error", "")))
 
 
 # ---------------------------------------------------------------- stage locks
@@ -163,6 +178,7 @@ def try_enter_stage(store: Store, execution: ExecutionRecord, stage: str) -> str
                     "UPDATE executions SET status=?, ended=?, current_stage=NULL WHERE id=?",
                     (SUPERSEDED, time.time(), other["id"]),
                 )
+                outbox.execution_changed(store, db, other["id"], IN_PROGRESS)
         return "waiting"
 
 

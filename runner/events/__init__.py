@@ -1,0 +1,1 @@
+"""State-change events in EventBridge's shapes, rules that match them, and their delivery."""

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from runner import build_control
-from runner.base_images import BUILD
+from runner.base_images import STANDARD
 from runner.build_result import BuildRequest
 from runner.errors import RunnerError, UsageError
 from runner.secondary_sources import SecondarySource
@@ -29,7 +29,7 @@ def test_one_set_of_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.delenv("AWS_REGION", raising=False)
     app, home = source(tmp_path), tmp_path / "home"
     request = build_control.make_request(app, home=home, initiator="me")
-    assert (request.buildspec, request.image, request.project) == (app / "buildspec.yml", BUILD, "app")
+    assert (request.buildspec, request.image, request.project) == (app / "buildspec.yml", STANDARD, "app")
     assert (request.work_dir, request.cache_dir) == (home / "work", home / "cache" / "app")
     assert (request.region, request.timeout_min, request.initiator) == ("us-east-1", 60.0, "me")
     monkeypatch.setenv("RUNNER_BUILD_IMAGE", "my/build:1")

@@ -42,7 +42,7 @@ phases:
 
 
 def run(session: Session, log: Callable[[str], None]) -> Outcome:
-    from runner import docker_engine
+    from runner.adapters import docker_engine
     from runner.localaws import process
 
     home = session.home("aws")

@@ -29,8 +29,8 @@ _OURS = _GIVEN.startswith("runner.bench=") and "," not in _GIVEN
 LABEL = _GIVEN if _OURS else f"runner.bench={uuid.uuid4().hex[:12]}"
 os.environ["RUNNER_LABELS"] = LABEL  # before runner is imported: every container carries it
 
-from runner.base_images import BUILD  # noqa: E402
-from runner.build import BuildRequest, run_build  # noqa: E402
+from runner.codebuild.build import BuildRequest, run_build  # noqa: E402
+from runner.images.base import BUILD  # noqa: E402
 from runner.store import open_store  # noqa: E402
 
 BUILDSPEC = """version: 0.2

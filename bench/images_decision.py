@@ -63,8 +63,9 @@ def _times(action: Callable[[], object], runs: int) -> list[float]:
 def main(argv: list[str]) -> int:
     label = f"runner.bench={uuid.uuid4().hex[:12]}"
     os.environ["RUNNER_LABELS"] = label
-    from runner import config, docker_engine
-    from runner.service_build import build_service, decide
+    from runner.adapters import docker_engine
+    from runner.codepipeline.service_build import build_service, decide
+    from runner.spec import config
     from runner.store import open_store
 
     with tempfile.TemporaryDirectory(prefix="runner-bench-") as tmp:

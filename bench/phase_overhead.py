@@ -83,7 +83,8 @@ def cli_build(session: Session, work: Path) -> float:
 
 def instrument(timers: Timers) -> None:
     """Timers around each step a phase takes (the names are the breakdown's categories)."""
-    from runner import build, buildlog, docker_engine, phase_runner, workspace
+    from runner.adapters import docker_engine
+    from runner.codebuild import build, buildlog, phase_runner, workspace
     from runner.store import db
 
     api = type(docker_engine.client().api)
@@ -144,7 +145,7 @@ def profile(work: Path, into: Path) -> list[str]:
 
 def run(session: Session, say: Any) -> Outcome:
     from bench import build_overhead
-    from runner.base_images import BUILD
+    from runner.images.base import BUILD
 
     work = session.tmp / "phase-overhead"
     work.mkdir(parents=True, exist_ok=True)

@@ -58,7 +58,7 @@ class Sized:
 
     def deploy(self, session: Session, image: str) -> float:
         """Deploy `image` (v1/v2) to the first service, AllAtOnce; how long it took."""
-        from runner.deploy import deploy
+        from runner.codedeploy import deploy
 
         began = time.perf_counter()
         result = deploy(self.config, self.store, "prod", service_name(0), images(session)[image],
@@ -90,7 +90,7 @@ def images(session: Session) -> dict[str, Any]:
 
 def bring_up(session: Session, count: int, cleanups: list[Callable[[], None]]) -> Sized:
     """An environment of `count` services, every one running v1; its down() joins `cleanups`."""
-    from runner.deploy import deploy, down, ensure_up
+    from runner.codedeploy import deploy, down, ensure_up
     from runner.store import open_store
     from tests.integration.deploy.helpers import free_ports, write_project
 
@@ -176,8 +176,8 @@ def run_services(session: Session, say: Callable[[str], None]) -> Outcome:
 
 def slot_address(session: Session, tiny: Any) -> str:
     """host:port of the tiny environment's live `web` slot, on its compose network."""
-    from runner import docker_engine
-    from runner.deploy import status
+    from runner.adapters import docker_engine
+    from runner.codedeploy import status
 
     env = status(tiny.config, tiny.store, "prod")["environments"][0]
     live = next(s["live_slot"] for s in env["services"] if s["service"] == "web")

@@ -75,7 +75,7 @@ class Tiny:
     lines: list[str] = field(default_factory=list)
 
     def deploy(self, image: str, strategy: str, retry: bool = True) -> Any:
-        from runner.deploy import deploy
+        from runner.codedeploy import deploy
 
         env = dataclasses.replace(self.config.environments[0], retry_on_canary_failure=retry)
         config = dataclasses.replace(self.config, environments=(env,))
@@ -92,7 +92,7 @@ def tiny(session: Session, say: Callable[[str], None]) -> Tiny:
     found = session.cache.get("tiny")
     if isinstance(found, Tiny):
         return found
-    from runner.deploy import down, ensure_up
+    from runner.codedeploy import down, ensure_up
     from runner.store import open_store
     from tests.integration.deploy.helpers import build_app, free_ports, write_project
 
@@ -165,7 +165,7 @@ def listen_overflows(app: str) -> dict[str, int]:
     """The kernel's TcpExt ListenOverflows of each running slot (its own network namespace):
     connections dropped because the service's accept queue was full (the client retries the
     SYN after 1 s)."""
-    from runner import docker_engine
+    from runner.adapters import docker_engine
 
     found = {}
     for container in docker_engine.managed_containers({"runner.app": app, "runner.kind": "slot"}):
@@ -401,7 +401,7 @@ def _faulty_canary(env: Tiny, retry: bool, say: Callable[[str], None]) -> dict[s
 def _slot_failures(path: Path, offset: int) -> tuple[list[float], int]:
     """When the router logged each 5xx first answer from `offset` on (what the alarm counts), and
     how many requests were retried on the original slot."""
-    from runner.deploy.alarms import RETRIED, parse_line
+    from runner.codedeploy.alarms import RETRIED, parse_line
 
     with path.open("rb") as handle:
         handle.seek(offset)

@@ -116,8 +116,8 @@ def _recover_on_open() -> Iterator[None]:
     def repair(store: db.Store) -> None:
         if store.path not in done:  # once per store and command: one query, Docker only if needed
             done.add(store.path)
+            from runner.codepipeline.recovery import recover
             from runner.events.delivery import attach
-            from runner.recovery import recover
 
             attach(store)  # before recovery: what it repairs is announced too
 

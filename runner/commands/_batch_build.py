@@ -9,15 +9,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runner import batch as model
+from runner.codebuild import batch as model
+from runner.codebuild.phases import SUCCEEDED
 from runner.errors import EXIT_FAILED, EXIT_OK, UsageError
 from runner.output import print_json, say
-from runner.phases import SUCCEEDED
-from runner.yamlnodes import load_file
+from runner.spec.yamlnodes import load_file
 
 if TYPE_CHECKING:
-    from runner.batch_run import BatchResult
-    from runner.build import BuildRequest
+    from runner.codebuild.batch_run import BatchResult
+    from runner.codebuild.build import BuildRequest
 
 
 def is_batch_only(buildspec: Path) -> bool:
@@ -26,9 +26,9 @@ def is_batch_only(buildspec: Path) -> bool:
 
 def run_batch_build(args: argparse.Namespace, request: BuildRequest) -> int | None:
     """The batch's exit code; None when the file is to run as a single build (fanout)."""
-    from runner import buildspec
-    from runner.batch_run import BatchOptions, plan, run_batch
-    from runner.batch_view import batch_view
+    from runner.codebuild import buildspec
+    from runner.codebuild.batch_run import BatchOptions, plan, run_batch
+    from runner.codebuild.batch_view import batch_view
     from runner.store import open_store
 
     display = display_name(request.buildspec)
@@ -68,7 +68,7 @@ def _jobs(args: argparse.Namespace, source: Path) -> int:
         if args.jobs < 1:
             raise UsageError("--jobs must be >= 1")
         return int(args.jobs)
-    from runner import config
+    from runner.spec import config
 
     path = config.find(source)
     return config.load(path).build_parallelism if path else os.cpu_count() or 1

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from runner import config
-from runner.config import PipelineConfig
 from runner.errors import UsageError
+from runner.spec import config
+from runner.spec.config import PipelineConfig
 
 
 def load_project() -> PipelineConfig:

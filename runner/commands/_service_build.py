@@ -7,13 +7,13 @@ import dataclasses
 import getpass
 import sys
 
-from runner import config
+from runner.codebuild.phases import SUCCEEDED
+from runner.codepipeline.service_build import ServiceBuildResult, build_service
 from runner.commands.build import overrides, report
 from runner.errors import EXIT_FAILED, EXIT_OK, RunnerError, UsageError
 from runner.output import print_json, say
 from runner.paths import runner_home
-from runner.phases import SUCCEEDED
-from runner.service_build import ServiceBuildResult, build_service
+from runner.spec import config
 from runner.store import open_store
 from runner.terminal import build_view
 

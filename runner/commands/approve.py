@@ -18,7 +18,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from runner import pipeline
+    from runner.codepipeline import execution as pipeline
 
     execution_id = pipeline.approve(open_store(), args.execution, args.summary)
     say(f"approved execution {execution_id}")

@@ -7,15 +7,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runner.buildenv import parse_assignment, parse_env_file
+from runner.codebuild.buildenv import parse_assignment, parse_env_file
+from runner.codebuild.phases import SUCCEEDED
 from runner.errors import EXIT_FAILED, EXIT_OK, UsageError
 from runner.localaws.mode import MODES
 from runner.output import print_json, say
 from runner.paths import runner_home
-from runner.phases import SUCCEEDED
 
 if TYPE_CHECKING:  # the engine's modules are imported when a build runs, not for --help
-    from runner.build import BuildRequest, BuildResult
+    from runner.codebuild.build import BuildRequest, BuildResult
 
 
 def add_parser(sub: Any) -> None:
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         code = run_batch_build(args, request)
         if code is not None:
             return code
-    from runner.build import load_inputs, run_build
+    from runner.codebuild.build import load_inputs, run_build
     from runner.store import open_store
     from runner.terminal import build_view
 
@@ -114,9 +114,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def plain_request(args: argparse.Namespace) -> BuildRequest:
-    from runner.build_control import make_request
+    from runner.codebuild.build_control import make_request
+    from runner.codebuild.secondary_sources import parse_sources
     from runner.localaws import mode
-    from runner.secondary_sources import parse_sources
 
     source, secondary = parse_sources(args.source or [])
     return make_request(

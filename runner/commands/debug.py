@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from runner.codebuild.phases import COMMAND_PHASES, SUCCEEDED
 from runner.errors import UsageError
 from runner.output import say
 from runner.paths import runner_home
-from runner.phases import COMMAND_PHASES, SUCCEEDED
 from runner.store import open_store
 from runner.store.builds import get_build, phases_of
 
@@ -21,8 +21,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from runner import docker_engine
-    from runner.debug import open_shell
+    from runner.adapters import docker_engine
+    from runner.codebuild.debug import open_shell
 
     store = open_store()
     build = get_build(store, args.build_id)

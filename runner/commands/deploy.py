@@ -31,9 +31,9 @@ def add_strategy(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from runner.codedeploy import deploy
     from runner.commands._project import load_project
-    from runner.deploy import deploy
-    from runner.images import resolve
+    from runner.images.tags import resolve
     from runner.output import say
     from runner.store import open_store
 

@@ -23,8 +23,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from runner.codedeploy import EnvironmentOwned, down
     from runner.commands._project import load_project
-    from runner.deploy import EnvironmentOwned, down
     from runner.output import say
     from runner.store import open_store
 

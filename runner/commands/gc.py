@@ -25,8 +25,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from runner import gc
     from runner.errors import UsageError
+    from runner.images import gc
     from runner.store import open_store
 
     if args.keep < 1:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from runner.output import print_json, print_table, say
 
 if TYPE_CHECKING:
-    from runner.base_images import ImageState
+    from runner.images.base import ImageState
 
 if TYPE_CHECKING:
     from runner.store.images import ImageRecord, Placement
@@ -29,7 +29,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run_bootstrap(args: argparse.Namespace) -> int:
-    from runner import base_images
+    from runner.images import base as base_images
 
     started = time.monotonic()
     states = base_images.bootstrap(force=args.force, say=say)
@@ -52,7 +52,8 @@ def _state(state: ImageState) -> dict[str, Any]:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from runner import docker_engine, images
+    from runner.adapters import docker_engine
+    from runner.images import tags as images
     from runner.store import images as records
     from runner.store import open_store
 

@@ -33,7 +33,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run_pipeline(args: argparse.Namespace) -> int:
-    from runner import pipeline
+    from runner.codepipeline import execution as pipeline
 
     config, store = load_project(), open_store()
     execution_id = pipeline.create_execution(config, store, args.commit, trigger="manual")
@@ -44,7 +44,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
 
 
 def resume_pipeline(args: argparse.Namespace) -> int:
-    from runner import pipeline
+    from runner.codepipeline import execution as pipeline
 
     config, store = load_project(), open_store()
     if args.execution:

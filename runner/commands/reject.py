@@ -18,7 +18,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from runner import pipeline
+    from runner.codepipeline import execution as pipeline
 
     execution_id = pipeline.reject(open_store(), args.execution, args.reason)
     say(f"rejected execution {execution_id}")

@@ -17,9 +17,9 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from runner.codedeploy import rollback
     from runner.commands._project import load_project
     from runner.commands.deploy import report
-    from runner.deploy import rollback
     from runner.output import say
     from runner.store import open_store
 

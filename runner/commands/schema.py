@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from runner import buildspec, config
+from runner.codebuild import buildspec
 from runner.output import print_json
+from runner.spec import config
 
 
 def add_parser(sub: Any) -> None:

@@ -14,8 +14,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from runner.codedeploy import status
     from runner.commands._project import load_project
-    from runner.deploy import status
     from runner.output import print_json
     from runner.store import open_store
 

@@ -20,7 +20,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from runner.build_control import stop_build
+    from runner.codebuild.build_control import stop_build
 
     store = open_store()
     if is_batch_ref(args.build_id):
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _stop_batch(store: Store, ref: str) -> int:
-    from runner.build_control import stop_build
+    from runner.codebuild.build_control import stop_build
 
     batch = get_batch(store, ref)
     if batch is None:

@@ -14,8 +14,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from runner.codedeploy import ensure_up
     from runner.commands._project import load_project
-    from runner.deploy import ensure_up
     from runner.output import print_json, say
     from runner.store import open_store
 

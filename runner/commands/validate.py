@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner import buildspec, config
+from runner.codebuild import buildspec
 from runner.errors import EXIT_OK, EXIT_USAGE, RunnerError
+from runner.spec import config
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +72,7 @@ def validate_file(path: Path) -> tuple[str, ...]:
         config.load(path)
         return ()
     if path.name in ("appspec.yml", "appspec.yaml"):
-        from runner.deploy import appspec
+        from runner.codedeploy import appspec
 
         appspec.load(path, str(path))
         return ()

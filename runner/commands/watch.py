@@ -34,10 +34,10 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from runner.codepipeline.recovery import recover
     from runner.commands._project import load_project
     from runner.output import say
     from runner.paths import runner_home
-    from runner.recovery import recover
     from runner.store import open_store
     from runner.triggers import post_commit
     from runner.triggers.dispatch import Dispatcher

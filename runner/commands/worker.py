@@ -29,10 +29,10 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from runner import config
+    from runner.codepipeline.recovery import recover
     from runner.errors import UsageError
     from runner.paths import runner_home
-    from runner.recovery import recover
+    from runner.spec import config
     from runner.store import open_store, queue
     from runner.triggers import post_commit
     from runner.triggers.dispatch import Dispatcher

@@ -168,7 +168,7 @@ def detach_all(drain_s: float = DRAIN_S) -> None:
 
 def load_project(start: Path | None = None) -> Project | None:
     """The rules of the project here: pipeline.yml's, or only the defaults without one."""
-    from runner import config
+    from runner.spec import config
 
     path = config.find(start)
     if path is None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from runner.errors import UsageError
 
 if TYPE_CHECKING:
-    from runner.build_result import BuildRequest
+    from runner.codebuild.build_result import BuildRequest
 
 MODES = ("none", "local")
 ENV = "RUNNER_AWS"
@@ -32,7 +32,7 @@ def secret_texts(request: BuildRequest) -> list[str]:
     if request.aws_account is None:
         return []
     from runner.localaws.seed import secret_text
-    from runner.secrets import load_secrets
+    from runner.spec.secrets import load_secrets
 
     secrets = load_secrets(request.secrets_file)
     return [*secrets.parameters.values(), *(secret_text(s) for s in secrets.secrets.values())] + [

@@ -22,9 +22,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from runner.adapters.processes import pid_alive, still_running
 from runner.errors import RunnerError
 from runner.localaws import hosts
-from runner.processes import pid_alive, still_running
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0

@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runner import docker_engine
-from runner.docker_engine import Mount
+from runner.adapters import docker_engine
+from runner.adapters.docker_engine import Mount
 from runner.errors import EngineError
 from runner.localaws import hosts, process, seed
-from runner.secrets import load_secrets
+from runner.spec.secrets import load_secrets
 
 if TYPE_CHECKING:
-    from runner.build_result import BuildRequest
+    from runner.codebuild.build_result import BuildRequest
 
 CA_TARGET = "/usr/local/share/runner-aws/ca.pem"
 ACCESS_KEY = "test"  # any key works with moto; a real one would be refused by AWS anyway

@@ -15,7 +15,7 @@ from typing import Any
 
 from runner.errors import RunnerError
 from runner.localaws.process import LocalAws, state_dir
-from runner.secrets import SecretsFile
+from runner.spec.secrets import SecretsFile
 
 
 def seed(home: Path, aws: LocalAws, region: str, secrets: SecretsFile) -> None:

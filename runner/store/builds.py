@@ -29,7 +29,7 @@ class BuildRecord:
     ended: float | None
     pid: int | None
     result: dict[str, Any] | None
-    request: dict[str, Any] | None = None  # BuildRequest.as_json() (runner/build_control.py)
+    request: dict[str, Any] | None = None  # BuildRequest.as_json() (runner/codebuild/build_control.py)
 
     def summary(self) -> dict[str, Any]:
         """The object `runner history --json` prints for one build."""

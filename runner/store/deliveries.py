@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from runner.processes import pid_alive
+from runner.adapters.processes import pid_alive
 from runner.store.db import Store
 
 PENDING, DELIVERED, FAILED, SKIPPED = "PENDING", "DELIVERED", "FAILED", "SKIPPED"

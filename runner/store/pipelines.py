@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from runner.processes import pid_alive
+from runner.adapters.processes import pid_alive
 from runner.store import outbox
 from runner.store.db import Store
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from runner import metrics
+from runner.store import metrics
 from runner.store.builds import BuildRecord, get_build
 from runner.store.db import Store
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import posixpath
 from collections.abc import Iterable
 from pathlib import Path
 
-from runner import source
-from runner.config import PipelineConfig, Service
+from runner.adapters import git as source
 from runner.paths import PIPELINE_FILE
+from runner.spec.config import PipelineConfig, Service
 
 RUNNER_IGNORE = ".runnerignore"
 
@@ -43,7 +42,7 @@ def relevant(root: Path, paths: list[str], owned: tuple[Path, ...]) -> list[str]
 def scope(config: PipelineConfig, service: Service, shared: set[str]) -> list[str]:
     """Path prefixes whose edits concern a service: its path, `inputs`, buildspec, Dockerfile,
     and the repository files its buildspec names (shared scripts, buildspec fragments)."""
-    dockerfile = posixpath.join(service.path, service.image.dockerfile)  # as runner/inputs.py
+    dockerfile = posixpath.join(service.path, service.image.dockerfile)  # as runner/images/inputs.py
     return [
         posixpath.normpath(p.strip("/"))
         for p in (service.path, *service.inputs, service.buildspec, dockerfile, *shared)
@@ -54,7 +53,8 @@ def touched(config: PipelineConfig, paths: list[str]) -> dict[str, list[str]]:
     """Service → the edited paths in its scope; pipeline.yml concerns every service."""
     if not paths:
         return {}
-    inputs = importlib.import_module("runner.inputs")
+    from runner.images import inputs  # only when something changed: watch starts without it
+
     tree = inputs.work_tree(config.root)
     result: dict[str, list[str]] = {}
     for service in config.services:

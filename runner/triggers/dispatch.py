@@ -14,7 +14,6 @@ Build rows (working-tree saves): one build per service at a time by default, at 
 
 from __future__ import annotations
 
-import importlib
 import os
 import threading
 import time
@@ -22,16 +21,16 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runner import config as config_mod
-from runner import source
-from runner.config import PipelineConfig
+from runner.adapters import git as source
 from runner.errors import RunnerError
+from runner.spec import config as config_mod
+from runner.spec.config import PipelineConfig
 from runner.store import Store, queue
 from runner.store import pipelines as executions
 from runner.store.queue import BUILD, PIPELINE, QueueEntry
 
 if TYPE_CHECKING:  # the pipeline engine is imported once a commit is taken (a fast cold start)
-    from runner import pipeline
+    from runner.codepipeline import execution as pipeline
 
 POLL_S = 0.25
 Say = Callable[[str], None]
@@ -41,13 +40,16 @@ BuildFn = Callable[..., Any]
 
 
 def service_decisions(config: PipelineConfig, store: Store, commit: str) -> dict[str, tuple[bool, str]]:
-    """runner/service_build.py decides (inputs since the last build of each service)."""
-    decisions = importlib.import_module("runner.service_build").decisions
+    """runner/codepipeline/service_build.py decides (inputs since the last build of each service)."""
+    from runner.codepipeline.service_build import decisions  # once a commit is taken: a fast cold start
+
     return {name: (d.rebuild, d.reason) for name, d in decisions(config, store, commit).items()}
 
 
 def build_service(*args: Any, **kwargs: Any) -> Any:
-    return importlib.import_module("runner.service_build").build_service(*args, **kwargs)
+    from runner.codepipeline.service_build import build_service as build
+
+    return build(*args, **kwargs)
 
 
 class Dispatcher:
@@ -184,7 +186,7 @@ class Dispatcher:
         if not any(rebuild for rebuild, _ in decided.values()):
             self._end(entry, queue.SKIPPED, "no service input changed")
             return
-        from runner import pipeline
+        from runner.codepipeline import execution as pipeline
 
         execution_id = pipeline.create_execution(config, self.store, entry.commit_sha, trigger=entry.source)
         queue.set_result(self.store, entry.id, execution_id)
@@ -197,7 +199,7 @@ class Dispatcher:
         )
 
     def _run_execution(self, config: PipelineConfig, entry: QueueEntry, execution_id: str) -> None:
-        from runner import pipeline
+        from runner.codepipeline import execution as pipeline
 
         short = execution_id[:8]
         reason = None
@@ -289,7 +291,7 @@ class Dispatcher:
 
 def stop_own_builds(store: Store) -> None:
     """`runner stop` for every build this process runs: recorded first, then containers killed."""
-    from runner.build_control import stop_build
+    from runner.codebuild.build_control import stop_build
     from runner.store.builds import running_builds
 
     for build in running_builds(store):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner import source
+from runner.adapters import git as source
 from runner.errors import RunnerError
 from runner.triggers import post_commit
 

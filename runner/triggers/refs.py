@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runner import source
+from runner.adapters import git as source
 from runner.errors import GitError
 
 ZERO = "0" * 40

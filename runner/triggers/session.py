@@ -6,9 +6,9 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from runner import config as config_mod
-from runner import source
+from runner.adapters import git as source
 from runner.errors import RunnerError
+from runner.spec import config as config_mod
 from runner.store import Store, queue
 from runner.triggers import changes
 from runner.triggers.debounce import Debouncer

@@ -1,15 +1,12 @@
-"""The dashboard's mutations, delegated to the pipeline, deploy and build modules (imported lazily).
+"""The dashboard's mutations, delegated to the pipeline, deploy and build packages.
 
-The pipeline and deploy modules grow in parallel with the dashboard: when one of them (or
-the function asked for) is missing, the action answers 501 "not available" instead of
-breaking the dashboard. Long actions (rollback, re-run) run in a background thread as a
-job whose messages the page polls.
+They are imported inside each action so that serving pages never loads the engines. Long
+actions (rollback, re-run) run in a background thread as a job whose messages the page polls.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import threading
 import time
 import uuid
@@ -26,31 +23,8 @@ from runner.store.pipelines import get_execution
 MAX_JOBS = 100
 
 
-class NotAvailable(Exception):
-    """The module or function behind an action does not exist (yet): HTTP 501."""
-
-
 class Refused(Exception):
     """The action cannot run as asked (unknown id, no pipeline.yml …): HTTP 409."""
-
-
-def load(module: str, name: str) -> Callable[..., Any]:
-    try:
-        found = importlib.import_module(module)
-    except ImportError as e:
-        raise NotAvailable(f"{module} is not available in this runner ({e})") from e
-    function = getattr(found, name, None)
-    if not callable(function):
-        raise NotAvailable(f"{module}.{name} is not available in this runner")
-    return function  # type: ignore[no-any-return]
-
-
-def available(module: str, name: str) -> bool:
-    try:
-        load(module, name)
-    except NotAvailable:
-        return False
-    return True
 
 
 def plain(value: Any) -> Any:
@@ -77,8 +51,10 @@ def _run(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 
 def deploy_status(config: Any, store: Store) -> dict[str, Any]:
-    """`runner status --json` (runner.deploy.status): slots, containers and health per service."""
-    result = _run(load("runner.deploy", "status"), config, store)
+    """`runner status --json` (runner.codedeploy.status): slots, containers and health per service."""
+    from runner.codedeploy import status
+
+    result = _run(status, config, store)
     return plain(result)  # type: ignore[no-any-return]
 
 
@@ -86,7 +62,7 @@ def service_status(config: Any, store: Store) -> dict[tuple[str, str], dict[str,
     """(environment, service) → its `runner status` object (live health, slot containers); {} if unknown."""
     try:
         status = deploy_status(config, store)
-    except (NotAvailable, Refused):
+    except Refused:
         return {}
     return {
         (env["name"], svc["service"]): svc
@@ -100,12 +76,16 @@ def service_status(config: Any, store: Store) -> dict[tuple[str, str], dict[str,
 
 
 def approve(store: Store, execution_id: str, summary: str) -> dict[str, Any]:
-    result = _run(load("runner.pipeline", "approve"), store, execution_id, summary)
+    from runner.codepipeline.execution import approve as approve_execution
+
+    result = _run(approve_execution, store, execution_id, summary)
     return {"action": "approve", "execution_id": execution_id, "result": plain(result)}
 
 
 def reject(store: Store, execution_id: str, summary: str) -> dict[str, Any]:
-    result = _run(load("runner.pipeline", "reject"), store, execution_id, summary)
+    from runner.codepipeline.execution import reject as reject_execution
+
+    result = _run(reject_execution, store, execution_id, summary)
     return {"action": "reject", "execution_id": execution_id, "result": plain(result)}
 
 
@@ -160,13 +140,15 @@ class Jobs:
 
 
 def rollback(jobs: Jobs, config: Any, store: Store, environment: str, service: str | None) -> Job:
-    function = load("runner.deploy", "rollback")
+    from runner.codedeploy import rollback as function
+
     subject = f"{environment}/{service}" if service else environment
     return jobs.start("rollback", subject, lambda say: function(config, store, environment, service, say=say))
 
 
 def rerun_execution(jobs: Jobs, config: Any, store: Store, execution_id: str) -> Job:
-    start = load("runner.pipeline", "start_execution")
+    from runner.codepipeline.execution import start_execution as start
+
     execution = get_execution(store, execution_id)
     if execution is None:
         raise Refused(f"no pipeline execution {execution_id!r}")
@@ -175,8 +157,8 @@ def rerun_execution(jobs: Jobs, config: Any, store: Store, execution_id: str) ->
 
 
 def rerun_build(jobs: Jobs, config: Any, store: Store, home: Path, build_id: str) -> Job:
-    """The same build again (runner/build_control.py keeps its request): flags, overrides, limits."""
-    from runner.build_control import rerun_request, service_options
+    """The same build again (codebuild/build_control.py keeps its request): flags, overrides, limits."""
+    from runner.codebuild.build_control import rerun_request, service_options
 
     build = get_build(store, build_id)
     if build is None:
@@ -184,7 +166,8 @@ def rerun_build(jobs: Jobs, config: Any, store: Store, home: Path, build_id: str
     if build.service:
         if config is None:
             raise Refused(f"build {build.id} is a service build and no pipeline.yml was found")
-        build_service = load("runner.service_build", "build_service")
+        from runner.codepipeline.service_build import build_service
+
         commit, service, options = build.resolved_source_version, build.service, service_options(build)
         return jobs.start(
             "rerun",
@@ -194,6 +177,6 @@ def rerun_build(jobs: Jobs, config: Any, store: Store, home: Path, build_id: str
             ),
         )
     request = _run(rerun_request, build, home)
-    from runner.build import run_build
+    from runner.codebuild.build import run_build
 
     return jobs.start("rerun", build.id, lambda say: run_build(request, store, show=say))

@@ -15,7 +15,7 @@ from runner import __version__
 from runner.errors import RunnerError
 from runner.store import Store
 from runner.web import api, api_actions, pages
-from runner.web.actions import NotAvailable, Refused
+from runner.web.actions import Refused
 from runner.web.context import Context
 from runner.web.security import Guard, HostCheck
 
@@ -58,10 +58,6 @@ def _errors(app: FastAPI) -> None:
         first = e.errors()[0] if e.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
         return _error(422, f"{where}: {first.get('msg', 'invalid request')}")
-
-    @app.exception_handler(NotAvailable)
-    async def not_available(_request: Request, e: NotAvailable) -> JSONResponse:
-        return _error(501, f"not available: {e}")
 
     @app.exception_handler(Refused)
     async def refused(_request: Request, e: Refused) -> JSONResponse:

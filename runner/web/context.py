@@ -41,7 +41,7 @@ class Context:
         """pipeline.yml as loaded now (reloaded when the file changes); None without one."""
         if self.config_path is None or not self.config_path.is_file():
             return None
-        from runner import config as config_mod
+        from runner.spec import config as config_mod
 
         mtime = self.config_path.stat().st_mtime
         if self._config is None or self._config[0] != mtime:
@@ -67,7 +67,7 @@ class Context:
             loaded = self.config()
             if loaded is None:
                 return []
-            from runner.pipeline import stages
+            from runner.codepipeline.execution import stages
         except (RunnerError, ImportError):
             return []
         return [s.name for s in stages(loaded)]

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from runner.store import Store
 from runner.store.views import build_ended, log_page
 
-POLL_S = 0.25  # the build log is flushed to the store every 0.25 s (runner/buildlog.py)
+POLL_S = 0.25  # the build log is flushed to the store every 0.25 s (runner/codebuild/buildlog.py)
 BATCH = 1000
 KEEPALIVE_S = 15.0
 

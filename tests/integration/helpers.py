@@ -5,8 +5,8 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from runner.base_images import BUILD
-from runner.build import BuildRequest, BuildResult, run_build
+from runner.codebuild.build import BuildRequest, BuildResult, run_build
+from runner.images.base import BUILD
 from runner.store import open_store
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from runner import base_images
-from runner.base_images import Recipe
 from runner.errors import EngineError
+from runner.images import base as base_images
+from runner.images.base import Recipe
 
 pytestmark = pytest.mark.docker
 

@@ -128,7 +128,7 @@ def test_a_graph_runs_in_dependency_order_and_skips_dependants_of_a_failure(
 def test_ignore_failure_keeps_the_batch_green_and_task_env_wins_over_i(
     tmp_path: Path, runner_home: Path
 ) -> None:
-    from runner.base_images import BUILD
+    from runner.images.base import BUILD
 
     root = write_project(
         tmp_path / "src",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.build import RUNTIME_WARNING, BuildResult
+from runner.codebuild.build import RUNTIME_WARNING, BuildResult
 from runner.errors import ConfigError
 from runner.store import open_store
 from tests.integration.helpers import build, phase_statuses, write_project

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.base_images import BUILD
-from runner.build import BuildResult
+from runner.codebuild.build import BuildResult
+from runner.images.base import BUILD
 from tests.integration.helpers import build, phase_statuses, write_project
 
 pytestmark = pytest.mark.docker

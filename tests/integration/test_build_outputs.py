@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.build import BuildResult
-from runner.cache import evaluate_key
+from runner.codebuild.build import BuildResult
+from runner.codebuild.cache import evaluate_key
 from tests.integration.helpers import build, phase_statuses, write_project
 
 pytestmark = pytest.mark.docker

@@ -267,7 +267,7 @@ def _git(repo: Path, *args: str) -> None:
 
 @pytest.mark.slow
 def test_a_pipeline_execution_and_its_deployment_announce_every_state(tmp_path: Path) -> None:
-    from runner.base_images import PYTHON
+    from runner.images.base import PYTHON
 
     root, env = _project(tmp_path / "repo", "account: '123456789012'\n", buildspec="")
     (root / "buildspec.yml").unlink()

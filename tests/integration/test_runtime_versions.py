@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from runner import base_images, docker_engine
-from runner.build import RUNTIME_WARNING, BuildResult
+from runner.adapters import docker_engine
+from runner.codebuild.build import RUNTIME_WARNING, BuildResult
+from runner.images import base as base_images
 from tests.integration.helpers import build, phase_statuses, write_project
 
 pytestmark = pytest.mark.docker

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from runner import docker_engine
+from runner.adapters import docker_engine
 
 pytestmark = pytest.mark.docker
 

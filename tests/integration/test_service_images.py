@@ -17,11 +17,13 @@ from typing import Any
 
 import pytest
 
-from runner import config, docker_engine, gc
+from runner.adapters import docker_engine
+from runner.codepipeline.service_build import ServiceBuildResult, build_service, changed_services
 from runner.errors import UsageError
-from runner.image_ref import ImageResult
-from runner.images import resolve
-from runner.service_build import ServiceBuildResult, build_service, changed_services
+from runner.images import gc
+from runner.images.tags import resolve
+from runner.spec import config
+from runner.spec.image_ref import ImageResult
 from runner.store import Store, open_store
 from runner.store import images as records
 from tests.ci import missing
@@ -407,7 +409,7 @@ def registry(tmp_path: Path) -> Iterator[str]:
 def test_registry_push_deploys_by_digest_and_never_moves_a_tag(
     tmp_path: Path, runner_home: Path, registry: str
 ) -> None:
-    from runner import registry as registries
+    from runner.images import registry as registries
 
     root = make_project(tmp_path / "repo")
     (root / "pipeline.yml").write_text(f"registry: {registry}\n" + (root / "pipeline.yml").read_text())

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.base_images import BUILD
+from runner.images.base import BUILD
 from tests.conftest import SESSION_LABEL
 
 pytestmark = pytest.mark.docker

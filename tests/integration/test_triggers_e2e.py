@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.pipeline import Context, Stage
+from runner.codepipeline.execution import Context, Stage
 from runner.store import Store, open_store
 from runner.store import pipelines as records
 from runner.triggers import hook, post_commit

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.deploy import ImageRef
+from runner.codedeploy import ImageRef
 from runner.store import Store
 from runner.store.deployments import env_state, get_deployment, list_deployments
 from tests.integration.deploy.helpers import Load, build_app, free_ports, get, write_project

@@ -19,8 +19,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runner import buildspec, config, secrets
+from runner.codebuild import buildspec
 from runner.errors import ConfigError
+from runner.spec import config, secrets
 
 BOUNDED = settings(
     max_examples=200,
@@ -95,7 +96,7 @@ _scratch = tempfile.TemporaryDirectory(prefix="runner-fuzz-")
 
 
 def _appspec(text: str) -> Any:
-    from runner.deploy import appspec  # type: ignore[import-not-found,unused-ignore]
+    from runner.codedeploy import appspec  # type: ignore[import-not-found,unused-ignore]
 
     path = Path(_scratch.name) / "appspec.yml"
     path.write_text(text, errors="surrogatepass")
@@ -112,7 +113,7 @@ KINDS = [
     pytest.param(
         kind,
         marks=pytest.mark.skipif(
-            kind == "appspec" and importlib.util.find_spec("runner.deploy") is None,
+            kind == "appspec" and importlib.util.find_spec("runner.codedeploy") is None,
             reason="runner/deploy (appspec loader) is not there yet",
         ),
     )

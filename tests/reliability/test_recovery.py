@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.processes import started_at, still_running
-from runner.recovery import recover
+from runner.adapters.processes import started_at, still_running
+from runner.codepipeline.recovery import recover
 from runner.store import Store
 from runner.store.builds import BuildRecord, create_build, get_build
 

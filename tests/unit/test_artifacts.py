@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.artifacts import ArtifactError, collect, discard_partial, upload, write
-from runner.buildspec import Artifacts, ArtifactSpec
+from runner.codebuild.artifacts import ArtifactError, collect, discard_partial, upload, write
+from runner.codebuild.buildspec import Artifacts, ArtifactSpec
 
 AWS_TREE = [
     "my-build-1/my-file-1.txt",

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from runner import batch
+from runner.codebuild import batch
 from runner.errors import ConfigError
+from runner.spec.yamlnodes import load_text
 from runner.store import batches, open_store
-from runner.yamlnodes import load_text
 
 PHASES = "phases:\n  build:\n    commands: [echo hi]\n"
 
@@ -305,8 +305,8 @@ def test_batch_records_ids_and_links(tmp_path: Path) -> None:
 
 
 def test_plan_gives_each_task_its_request(tmp_path: Path) -> None:
-    from runner.batch_run import BatchOptions, plan
-    from runner.build import BuildRequest
+    from runner.codebuild.batch_run import BatchOptions, plan
+    from runner.codebuild.build import BuildRequest
 
     text = (
         "version: 0.2\nbatch:\n  build-list:\n"

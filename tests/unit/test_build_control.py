@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from runner import build_control
-from runner.base_images import STANDARD
-from runner.build_result import BuildRequest
+from runner.codebuild import build_control
+from runner.codebuild.build_result import BuildRequest
+from runner.codebuild.secondary_sources import SecondarySource
 from runner.errors import RunnerError, UsageError
-from runner.secondary_sources import SecondarySource
+from runner.images.base import STANDARD
 from runner.store import open_store
 from runner.store.builds import BuildRecord, create_build, finish_build, get_build
 

@@ -1,4 +1,4 @@
-"""Variables in artifact and report paths (runner/build_paths.py, CODEBUILD.md decision 23), pure parts."""
+"""Variables in artifact and report paths (codebuild/build_paths.py, CODEBUILD.md decision 23), pure."""
 
 from __future__ import annotations
 
@@ -6,12 +6,19 @@ from pathlib import Path
 
 import pytest
 
-from runner import buildspec
-from runner.artifacts import ArtifactError
-from runner.build_paths import BuildPaths, Values, expand, expand_artifact, expand_report, referenced
-from runner.buildspec import ArtifactSpec, ReportSpec
-from runner.globs import PathEscape
-from runner.workspace import Workspace
+from runner.codebuild import buildspec
+from runner.codebuild.artifacts import ArtifactError
+from runner.codebuild.build_paths import (
+    BuildPaths,
+    Values,
+    expand,
+    expand_artifact,
+    expand_report,
+    referenced,
+)
+from runner.codebuild.buildspec import ArtifactSpec, ReportSpec
+from runner.codebuild.globs import PathEscape
+from runner.codebuild.workspace import Workspace
 
 
 def test_both_forms_expand_and_unset_is_empty_as_in_the_shell() -> None:

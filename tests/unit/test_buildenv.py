@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from runner.buildenv import BuildIdentity, codebuild_variables, compose, parse_assignment, parse_env_file
+from runner.codebuild.buildenv import (
+    BuildIdentity,
+    codebuild_variables,
+    compose,
+    parse_assignment,
+    parse_env_file,
+)
 from runner.errors import ConfigError, UsageError
 
 

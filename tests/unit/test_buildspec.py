@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from runner import buildspec
-from runner.buildspec_checks import syntax_report
+from runner.codebuild import buildspec
+from runner.codebuild.buildspec_checks import syntax_report
 from runner.errors import ConfigError
 
 MINIMAL = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n"

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from runner import workspace
-from runner.buildspec import CacheSpec
-from runner.cache import evaluate_key, hash_files, restore, save
-from runner.phase_runner import PhaseSetup
+from runner.codebuild import workspace
+from runner.codebuild.buildspec import CacheSpec
+from runner.codebuild.cache import evaluate_key, hash_files, restore, save
+from runner.codebuild.phase_runner import PhaseSetup
 
 
 def _space(tmp: Path, files: dict[str, str]) -> workspace.Workspace:

@@ -177,8 +177,9 @@ def test_the_worker_and_the_unchanged_decision_import_no_heavy_parts() -> None:
     code = (
         "import sys, runner.cli; runner.cli.build_parser(['worker']); runner.cli.build_parser(['build']); "
         "import runner.commands.worker, runner.commands._service_build, runner.triggers.dispatch, "
-        "runner.triggers.post_commit, runner.pipeline, runner.service_build, runner.inputs, runner.images, "
-        "runner.recovery, runner.store.queue, runner.terminal; "
+        "runner.triggers.post_commit, runner.codepipeline.execution, runner.codepipeline.service_build, "
+        "runner.images.inputs, runner.images.tags, runner.codepipeline.recovery, runner.store.queue, "
+        "runner.terminal; "
         f"print(sorted(set({HEAVY}) & set(sys.modules)))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

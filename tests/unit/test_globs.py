@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.globs import PathEscape, base_directories, check_relative, inside, matches, select, walk
+from runner.codebuild.globs import PathEscape, base_directories, check_relative, inside, matches, select, walk
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from runner import gc, image_ref, images, inputs
 from runner.errors import UsageError
-from runner.image_ref import ImageRef, ImageResult
-from runner.inputs import Inputs, Tree
+from runner.images import gc, inputs
+from runner.images import tags as images
+from runner.images.inputs import Inputs, Tree
+from runner.spec import image_ref
+from runner.spec.image_ref import ImageRef, ImageResult
 from runner.store import images as records
 from runner.store import open_store
 from runner.store.builds import BuildOutline

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from runner import config
 from runner.cli import main
 from runner.errors import UsageError
 from runner.localaws import hosts, limits, mode, proxy
 from runner.localaws.provision import ca_file, variables
+from runner.spec import config
 
 BUILDSPEC = """\
 version: 0.2

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from runner import metrics
-from runner.metrics import Deployment, Period
+from runner.store import metrics
+from runner.store.metrics import Deployment, Period
 
 DAY = 86400.0
 START = 1_700_006_400.0  # 2023-11-15 00:00:00 UTC

@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from runner.buildspec import OnFailure, parse_on_failure
-from runner.phases import (
+from runner.codebuild.buildspec import OnFailure, parse_on_failure
+from runner.codebuild.phases import (
     BUILD,
     COMMAND_PHASES,
     FAILED,

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from runner import config as config_mod
-from runner import pipeline
-from runner.config import PipelineConfig
-from runner.pipeline import Context, Stage, StageFailed
+from runner.codepipeline import execution as pipeline
+from runner.codepipeline.execution import Context, Stage, StageFailed
+from runner.spec import config as config_mod
+from runner.spec.config import PipelineConfig
 from runner.store import Store, open_store
 from runner.store import pipelines as records
 

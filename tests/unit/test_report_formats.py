@@ -1,5 +1,5 @@
-"""Test and coverage report parsers on small sample files of each format (runner/report_formats.py,
-runner/coverage_formats.py). The samples in report_samples/ follow each tool's documented layout."""
+"""Test and coverage report parsers on small sample files of each format (runner/codebuild/report_formats.py,
+runner/codebuild/coverage_formats.py). The samples in report_samples/ follow each tool's documented layout."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from runner.coverage_formats import (
+from runner.codebuild.coverage_formats import (
     Coverage,
     parse_clover,
     parse_cobertura,
     parse_jacoco,
     parse_simplecov,
 )
-from runner.report_formats import (
+from runner.codebuild.report_formats import (
     Case,
     FormatError,
     parse_cucumber,

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from runner.buildspec import ReportSpec
-from runner.report_formats import parse_junit
-from runner.reports import build_report, copy_reports, log_line, mask_report
-from runner.secrets import Masker
+from runner.codebuild.buildspec import ReportSpec
+from runner.codebuild.report_formats import parse_junit
+from runner.codebuild.reports import build_report, copy_reports, log_line, mask_report
+from runner.spec.secrets import Masker
 
 JUNIT = """<?xml version="1.0"?>
 <testsuites>

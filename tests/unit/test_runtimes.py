@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from runner import base_images, runtimes
-from runner.runtimes import Runtime, SelectionError
+from runner.codebuild import runtimes
+from runner.codebuild.runtimes import Runtime, SelectionError
+from runner.images import base as base_images
 
 # The shape of CodeBuild's ubuntu/standard/7.0 file (versions as YAML writes them: 3.10, 18).
 IMAGE_FILE = """\

@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from runner import buildspec, config, inputs
+from runner.codebuild import buildspec
+from runner.images import inputs
+from runner.spec import config
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample-services"

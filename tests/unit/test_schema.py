@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from runner import buildspec
+from runner.codebuild import buildspec
 from runner.errors import ConfigError
-from runner.schema import Bool, Enum, Int, Key, Kind, ListOf, MapOf, Obj, OneOf, Str, find_node, validate
-from runner.yamlnodes import load_text
+from runner.spec.schema import Bool, Enum, Int, Key, Kind, ListOf, MapOf, Obj, OneOf, Str, find_node, validate
+from runner.spec.yamlnodes import load_text
 
 SCHEMA = Obj(
     (

@@ -8,9 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from runner import workspace
+from runner.codebuild import workspace
+from runner.codebuild.secondary_sources import (
+    SecondaryInfo,
+    SecondarySource,
+    as_json,
+    parse_sources,
+    variables,
+)
 from runner.errors import UsageError
-from runner.secondary_sources import SecondaryInfo, SecondarySource, as_json, parse_sources, variables
 
 RULE = "use 1 to 127 letters, digits or underscores"
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from runner import buildspec
+from runner.codebuild import buildspec
 from runner.errors import ConfigError
-from runner.secrets import MASK, Masker, load_secrets, loads_secrets, resolve
+from runner.spec.secrets import MASK, Masker, load_secrets, loads_secrets, resolve
 
 ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/token-AbCdEf"
 SECRETS = f"""

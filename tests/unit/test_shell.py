@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.shell import (
+from runner.codebuild.shell import (
     COMMANDS,
     FINALLY,
     MARK,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from runner import cli
-from runner.processes import pid_alive
+from runner.adapters.processes import pid_alive
 from runner.store import open_store
 from runner.store import queue as q
 from runner.triggers import hook, post_commit

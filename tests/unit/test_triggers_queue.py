@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from runner import config as config_mod
-from runner.config import PipelineConfig
-from runner.pipeline import Context, Stage
+from runner.codepipeline.execution import Context, Stage
+from runner.spec import config as config_mod
+from runner.spec.config import PipelineConfig
 from runner.store import Store, open_store
 from runner.store import pipelines as records
 from runner.store import queue as q

@@ -23,10 +23,11 @@ from typing import Any
 
 import pytest
 
-from runner import docker_engine, pipeline
-from runner.config import PipelineConfig
-from runner.deploy import DeploymentResult, ImageRef, deploy, down
-from runner.pipeline import Context, Stage
+from runner.adapters import docker_engine
+from runner.codedeploy import DeploymentResult, ImageRef, deploy, down
+from runner.codepipeline import execution as pipeline
+from runner.codepipeline.execution import Context, Stage
+from runner.spec.config import PipelineConfig
 from runner.store import Store, open_store
 from runner.store.deployments import env_state
 from tests.integration.deploy.helpers import build_app, free_ports, get, sample, write_project

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from runner.build import BuildRequest
-from runner.secondary_sources import SecondarySource
+from runner.codebuild.build import BuildRequest
+from runner.codebuild.secondary_sources import SecondarySource
 from runner.store import Store
 from tests.web import fixtures
 from tests.web.test_api import wait_job
@@ -38,7 +38,7 @@ def test_the_rerun_gets_the_same_secondary_sources(
         asked.append(request)
         return {"status": "SUCCEEDED"}
 
-    monkeypatch.setattr("runner.build.run_build", run_build)
+    monkeypatch.setattr("runner.codebuild.build.run_build", run_build)
     started = client.post(f"/api/builds/{plain_build_with(store, 50, app, {'lib': lib})}/rerun")
     assert started.status_code == 202, started.text
     assert wait_job(client, started.json())["status"] == "Succeeded"
@@ -59,7 +59,7 @@ def test_a_rerun_is_the_same_build(
     """`runner build -d --env … --timeout … --memory … --region …`, then the dashboard's re-run:
     the same request is stored and run (only the initiator differs), and the build sees the flags."""
     from runner import cli
-    from runner.build_control import stored_request
+    from runner.codebuild.build_control import stored_request
     from runner.store.builds import get_build, list_builds
 
     app = tmp_path / "app"

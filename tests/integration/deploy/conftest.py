@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from runner.deploy import ImageRef
+from runner.codedeploy import ImageRef
 from tests.integration.deploy.helpers import build_app
 
 

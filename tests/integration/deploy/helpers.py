@@ -12,11 +12,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runner import config as config_mod
-from runner import docker_engine
-from runner.base_images import PYTHON
-from runner.config import PipelineConfig
-from runner.deploy import ImageRef
+from runner.adapters import docker_engine
+from runner.codedeploy import ImageRef
+from runner.images.base import PYTHON
+from runner.spec import config as config_mod
+from runner.spec.config import PipelineConfig
 
 APP = Path(__file__).with_name("app.py")
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.deploy import compose, deploy, down
+from runner.adapters import compose
+from runner.codedeploy import deploy, down
 from runner.store import open_store
 from tests.integration.deploy.conftest import Images
 from tests.integration.deploy.helpers import free_ports, get, write_project

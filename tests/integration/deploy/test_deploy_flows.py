@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 
 from runner import cli
-from runner.config import Alarm, PipelineConfig
-from runner.deploy import (
+from runner.codedeploy import (
     DeploymentResult,
     EnvironmentBusy,
     ImageRef,
@@ -26,6 +25,7 @@ from runner.deploy import (
     rollback,
     status,
 )
+from runner.spec.config import Alarm, PipelineConfig
 from runner.store import Store, open_store
 from runner.store.deployments import env_state, get_deployment, list_deployments
 from tests.integration.deploy.conftest import Images

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.deploy import deploy, down, ensure_up
+from runner.codedeploy import deploy, down, ensure_up
 from runner.store import open_store
 from tests.integration.deploy.conftest import Images
 from tests.integration.deploy.helpers import Load, free_ports, write_project

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.deploy import ImageRef
+from runner.codedeploy import ImageRef
 from tests.integration.deploy.conftest import Images
 from tests.integration.deploy.helpers import free_ports, get
 

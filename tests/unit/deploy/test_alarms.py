@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from runner.config import Alarm
-from runner.deploy.alarms import Record, evaluate, p95, parse_line, prune
+from runner.codedeploy.alarms import Record, evaluate, p95, parse_line, prune
+from runner.spec.config import Alarm
 
 SLOTS = {"10.213.1.10": "blue", "10.213.1.11": "green"}
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from runner.config import Service
-from runner.deploy.appspec import load, load_for
+from runner.codedeploy.appspec import load, load_for
 from runner.errors import ConfigError
+from runner.spec.config import Service
 
 ECS = """\
 version: 0.0

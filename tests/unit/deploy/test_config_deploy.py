@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from runner import config
-from runner.config import ServiceHook
 from runner.errors import ConfigError
+from runner.spec import config
+from runner.spec.config import ServiceHook
 
 BASE = """\
 app: shop
@@ -85,8 +85,8 @@ def test_retry_on_canary_failure_is_on_unless_turned_off(tmp_path: Path) -> None
     ],
 )
 def test_pipeline_yml_and_the_deploy_engine_read_strategies_alike(tmp_path: Path, strategy: str) -> None:
-    """One grammar (runner/traffic_grammar.py): what pipeline.yml accepts, a deployment can run."""
-    from runner.deploy.strategies import parse
+    """One grammar (runner/spec/traffic.py): what pipeline.yml accepts, a deployment can run."""
+    from runner.codedeploy.strategies import parse
     from runner.errors import UsageError
 
     try:

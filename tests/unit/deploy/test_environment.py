@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from runner import config as config_mod
-from runner.deploy.environment import Layout, SlotSpec, allocate, choose_subnet, render_compose, slot_env
+from runner.codedeploy.environment import Layout, SlotSpec, allocate, choose_subnet, render_compose, slot_env
 from runner.errors import RunnerError
+from runner.spec import config as config_mod
 
 PIPELINE = """\
 app: shop

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from runner.config import Service, ServiceHook
-from runner.deploy import compose
-from runner.deploy.hooks import HookPlan, HookRun, resolve, run
+from runner.adapters import compose
+from runner.codedeploy.hooks import HookPlan, HookRun, resolve, run
 from runner.errors import EngineError, UsageError
+from runner.spec.config import Service, ServiceHook
 
 SERVICE = Service(
     "web", "svc/web", "b.yml", 8000, "/health", "/web", hooks={"smoke": ServiceHook("make smoke")}

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from runner.deploy.locks import EnvironmentBusy, hold, is_stale, try_acquire
-from runner.deploy.model import new_deployment_id
-from runner.image_ref import ImageRef
+from runner.codedeploy.locks import EnvironmentBusy, hold, is_stale, try_acquire
+from runner.codedeploy.model import new_deployment_id
+from runner.spec.image_ref import ImageRef
 from runner.store import Store
 from runner.store.deployments import (
     DeploymentRecord,

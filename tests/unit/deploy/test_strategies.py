@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runner.deploy.strategies import ALL_AT_ONCE, CANARY, LINEAR, Step, parse, scaled
+from runner.codedeploy.strategies import ALL_AT_ONCE, CANARY, LINEAR, Step, parse, scaled
 from runner.errors import UsageError
 
 

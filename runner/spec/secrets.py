@@ -22,12 +22,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runner.codebuild.buildspec import Buildspec
 from runner.errors import ConfigError, Position
 from runner.spec.schema import Key, MapOf, Obj, OneOf, Str, validate
 from runner.spec.yamlnodes import Document, load_file, load_text
+
+if TYPE_CHECKING:  # a buildspec names the secrets it wants; this module only reads the file
+    from runner.codebuild.buildspec import Buildspec
 
 MASK = "***"
 MIN_MASKED_LENGTH = 3

@@ -19,8 +19,8 @@ ALLOWED: dict[str, set[str]] = {
     "localaws": {"store", "spec", "adapters"},
     "images": {"store", "spec", "adapters"},
     "codedeploy": {"images", "store", "spec", "adapters"},
-    "codebuild": {"images", "localaws", "events", "store", "spec", "adapters"},
-    "codepipeline": {"codebuild", "codedeploy", "images", "localaws", "events", "store", "spec", "adapters"},
+    "codebuild": {"images", "localaws", "store", "spec", "adapters"},
+    "codepipeline": {"codebuild", "codedeploy", "images", "localaws", "store", "spec", "adapters"},
 }
 HELPERS = {"errors", "paths", "output", "terminal", "__init__"}
 

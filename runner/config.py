@@ -141,6 +141,7 @@ class PipelineConfig:
     branch: str | None = None
     test: TestStage | None = None
     secrets: str | None = None
+    strict_hooks: bool = False  # an appspec hook that maps to no command fails the deployment
 
     @property
     def root(self) -> Path:
@@ -214,8 +215,8 @@ _SERVICE = Obj(
                         )
                     ),
                 ),
-                key_pattern=r"[A-Za-z0-9_.-]+",
-                key_hint="a hook name (letters, digits, _ . -)",
+                key_pattern=r"[A-Za-z0-9_.:-]+",
+                key_hint="a hook name or a Lambda function's name or ARN (letters, digits, _ . - :)",
             ),
             default={},
             description="appspec hook name → shell command (run in a build-image container by default)",
@@ -341,6 +342,13 @@ SCHEMA = Obj(
         Key("execution_mode", Enum(EXECUTION_MODES), default="SUPERSEDED"),
         Key("build_parallelism", Int(minimum=1, maximum=16), default=2),
         Key("hook_timeout", Duration(), default="5m"),
+        Key(
+            "strict_hooks",
+            Bool(),
+            default=False,
+            description="an appspec hook with no command (pipeline.yml hooks or <path>/hooks/<name>) "
+            "fails the deployment instead of being skipped with a warning",
+        ),
         Key("registry", Str(), description="host:port of a registry to push immutable tags to"),
         Key("branch", Str(), description="branch whose commits trigger the pipeline"),
         Key("secrets", Str(), description="secrets file for parameter-store / secrets-manager"),
@@ -397,6 +405,7 @@ def from_document(doc: Document, path: Path) -> PipelineConfig:
         branch=data["branch"],
         test=TestStage(test["buildspec"], test.get("image")) if test else None,
         secrets=data["secrets"],
+        strict_hooks=data["strict_hooks"],
     )
 
 

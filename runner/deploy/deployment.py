@@ -15,7 +15,7 @@ from runner.deploy.environment import other
 from runner.deploy.hooks import HookPlan, resolve
 from runner.deploy.lifecycle import Request, run_locked
 from runner.deploy.model import STANDARD, DeploymentResult, ImageRef, new_deployment_id
-from runner.errors import RunnerError
+from runner.errors import RunnerError, UsageError
 from runner.store import Store
 from runner.store.deployments import env_state, env_states
 
@@ -72,13 +72,15 @@ def prepare(
     traffic = strategies.parse(strategy if strategy is not None else env.strategy, config.time_scale)
     source = (source_dir or config.root).resolve()
     spec = appspec.load_for(svc, source) if with_hooks else None
+    for warning in spec.warnings if spec else ():
+        say(f"warning: {warning}")
     return Request(
         config=config,
         env=env,
         service=svc,
         image=image,
         traffic=traffic,
-        plans=plan_hooks(svc, spec, source),
+        plans=plan_hooks(svc, spec, source, config.strict_hooks, say),
         source_dir=source,
         deployment_id=deployment_id or new_deployment_id(),
         say=say,
@@ -90,13 +92,26 @@ def prepare(
 
 
 def plan_hooks(
-    service: Service, spec: appspec.AppSpec | None, source_dir: Path
+    service: Service,
+    spec: appspec.AppSpec | None,
+    source_dir: Path,
+    strict: bool = True,
+    say: Say = print,
 ) -> dict[str, tuple[HookPlan, ...]]:
+    """Each appspec hook's command; one that maps to none is skipped with a warning, as a Lambda
+    that exists only in AWS would be, unless pipeline.yml says `strict_hooks: true`."""
     if spec is None:
         return {}
     plans: dict[str, tuple[HookPlan, ...]] = {}
     for event, name in spec.hooks:
-        plans[event] = (*plans.get(event, ()), resolve(service, event, name, source_dir))
+        try:
+            plan = resolve(service, event, name, source_dir)
+        except UsageError as e:
+            if strict:
+                raise
+            say(f"warning: {e}; skipped (strict_hooks: true makes this an error)")
+            continue
+        plans[event] = (*plans.get(event, ()), plan)
     return plans
 
 

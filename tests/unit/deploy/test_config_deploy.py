@@ -66,3 +66,16 @@ def test_retry_on_canary_failure_is_on_unless_turned_off(tmp_path: Path) -> None
     )
     properties = config.json_schema()["properties"]["environments"]["items"]["properties"]
     assert properties["retry_on_canary_failure"]["default"] is True
+
+
+def test_strict_hooks_and_lambda_names_as_hook_keys(tmp_path: Path) -> None:
+    path = tmp_path / "pipeline.yml"
+    path.write_text(
+        "app: a\nstrict_hooks: true\nservices:\n  web:\n    path: web\n    hooks:\n"
+        "      arn:aws:lambda:us-east-1:1:function:smoke: make smoke\n      web-pre_hook.v2: make pre\n"
+        "environments: [{name: s, port: 1, test_port: 2}]\n"
+    )
+    loaded = config.load(path)
+    assert loaded.strict_hooks is True
+    hooks = set(loaded.service("web").hooks)
+    assert hooks == {"arn:aws:lambda:us-east-1:1:function:smoke", "web-pre_hook.v2"}

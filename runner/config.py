@@ -72,6 +72,16 @@ class ServiceHook:
 
 
 @dataclass(frozen=True, slots=True)
+class EcsFiles:
+    """A service described by an ECS task definition and appspec (CodeDeployToECS's inputs):
+    paths relative to the service path, looked up in the build's artifacts first."""
+
+    taskdef: str = "taskdef.json"
+    appspec: str | None = None  # None: appspec.yaml, appspec.yml or appspec.json
+    images: Mapping[str, str] = field(default_factory=dict)  # placeholder (no <>) → service
+
+
+@dataclass(frozen=True, slots=True)
 class Service:
     name: str
     path: str
@@ -87,6 +97,7 @@ class Service:
     appspec: str | None = None
     hooks: Mapping[str, ServiceHook] = field(default_factory=dict)
     health_timeout_s: float = 60.0
+    ecs: EcsFiles | None = None
 
     @property
     def route_host(self) -> str | None:
@@ -190,7 +201,12 @@ _SERVICE = Obj(
             description="how the service image is built",
         ),
         Key("port", _PORT, default=8000, description="port the service listens on"),
-        Key("health", Str(pattern=r"/.*", pattern_hint="a path such as /health"), default="/health"),
+        Key(
+            "health",
+            Str(pattern=r"/.*", pattern_hint="a path such as /health"),
+            description="GET path a new slot must answer with 200 (default /health; / for an ECS "
+            "service, the target group's default)",
+        ),
         Key(
             "route",
             Str(
@@ -203,6 +219,26 @@ _SERVICE = Obj(
         Key("privileged", Bool(), default=False, description="privileged build (Docker socket)"),
         Key("inputs", ListOf(Str()), default=(), description="extra paths that trigger a rebuild"),
         Key("appspec", Str(), description="CodeDeploy appspec (default: <path>/appspec.yml if any)"),
+        Key(
+            "ecs",
+            OneOf(
+                Bool(),
+                Obj((Key("taskdef", Str(allow_empty=False)), Key("appspec", Str(allow_empty=False)))),
+            ),
+            description="deploy the ECS task definition and appspec (CodeDeployToECS): "
+            "default taskdef.json and appspec.yaml/.yml/.json in the build's artifacts, else at <path>",
+        ),
+        Key(
+            "images",
+            MapOf(
+                Str(pattern=NAME, pattern_hint=NAME_HINT),
+                key_pattern=r"[A-Za-z0-9_.-]+",
+                key_hint="a placeholder name without <>",
+            ),
+            default={},
+            description="task definition image placeholder (IMAGE1_NAME, without <>) → the service whose "
+            "image replaces it (default with one placeholder: this service)",
+        ),
         Key(
             "hooks",
             MapOf(
@@ -417,7 +453,7 @@ def _service(name: str, spec: dict[str, Any]) -> Service:
         path=path,
         buildspec=spec.get("buildspec") or f"{path}/buildspec.yml",
         port=spec["port"],
-        health=spec["health"],
+        health=spec["health"] or ("/" if _ecs(spec) else "/health"),
         route=spec.get("route") or f"/{name}",
         image=ImageRecipe(
             dockerfile=image.get("dockerfile") or "Dockerfile",
@@ -435,7 +471,16 @@ def _service(name: str, spec: dict[str, Any]) -> Service:
             for hook, value in spec["hooks"].items()
         },
         health_timeout_s=seconds(spec["health_timeout"]),
+        ecs=_ecs(spec),
     )
+
+
+def _ecs(spec: dict[str, Any]) -> EcsFiles | None:
+    value, images = spec.get("ecs"), dict(spec.get("images") or {})
+    if not value and not images:
+        return None
+    given = value if isinstance(value, dict) else {}
+    return EcsFiles(given.get("taskdef") or "taskdef.json", given.get("appspec"), images)
 
 
 def _environment(spec: dict[str, Any]) -> Environment:

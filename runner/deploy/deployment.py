@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.config import Environment, PipelineConfig, Service
-from runner.deploy import appspec, images, locks, ownership, stack, strategies
+from runner.deploy import appspec, ecs_inputs, images, locks, ownership, stack, strategies
 from runner.deploy.control import TrafficControl
 from runner.deploy.environment import other
 from runner.deploy.hooks import HookPlan, resolve
@@ -41,7 +41,7 @@ def deploy(
     stops the original slot (a later runner command does it if this process is gone).
     """
     request = prepare(
-        config, environment, service, image, strategy, source_dir, say, execution_id=execution_id
+        config, environment, service, image, strategy, source_dir, say, execution_id=execution_id, store=store
     )
     with locks.hold(store, request.env.name, request.deployment_id):
         result = run_locked(request, store)
@@ -64,6 +64,7 @@ def prepare(
     execution_id: str | None = None,
     with_hooks: bool = True,
     deployment_id: str | None = None,
+    store: Store | None = None,
 ) -> Request:
     """Resolve and validate everything before the lock is taken (bad input fails fast)."""
     env = config.environment(environment)
@@ -71,9 +72,11 @@ def prepare(
     image = images.verify(image)
     traffic = strategies.parse(strategy if strategy is not None else env.strategy, config.time_scale)
     source = (source_dir or config.root).resolve()
-    spec = appspec.load_for(svc, source) if with_hooks else None
-    for warning in spec.warnings if spec else ():
-        say(f"warning: {warning}")
+    ecs = _ecs_inputs(svc, image, source, store, env.name, say) if svc.ecs else None
+    spec = (ecs.appspec if ecs else appspec.load_for(svc, source)) if with_hooks else None
+    if spec is not None and ecs is None:
+        for warning in spec.warnings:
+            say(f"warning: {warning}")
     return Request(
         config=config,
         env=env,
@@ -88,7 +91,23 @@ def prepare(
         rollback_of=rollback_of,
         execution_id=execution_id,
         commit=images.commit_of(image.id),
+        ecs=ecs,
     )
+
+
+def _ecs_inputs(
+    svc: Service, image: ImageRef, source: Path, store: Store | None, environment: str, say: Say
+) -> ecs_inputs.EcsInputs:
+    """The service's taskdef and appspec: from the build's artifact when it made them, else the source."""
+    artifacts = ecs_inputs.artifact_dir(store.path.parent, image) if store else None
+    others = live_images(store, environment) if store else {}
+    inputs = ecs_inputs.load(svc, image, source, artifacts, others, say)
+    task = inputs.task.task
+    say(
+        f"{svc.name}: task definition {task.family} from {inputs.origin} ({len(task.containers)} "
+        f"container(s), {task.network_mode}); listeners reach {inputs.task.container}:{inputs.task.port}"
+    )
+    return inputs
 
 
 def plan_hooks(

@@ -18,10 +18,11 @@ from pathlib import Path
 
 from runner import docker_engine, source
 from runner.config import Environment, PipelineConfig, Service
-from runner.deploy import hooks, router, stack, strategies
+from runner.deploy import ecs_slots, hooks, router, stack, strategies
 from runner.deploy.alarms import Breach
 from runner.deploy.appspec import LIFECYCLE
 from runner.deploy.control import TrafficControl
+from runner.deploy.ecs_inputs import EcsInputs
 from runner.deploy.environment import Layout, other
 from runner.deploy.hooks import HookPlan
 from runner.deploy.model import (
@@ -71,6 +72,7 @@ class Request:
     rollback_of: str | None = None
     execution_id: str | None = None
     commit: str = ""
+    ecs: EcsInputs | None = None  # the task definition to install, for a service described by one
 
 
 class Failure(Exception):
@@ -317,10 +319,13 @@ def _install(run: Run) -> str:
     slot, image = run.replacement, run.request.image
     run.control.update(run.service, force=True, **{f"{slot}_tag": image.tag, f"{slot}_image_id": image.id})
     run.installed = True
-    config, env, service = run.request.config, run.request.env, run.request.service
+    config, env, service, ecs = run.request.config, run.request.env, run.request.service, run.request.ecs
+    if ecs is not None:  # the replacement task set: this task definition, registered for the slot
+        ecs_slots.write(run.layout.directory, service.name, slot, image.id, ecs.text, ecs.fmt, ecs.task)
+        stack.refresh_router(config, run.store, env, run.layout, run.request.say)
     stack.start_slot(config, env, run.layout, run.store, service, slot)
     try:
-        took = stack.wait_healthy(env, run.layout, service, slot, run.request.say)
+        took = stack.wait_healthy(env, run.layout, service, slot, run.request.say, ecs.task if ecs else None)
     except stack.Unhealthy as e:
         raise Failure("Install", str(e)) from e
     run.request.say(f"  Install: {service.name}-{slot} runs {image.tag}, healthy after {took:.1f}s")

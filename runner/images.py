@@ -292,6 +292,19 @@ def handoff_uri(path: Path, service: str) -> str:
     raise RunnerError(f"{path.name}: no single entry named {service!r}")
 
 
+def image_definitions(path: Path) -> dict[str, str]:
+    """Every entry of an imagedefinitions.json (the standard ECS action's): container → image URI."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise RunnerError(f"{path.name}: not valid JSON ({e})") from e
+    entries = data if isinstance(data, list) else []
+    valid = [e for e in entries if isinstance(e, dict) and isinstance(e.get("imageUri"), str)]
+    if not valid or len(valid) != len(entries) or not all(isinstance(e.get("name"), str) for e in valid):
+        raise RunnerError(f'{path.name}: expected an array of {{"name": …, "imageUri": …}}')
+    return {str(e["name"]): str(e["imageUri"]) for e in valid}
+
+
 def new_record(
     tag: str,
     image_id: str,

@@ -23,6 +23,7 @@ from runner.deploy.ecs_files import load_json_text
 from runner.deploy.model import ImageRef
 from runner.deploy.taskdef import TaskDef, from_document
 from runner.errors import ConfigError, UsageError
+from runner.images import image_definitions
 from runner.yamlnodes import load_text
 
 PLACEHOLDER = re.compile(r"<([^<>\s]+)>")
@@ -89,10 +90,11 @@ def load(
     for name, ref in refs.items():
         text = text.replace(f"<{name}>", ref.tag or ref.id)
     task = _parse(text, display, fmt)
-    _no_placeholder_left(task, service)
+    named = _named_images(task, artifacts, {f"<{name}>" for name in refs}, first, say)
+    _no_placeholder_left(task, service, named)
     spec = appspec.load(spec_path, _display(spec_path, source_dir, artifacts))
     target_name, port = _target(task, spec, service)
-    ids = _image_ids(task, {ref.tag: ref.id for ref in refs.values()}, say)
+    ids = _image_ids(task, {ref.tag: ref.id for ref in refs.values()}, named, say)
     for warning in (*task.warnings, *spec.warnings, *_derived(task, target_name)):
         say(f"warning: {warning}")
     return EcsInputs(SlotTask(task, ids, target_name, port), text, fmt, spec, origin)
@@ -132,9 +134,25 @@ def _placeholders(
     return refs
 
 
-def _no_placeholder_left(task: TaskDef, service: Service) -> None:
+def _named_images(
+    task: TaskDef, artifacts: Path | None, placeholders: set[str], template: TaskDef, say: Say
+) -> dict[str, str]:
+    """A multi-entry imagedefinitions.json in the build's artifact (the standard ECS action's
+    file) sets the image of each container it names, except those a placeholder filled."""
+    path = artifacts / "imagedefinitions.json" if artifacts else None
+    if path is None or not path.is_file():
+        return {}
+    entries = image_definitions(path)
+    filled = {c.name for c in template.containers if any(p in c.image for p in placeholders)}
+    named = {c.name: entries[c.name] for c in task.containers if c.name in entries and c.name not in filled}
+    for name, uri in named.items():
+        say(f"  {name}: image {uri} from the build's imagedefinitions.json")
+    return named
+
+
+def _no_placeholder_left(task: TaskDef, service: Service, named: Mapping[str, str]) -> None:
     for index, container in enumerate(task.containers):
-        match = PLACEHOLDER.search(container.image)
+        match = PLACEHOLDER.search(container.image) if container.name not in named else None
         if match:
             raise ConfigError(
                 container.image_at,
@@ -166,23 +184,26 @@ def _target(task: TaskDef, spec: appspec.AppSpec, service: Service) -> tuple[str
     return container.name, spec.container_port
 
 
-def _image_ids(task: TaskDef, known: Mapping[str, str], say: Say) -> dict[str, str]:
+def _image_ids(
+    task: TaskDef, known: Mapping[str, str], named: Mapping[str, str], say: Say
+) -> dict[str, str]:
     """Every container's image id: a deployed image's own id, else what the engine has now."""
     ids = {}
     for index, container in enumerate(task.containers):
-        if container.image in known:
-            ids[container.name] = known[container.image]
+        image = named.get(container.name, container.image)
+        if image in known:
+            ids[container.name] = known[image]
             continue
-        info = docker_engine.image(container.image)
+        info = docker_engine.image(image)
         if info is None:
             raise ConfigError(
                 container.image_at,
                 f"containerDefinitions[{index}].image",
-                f"{container.image} is not in the local engine (no registry is pulled from): "
+                f"{image} is not in the local engine (no registry is pulled from): "
                 "build it, or `docker load` it",
             )
         ids[container.name] = info.id
-        say(f"  {container.name}: {container.image} pinned to {info.id[:19]}")
+        say(f"  {container.name}: {image} pinned to {info.id[:19]}")
     return ids
 
 

@@ -78,16 +78,14 @@ def resolve(service: Service, event: str, name: str, source_dir: Path) -> HookPl
     key = name if name in service.hooks else short
     if key in service.hooks:
         hook = service.hooks[key]
-        return HookPlan(
-            event, name, ("sh", "-c", hook.command), hook.on, f"pipeline.yml services.{service.name}.hooks"
-        )
+        origin = f"pipeline.yml services.{service.name}.hooks" + (f", for {name}" if short != name else "")
+        return HookPlan(event, short, ("sh", "-c", hook.command), hook.on, origin)
     directory = source_dir / service.path / "hooks"
     for candidate in (short, f"{short}.sh", f"{short}.py"):
         path = directory / candidate
         if path.is_file():
-            return HookPlan(
-                event, name, _file_argv(path, candidate), "container", f"{service.path}/hooks/{candidate}"
-            )
+            origin = f"{service.path}/hooks/{candidate}" + (f", for {name}" if short != name else "")
+            return HookPlan(event, short, _file_argv(path, candidate), "container", origin)
     raise UsageError(
         f"appspec hook {event}: {name!r} is neither services.{service.name}.hooks.{short} in pipeline.yml "
         f"nor an executable {service.path}/hooks/{short}[.sh|.py]"

@@ -350,3 +350,82 @@ def test_a_taskdef_rendered_by_the_build_is_read_from_its_artifact(tmp_path: Pat
             taskdef.load(root / "web/taskdef.json", "web/taskdef.json")
     finally:
         down(config, store, "staging", say=lines.append)
+
+
+# The standard ECS action's hand-off: one imagedefinitions.json entry per container.
+DEFINITIONS_PIPELINE = """\
+app: {app}
+time_scale: 1
+services:
+  web:
+    path: web
+    ecs: {{}}
+    health_timeout: 30s
+    variables: {{WEB_IMAGE: "{web}", WORKER_IMAGE: "{worker}"}}
+environments:
+  - name: staging
+    port: {port}
+    test_port: {test_port}
+"""
+DEFINITIONS_BUILDSPEC = """\
+version: 0.2
+phases:
+  build:
+    commands:
+      - mkdir -p out && cp web/taskdef.json web/appspec.yaml out/
+      - >-
+        printf '[{"name":"web","imageUri":"%s"},{"name":"worker","imageUri":"%s"}]'
+        "$WEB_IMAGE" "$WORKER_IMAGE" > out/imagedefinitions.json
+artifacts:
+  base-directory: out
+  files: ["*"]
+"""
+TWO_CONTAINERS = {
+    "family": "web",
+    "networkMode": "awsvpc",
+    "containerDefinitions": [
+        {"name": "web", "image": "<IMAGE1_NAME>", "portMappings": [{"containerPort": 8000}]},
+        {
+            "name": "worker",
+            "image": "111122223333.dkr.ecr.us-east-1.amazonaws.com/worker:latest",
+            "essential": False,
+            "environment": [{"name": "PORT", "value": "9100"}],
+        },
+    ],
+}
+PLAIN_APPSPEC = (
+    "version: 0.0\nResources:\n  - TargetService:\n      Properties:\n"
+    "        LoadBalancerInfo: {ContainerName: web, ContainerPort: 8000}\n"
+)
+
+
+def test_a_multi_entry_imagedefinitions_sets_each_named_container(tmp_path: Path, images: Images) -> None:
+    port, test_port = free_ports(2)
+    root = tmp_path / "repo"
+    app = f"t{uuid.uuid4().hex[:6]}"
+    text = DEFINITIONS_PIPELINE.format(
+        app=app, port=port, test_port=test_port, web=images.v1.tag, worker=images.v2.tag
+    )
+    files = {
+        "web/taskdef.json": json.dumps(TWO_CONTAINERS),
+        "web/appspec.yaml": PLAIN_APPSPEC,
+        "web/buildspec.yml": DEFINITIONS_BUILDSPEC,
+    }
+    config = write_project(root, text, files)
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "v1")
+    store = open_store(tmp_path / "home")
+    lines: list[str] = []
+    try:
+        built = build_service(config, "web", store, commit=git(root, "rev-parse", "HEAD"), show=lines.append)
+        assert built.image is not None, built.error
+        result = deploy(config, store, "staging", "web", built.image.ref, say=lines.append, source_dir=root)
+        assert result.status == "Succeeded", result.reason
+        assert get(port, "/web/")[1]["version"] == "1"  # the web entry, handed off by the build
+        assert get(port, "/web/local/9100")[0] == 200  # the worker runs the worker entry's image
+        worker = docker_engine.client().containers.get(f"{config.app}-staging-web-blue.worker")
+        assert worker.attrs["Image"] == images.v2.id
+        assert f"worker: image {images.v2.tag} from the build's imagedefinitions.json" in "\n".join(lines)
+    finally:
+        down(config, store, "staging", say=lines.append)

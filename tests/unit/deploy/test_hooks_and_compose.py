@@ -78,7 +78,8 @@ def test_compose_v2_is_required(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 def test_a_lambda_hook_maps_to_the_command_of_its_function_name(tmp_path: Path) -> None:
     arn = "arn:aws:lambda:us-east-1:111122223333:function:smoke:live"
     plan = resolve(SERVICE, "AfterAllowTestTraffic", arn, tmp_path)
-    assert (plan.argv, plan.name) == (("sh", "-c", "make smoke"), arn)
+    assert (plan.argv, plan.name) == (("sh", "-c", "make smoke"), "smoke")
+    assert plan.origin == f"pipeline.yml services.web.hooks, for {arn}"
     by_arn = Service("web", "svc/web", "b.yml", 8000, "/health", "/web", hooks={arn: ServiceHook("exact")})
     assert resolve(by_arn, "AfterInstall", arn, tmp_path).argv == ("sh", "-c", "exact")
     (tmp_path / "svc/web/hooks").mkdir(parents=True)

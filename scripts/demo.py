@@ -1,7 +1,8 @@
 """`make demo`: the sample services through build, staging and a blue-green/canary prod deploy.
 
 1. a scratch git repository is made from sample-services/ (it is a complete project);
-2. `runner pipeline run` ships its first commit to staging and prod;
+2. `runner pipeline run` ships its first commit to staging and prod (stock is deployed from
+   its ECS task definition and appspec.yaml, unchanged);
 3. the post-commit hook is installed; a visible change to one service is committed and
    the hook ships it (only that service is rebuilt) while a small load runs against
    prod: the canary shift must not fail a single request;
@@ -160,11 +161,13 @@ def main() -> int:
     title("First commit: build every service, deploy staging, test, deploy prod")
     first = wait_or_run_first()
     executions = [("commit 1 (all services)", first)]
+    port = prod_port()
+    ecs_answer = stock_items(port)
+    print(f"prod stock (from taskdef.json + appspec.yaml) answers GET /stock/items: {ecs_answer}")
 
     title(f"Install the post-commit hook; commit a visible change to {CHANGED} (1.0.0 -> 1.1.0)")
     runner("hook", "install")
     edit_settings(CHANGED, version="1.1.0")
-    port = prod_port()
     with Load(port, f"/{CHANGED}/version") as load:
         committed = time.monotonic()
         second = wait_for_execution(git_commit(f"{CHANGED}: version 1.1.0"))
@@ -190,6 +193,7 @@ def main() -> int:
     summary(executions, timings)
     ok = first["status"] == "Succeeded" and second["status"] == "Succeeded" and load.failed == 0
     ok = ok and third["status"] == "Failed" and live == "1.1.0" and faulty_load.failed == 0
+    ok = ok and ecs_answer.get("warehouse") == "north"
     print("\ndemo: " + ("OK" if ok else "something did not go as expected (see above)"))
     return 0 if ok else 1
 
@@ -198,6 +202,14 @@ def live_version(port: int) -> str:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     connection.request("GET", f"/{CHANGED}/version")
     return _version_of(connection.getresponse().read())
+
+
+def stock_items(port: int) -> dict[str, Any]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    connection.request("GET", "/stock/items")
+    answer = connection.getresponse()
+    body = answer.read()
+    return dict(json.loads(body)) if answer.status == 200 else {"status": answer.status}
 
 
 def wait_or_run_first() -> dict[str, Any]:

@@ -11,8 +11,8 @@ import functools
 import os
 import shlex
 import subprocess
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner.errors import EngineError
@@ -27,6 +27,8 @@ class Project:
     name: str
     files: tuple[Path, ...]
     directory: Path
+    # Values the files refer to as ${VAR} (task secrets): never written into a compose file.
+    environment: Mapping[str, str] = field(default_factory=dict)
 
 
 @functools.cache
@@ -58,7 +60,8 @@ def run(project: Project, args: Sequence[str], timeout_s: float = TIMEOUT_S) -> 
         argv += ["-f", str(file)]
     argv += list(args)
     try:
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s)
+        env = {**os.environ, **project.environment} if project.environment else None
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, env=env)
     except subprocess.TimeoutExpired as e:
         raise EngineError(
             f"compose {' '.join(args)} ({project.name}) did not finish in {timeout_s:g}s"

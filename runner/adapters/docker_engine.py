@@ -677,6 +677,7 @@ class ContainerState:
     image_id: str
     oom_killed: bool
     labels: dict[str, str]
+    health: str = ""  # starting | healthy | unhealthy, "" without a healthcheck
 
     @property
     def running(self) -> bool:
@@ -692,6 +693,7 @@ def _container_state(container: Container) -> ContainerState:
         image_id=str(container.attrs.get("Image") or ""),
         oom_killed=bool(state.get("OOMKilled")),
         labels=dict(container.labels or {}),
+        health=str((state.get("Health") or {}).get("Status") or ""),
     )
 
 

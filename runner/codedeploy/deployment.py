@@ -8,13 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from runner.codedeploy import appspec, images, locks, ownership, stack, strategies
+from runner.codedeploy import appspec, ecs_inputs, images, locks, ownership, stack, strategies
 from runner.codedeploy.control import TrafficControl
 from runner.codedeploy.environment import other
 from runner.codedeploy.hooks import HookPlan, resolve
 from runner.codedeploy.lifecycle import Request, run_locked
 from runner.codedeploy.model import STANDARD, DeploymentResult, new_deployment_id
-from runner.errors import RunnerError
+from runner.errors import RunnerError, UsageError
 from runner.spec.config import Environment, PipelineConfig, Service
 from runner.spec.image_ref import ImageRef
 from runner.store import Store
@@ -42,7 +42,7 @@ def deploy(
     stops the original slot (a later runner command does it if this process is gone).
     """
     request = prepare(
-        config, environment, service, image, strategy, source_dir, say, execution_id=execution_id
+        config, environment, service, image, strategy, source_dir, say, execution_id=execution_id, store=store
     )
     with locks.hold(store, request.env.name, request.deployment_id):
         result = run_locked(request, store)
@@ -65,6 +65,7 @@ def prepare(
     execution_id: str | None = None,
     with_hooks: bool = True,
     deployment_id: str | None = None,
+    store: Store | None = None,
 ) -> Request:
     """Resolve and validate everything before the lock is taken (bad input fails fast)."""
     env = config.environment(environment)
@@ -72,7 +73,11 @@ def prepare(
     image = images.verify(image, config.registry)
     traffic = strategies.parse(strategy if strategy is not None else env.strategy, config.time_scale)
     source = (source_dir or config.root).resolve()
-    spec = appspec.load_for(svc, source) if with_hooks else None
+    ecs = _ecs_inputs(svc, image, source, store, env.name, say) if svc.ecs else None
+    spec = (ecs.appspec if ecs else appspec.load_for(svc, source)) if with_hooks else None
+    if spec is not None and ecs is None:
+        for warning in spec.warnings:
+            say(f"warning: {warning}")
     commit, commit_time = images.origin(image.id)
     return Request(
         config=config,
@@ -80,7 +85,7 @@ def prepare(
         service=svc,
         image=image,
         traffic=traffic,
-        plans=plan_hooks(svc, spec, source),
+        plans=plan_hooks(svc, spec, source, config.strict_hooks, say),
         source_dir=source,
         deployment_id=deployment_id or new_deployment_id(),
         say=say,
@@ -89,17 +94,46 @@ def prepare(
         execution_id=execution_id,
         commit=commit,
         commit_time=commit_time,
+        ecs=ecs,
     )
 
 
+def _ecs_inputs(
+    svc: Service, image: ImageRef, source: Path, store: Store | None, environment: str, say: Say
+) -> ecs_inputs.EcsInputs:
+    """The service's taskdef and appspec: from the build's artifact when it made them, else the source."""
+    artifacts = ecs_inputs.artifact_dir(store.path.parent, image) if store else None
+    others = live_images(store, environment) if store else {}
+    inputs = ecs_inputs.load(svc, image, source, artifacts, others, say)
+    task = inputs.task.task
+    say(
+        f"{svc.name}: task definition {task.family} from {inputs.origin} ({len(task.containers)} "
+        f"container(s), {task.network_mode}); listeners reach {inputs.task.container}:{inputs.task.port}"
+    )
+    return inputs
+
+
 def plan_hooks(
-    service: Service, spec: appspec.AppSpec | None, source_dir: Path
+    service: Service,
+    spec: appspec.AppSpec | None,
+    source_dir: Path,
+    strict: bool = True,
+    say: Say = print,
 ) -> dict[str, tuple[HookPlan, ...]]:
+    """Each appspec hook's command; one that maps to none is skipped with a warning, as a Lambda
+    that exists only in AWS would be, unless pipeline.yml says `strict_hooks: true`."""
     if spec is None:
         return {}
     plans: dict[str, tuple[HookPlan, ...]] = {}
     for event, name in spec.hooks:
-        plans[event] = (*plans.get(event, ()), resolve(service, event, name, source_dir))
+        try:
+            plan = resolve(service, event, name, source_dir)
+        except UsageError as e:
+            if strict:
+                raise
+            say(f"warning: {e}; skipped (strict_hooks: true makes this an error)")
+            continue
+        plans[event] = (*plans.get(event, ()), plan)
     return plans
 
 

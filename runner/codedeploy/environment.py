@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runner.codedeploy import ecs_compose
 from runner.errors import RunnerError
 from runner.spec.config import Environment, PipelineConfig, Service
 
@@ -118,6 +119,7 @@ class SlotSpec:
     image_id: str
     commit: str = ""
     repo_digest: str | None = None  # the slot runs it when the image was pushed to pipeline.yml's registry
+    task: ecs_compose.SlotTask | None = None  # the task definition installed in the slot, if any
 
 
 def slot_env(config: PipelineConfig, env: Environment, spec: SlotSpec) -> dict[str, str]:
@@ -151,6 +153,9 @@ def render_compose(
     services: dict[str, Any] = {ROUTER: _router(config, env, layout, base)}
     for spec in slots:
         name = slot_service(spec.service.name, spec.slot)
+        if spec.task is not None:
+            services |= ecs_compose.render(spec.task, _place(config, env, layout, spec, base))
+            continue
         services[name] = {
             "image": spec.repo_digest or spec.image_id,
             "container_name": layout.container(name),
@@ -191,6 +196,29 @@ def render_compose(
             }
         },
     }
+
+
+def _place(
+    config: PipelineConfig, env: Environment, layout: Layout, spec: SlotSpec, labels: Mapping[str, str]
+) -> ecs_compose.SlotPlace:
+    slot_labels = {
+        **labels,
+        "runner.kind": "slot",
+        "runner.service": spec.service.name,
+        "runner.slot": spec.slot,
+        "runner.image": spec.tag,
+    }
+    runner_env = {k: v for k, v in slot_env(config, env, spec).items() if k != "PORT"}
+    return ecs_compose.SlotPlace(
+        spec.service.name,
+        spec.slot,
+        layout.slot_ip(spec.service.name, spec.slot),
+        layout.project,
+        slot_labels,
+        runner_env,
+        config.router_image,  # any image with `sleep` holds the task's network namespace
+        "never" if config.router_image.startswith("runner/") else "missing",
+    )
 
 
 def _router(

@@ -63,23 +63,32 @@ class HookResult:
     reason: str = ""
 
 
+def function_name(value: str) -> str:
+    """A Lambda hook's function name: `arn:aws:lambda:region:acct:function:NAME[:alias]` → NAME."""
+    parts = value.split(":")
+    if value.startswith("arn:") and len(parts) > 6 and parts[5] == "function":
+        return parts[6]
+    return value
+
+
 def resolve(service: Service, event: str, name: str, source_dir: Path) -> HookPlan:
-    """The command of a hook name, or UsageError naming where it was looked for."""
-    if name in service.hooks:
-        hook = service.hooks[name]
-        return HookPlan(
-            event, name, ("sh", "-c", hook.command), hook.on, f"pipeline.yml services.{service.name}.hooks"
-        )
+    """The command of a hook name (or of a Lambda function's name, from its ARN), or UsageError
+    naming where it was looked for."""
+    short = function_name(name)
+    key = name if name in service.hooks else short
+    if key in service.hooks:
+        hook = service.hooks[key]
+        origin = f"pipeline.yml services.{service.name}.hooks" + (f", for {name}" if short != name else "")
+        return HookPlan(event, short, ("sh", "-c", hook.command), hook.on, origin)
     directory = source_dir / service.path / "hooks"
-    for candidate in (name, f"{name}.sh", f"{name}.py"):
+    for candidate in (short, f"{short}.sh", f"{short}.py"):
         path = directory / candidate
         if path.is_file():
-            return HookPlan(
-                event, name, _file_argv(path, candidate), "container", f"{service.path}/hooks/{candidate}"
-            )
+            origin = f"{service.path}/hooks/{candidate}" + (f", for {name}" if short != name else "")
+            return HookPlan(event, short, _file_argv(path, candidate), "container", origin)
     raise UsageError(
-        f"appspec hook {event}: {name!r} is neither services.{service.name}.hooks.{name} in pipeline.yml "
-        f"nor an executable {service.path}/hooks/{name}[.sh|.py]"
+        f"appspec hook {event}: {name!r} is neither services.{service.name}.hooks.{short} in pipeline.yml "
+        f"nor an executable {service.path}/hooks/{short}[.sh|.py]"
     )
 
 

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner.adapters import docker_engine
-from runner.codedeploy import hooks, router, stack, strategies
+from runner.codedeploy import ecs_slots, hooks, router, stack, strategies
 from runner.codedeploy.alarms import Breach
 from runner.codedeploy.appspec import LIFECYCLE
 from runner.codedeploy.control import TrafficControl
+from runner.codedeploy.ecs_inputs import EcsInputs
 from runner.codedeploy.environment import Layout, other
 from runner.codedeploy.hooks import HookPlan
 from runner.codedeploy.model import (
@@ -73,6 +74,7 @@ class Request:
     execution_id: str | None = None
     commit: str = ""
     commit_time: float | None = None  # for the lead-time metric, from the image's labels (no git here)
+    ecs: EcsInputs | None = None  # the task definition to install, for a service described by one
 
 
 class Failure(Exception):
@@ -319,10 +321,13 @@ def _install(run: Run) -> str:
     slot, image = run.replacement, run.request.image
     run.control.update(run.service, force=True, **slot_image(slot, image))
     run.installed = True
-    config, env, service = run.request.config, run.request.env, run.request.service
+    config, env, service, ecs = run.request.config, run.request.env, run.request.service, run.request.ecs
+    if ecs is not None:  # the replacement task set: this task definition, registered for the slot
+        ecs_slots.write(run.layout.directory, service.name, slot, image.id, ecs.text, ecs.fmt, ecs.task)
+        stack.refresh_router(config, run.store, env, run.layout, run.request.say)
     stack.start_slot(config, env, run.layout, run.store, service, slot)
     try:
-        took = stack.wait_healthy(env, run.layout, service, slot, run.request.say)
+        took = stack.wait_healthy(env, run.layout, service, slot, run.request.say, ecs.task if ecs else None)
     except stack.Unhealthy as e:
         raise Failure("Install", str(e)) from e
     run.request.say(f"  Install: {service.name}-{slot} runs {image.tag}, healthy after {took:.1f}s")

@@ -64,6 +64,7 @@ def rollback(
             rollback_of=state.last_deployment,
             with_hooks=False,
             deployment_id=deployment_id,
+            store=store,
         )
         result = run_locked(request, store)
     finish_termination(config, store, env, svc, result, say)

@@ -12,8 +12,9 @@ from typing import Any
 import yaml
 
 from runner.adapters import compose, docker_engine
-from runner.codedeploy import images, ownership, router
+from runner.codedeploy import ecs_slots, images, ownership, router
 from runner.codedeploy.control import TrafficControl
+from runner.codedeploy.ecs_compose import SlotTask, target_member
 from runner.codedeploy.environment import (
     ROUTER,
     Layout,
@@ -123,22 +124,39 @@ def user_compose(config: PipelineConfig, env: Environment) -> tuple[Path | None,
     return path, sorted((data.get("services") or {}).keys())
 
 
-def project_of(config: PipelineConfig, env: Environment, layout: Layout) -> compose.Project:
+def project_of(
+    config: PipelineConfig, env: Environment, layout: Layout, environment: Mapping[str, str] | None = None
+) -> compose.Project:
+    """The compose project; `environment` carries the installed tasks' secrets for an `up`."""
     user, _ = user_compose(config, env)
     files = (user, layout.compose_file) if user else (layout.compose_file,)
-    return compose.Project(layout.project, files, user.parent if user else config.root)
+    return compose.Project(layout.project, files, user.parent if user else config.root, environment or {})
 
 
-def slot_specs(config: PipelineConfig, states: Mapping[str, EnvState]) -> list[SlotSpec]:
+def _secrets(config: PipelineConfig, layout: Layout, states: Mapping[str, EnvState]) -> dict[str, str]:
+    return ecs_slots.compose_environment(config, ecs_slots.installed(config, layout.directory, states))
+
+
+def slot_specs(
+    config: PipelineConfig, states: Mapping[str, EnvState], env_dir: Path | None = None
+) -> list[SlotSpec]:
     specs = []
     for service in config.services:
         state = states.get(service.name)
         for slot in ("blue", "green"):
             image = state.image(slot) if state else None
             if image:
+                ecs = env_dir is not None and service.ecs is not None
+                task = ecs_slots.read(env_dir, service.name, slot, image.id) if ecs and env_dir else None
                 specs.append(
                     SlotSpec(
-                        service, slot, image.tag, image.id, images.commit_of(image.id), image.repo_digest
+                        service,
+                        slot,
+                        image.tag,
+                        image.id,
+                        images.commit_of(image.id),
+                        image.repo_digest,
+                        task,
                     )
                 )
     return specs
@@ -152,7 +170,7 @@ def write_compose(
         config,
         env,
         layout,
-        slot_specs(config, states),
+        slot_specs(config, states, layout.directory),
         docker_engine.labels("environment"),
         user_services,
         ownership.this_project(config, store).labels(),
@@ -160,7 +178,9 @@ def write_compose(
     return router.write_atomic(layout.compose_file, yaml.safe_dump(rendered, sort_keys=False))
 
 
-def live_slots(config: PipelineConfig, states: Mapping[str, EnvState]) -> list[str]:
+def live_slots(
+    config: PipelineConfig, states: Mapping[str, EnvState], env_dir: Path | None = None
+) -> list[str]:
     """Compose services of the slots that take traffic (live weights > 0, or the test listener)."""
     names = []
     for service in config.services:
@@ -169,7 +189,10 @@ def live_slots(config: PipelineConfig, states: Mapping[str, EnvState]) -> list[s
             continue
         for slot in ("blue", "green"):
             wanted = state.weights.get(slot, 0) > 0 or state.test_slot == slot or state.live_slot == slot
-            if wanted and state.image(slot):
+            image = state.image(slot)
+            if wanted and image and service.ecs and env_dir:
+                names += ecs_slots.slot_members(env_dir, service.name, slot, image.id)
+            elif wanted and image:
                 names.append(slot_service(service.name, slot))
     return names
 
@@ -195,15 +218,16 @@ def ensure_up_locked(
     fresh = router_up and router.sees_our_files(layout, env)
     if router_up and not fresh:
         say(f"{env.name}: the running router does not see {layout.router_dir}: recreating it")
-    text = router.render_nginx(layout, config.services)
+    tasks = ecs_slots.installed(config, layout.directory, states)
+    text = router.render_nginx(layout, config.services, ecs_slots.ports(tasks))
     change = router.apply_config(layout, text, config.router_image, running=fresh)
     if change.reloaded:
         say(
             f"{env.name}: router config changed (topology): checked and reloaded in {change.reload_ms:.0f} ms"
         )
         store.event("router.reload", env.name, reload_ms=change.reload_ms)
-    project = project_of(config, env, layout)
-    wanted = live_slots(config, states)
+    project = project_of(config, env, layout, ecs_slots.compose_environment(config, tasks))
+    wanted = live_slots(config, states, layout.directory)
     _, backing = user_compose(config, env)
     try:
         started = _start(
@@ -282,30 +306,53 @@ def _usable_states(config: PipelineConfig, store: Store, env: Environment, say: 
 def start_slot(
     config: PipelineConfig, env: Environment, layout: Layout, store: Store, service: Service, slot: str
 ) -> None:
-    """(Re)create one slot container from the image the store assigns it."""
-    write_compose(config, store, env, layout, env_states(store, env.name))
-    compose.up(project_of(config, env, layout), [slot_service(service.name, slot)], recreate="force")
+    """(Re)create one slot's containers from the image (and task) the store assigns it."""
+    states = env_states(store, env.name)
+    write_compose(config, store, env, layout, states)
+    names = ecs_slots.slot_members(layout.directory, service.name, slot) if service.ecs else []
+    project = project_of(config, env, layout, _secrets(config, layout, states))
+    compose.up(project, names or [slot_service(service.name, slot)], recreate="force")
+
+
+def refresh_router(config: PipelineConfig, store: Store, env: Environment, layout: Layout, say: Say) -> None:
+    """After a task definition is installed: its appspec ContainerPort may be a new upstream port
+    (a topology change, so a checked reload; an unchanged config is not reloaded)."""
+    tasks = ecs_slots.installed(config, layout.directory, env_states(store, env.name))
+    text = router.render_nginx(layout, config.services, ecs_slots.ports(tasks))
+    change = router.apply_config(layout, text, config.router_image, running=True)
+    if change.reloaded:
+        say(f"  router: a task's container port changed the upstreams; reloaded in {change.reload_ms:.0f} ms")
 
 
 def remove_slot(
     config: PipelineConfig, env: Environment, layout: Layout, service: Service, slot: str
 ) -> None:
     name = slot_service(service.name, slot)
+    names = ecs_slots.slot_members(layout.directory, service.name, slot) if service.ecs else [name]
     if docker_engine.container_state(layout.container(name)) is not None:
-        compose.remove(project_of(config, env, layout), [name])
+        compose.remove(project_of(config, env, layout), names)
+    ecs_slots.forget(layout.directory, service.name, slot)
 
 
-def wait_healthy(env: Environment, layout: Layout, service: Service, slot: str, say: Say) -> float:
-    """Poll the slot's health path through the router; seconds it took, or Unhealthy with its logs."""
+def wait_healthy(
+    env: Environment, layout: Layout, service: Service, slot: str, say: Say, task: SlotTask | None = None
+) -> float:
+    """Poll the slot's health path through the router (and, for a task, its containers' health
+    checks and essential containers); seconds it took, or Unhealthy with its logs."""
     started = time.monotonic()
     deadline = started + service.health_timeout_s
-    container = layout.container(slot_service(service.name, slot))
+    own = target_member(service.name, slot, task) if task else slot_service(service.name, slot)
+    container = layout.container(own)
     last = "no answer yet"
     while time.monotonic() < deadline:
         status, body = router.slot_health(env, service, slot)
-        if status == 200:
+        waiting, failed = _task_readiness(layout, service, slot, task)
+        if failed:
+            raise Unhealthy(_unhealthy(container, failed, say))
+        if status == 200 and not waiting:
             return time.monotonic() - started
         last = f"{status} {body.strip()[:120]}" if status else body.strip()[:160]
+        last += f"; waiting for health checks: {waiting}" if waiting else ""
         state = docker_engine.container_state(container)
         if state is None or state.status in ("exited", "dead"):
             code = f" with code {state.exit_code}" if state else ""
@@ -313,6 +360,10 @@ def wait_healthy(env: Environment, layout: Layout, service: Service, slot: str, 
         time.sleep(0.2)
     why = f"did not answer GET {service.health} with 200 within {service.health_timeout_s:g}s (last: {last})"
     raise Unhealthy(_unhealthy(container, why, say))
+
+
+def _task_readiness(layout: Layout, service: Service, slot: str, task: SlotTask | None) -> tuple[str, str]:
+    return ecs_slots.readiness(layout.container, service.name, slot, task) if task else ("", "")
 
 
 def _unhealthy(container: str, why: str, say: Say) -> str:

@@ -1,4 +1,5 @@
-"""`runner validate FILE…`: check buildspec, pipeline.yml or appspec files without running anything.
+"""`runner validate FILE…`: check buildspec, pipeline.yml, appspec or ECS task definition files
+without running anything.
 
 Every file is checked and reported (`FILE: ok`, or one error line naming file:line:col);
 the exit status is 2 if any file failed. `--json` prints
@@ -15,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from runner.codebuild import buildspec
-from runner.errors import EXIT_OK, EXIT_USAGE, RunnerError
+from runner.errors import EXIT_OK, EXIT_USAGE, ConfigError, RunnerError
 from runner.spec import config
+
+MAX_SNIFF = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +38,7 @@ class Checked:
 
 
 def add_parser(sub: Any) -> None:
-    parser = sub.add_parser("validate", help="check buildspec/pipeline/appspec files")
+    parser = sub.add_parser("validate", help="check buildspec/pipeline/appspec/taskdef files")
     parser.add_argument("files", nargs="+", metavar="FILE")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.set_defaults(func=run)
@@ -71,11 +74,40 @@ def validate_file(path: Path) -> tuple[str, ...]:
     if path.name == "pipeline.yml":
         config.load(path)
         return ()
-    if path.name in ("appspec.yml", "appspec.yaml"):
-        from runner.codedeploy import appspec
-
-        appspec.load(path, str(path))
-        return ()
+    kind = ecs_kind(path)
+    if kind:
+        return _ecs_file(path, kind)
     from runner.localaws.limits import warnings as local_aws_warnings
 
     return (*buildspec.load(path, str(path)).warnings, *local_aws_warnings(path, str(path)))
+
+
+def ecs_kind(path: Path) -> str:
+    """'appspec', 'taskdef' or '' (by name, else by a JSON file's top-level keys)."""
+    name = path.name.lower()
+    if name.startswith("appspec") and path.suffix.lower() in (".yml", ".yaml", ".json"):
+        return "appspec"
+    if any(word in name for word in ("taskdef", "task-definition", "task_definition")):
+        return "taskdef"
+    if path.suffix.lower() == ".json":
+        head = path.read_text(errors="replace")[:MAX_SNIFF]
+        if "containerDefinitions" in head or '"taskDefinition"' in head:
+            return "taskdef"
+        if '"TargetService"' in head or '"Hooks"' in head:
+            return "appspec"
+    return ""
+
+
+def _ecs_file(path: Path, kind: str) -> tuple[str, ...]:
+    from runner.codedeploy import appspec, taskdef
+    from runner.codedeploy.ecs_files import template_error, template_marker
+
+    try:
+        loaded = appspec.load(path, str(path)) if kind == "appspec" else taskdef.load(path, str(path))
+    except ConfigError as e:
+        # A YAML template reads as YAML; its `${PORT}` fails only where a number is expected.
+        marker = template_marker(path.read_text(errors="replace"), e.position.line)
+        if marker.startswith(("$", "%{", "{{")) and "template" not in e.detail:
+            raise template_error(e.position, marker, "YAML") from e
+        raise
+    return loaded.warnings

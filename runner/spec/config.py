@@ -89,6 +89,16 @@ class ServiceHook:
 
 
 @dataclass(frozen=True, slots=True)
+class EcsFiles:
+    """A service described by an ECS task definition and appspec (CodeDeployToECS's inputs):
+    paths relative to the service path, looked up in the build's artifacts first."""
+
+    taskdef: str = "taskdef.json"
+    appspec: str | None = None  # None: appspec.yaml, appspec.yml or appspec.json
+    images: Mapping[str, str] = field(default_factory=dict)  # placeholder (no <>) → service
+
+
+@dataclass(frozen=True, slots=True)
 class Service:
     name: str
     path: str
@@ -104,6 +114,7 @@ class Service:
     appspec: str | None = None
     hooks: Mapping[str, ServiceHook] = field(default_factory=dict)
     health_timeout_s: float = 60.0
+    ecs: EcsFiles | None = None
 
     @property
     def route_host(self) -> str | None:
@@ -162,6 +173,7 @@ class PipelineConfig:
     account: str = DEFAULT_ACCOUNT
     notifications: tuple[Rule, ...] = ()  # runner/events/rules.py
     default_notifications: bool = True
+    strict_hooks: bool = False  # an appspec hook that maps to no command fails the deployment
 
     @property
     def root(self) -> Path:
@@ -210,7 +222,12 @@ _SERVICE = Obj(
             description="how the service image is built",
         ),
         Key("port", _PORT, default=8000, description="port the service listens on"),
-        Key("health", Str(pattern=r"/.*", pattern_hint="a path such as /health"), default="/health"),
+        Key(
+            "health",
+            Str(pattern=r"/.*", pattern_hint="a path such as /health"),
+            description="GET path a new slot must answer with 200 (default /health; / for an ECS "
+            "service, the target group's default)",
+        ),
         Key(
             "route",
             Str(
@@ -224,6 +241,26 @@ _SERVICE = Obj(
         Key("inputs", ListOf(Str()), default=(), description="extra paths that trigger a rebuild"),
         Key("appspec", Str(), description="CodeDeploy appspec (default: <path>/appspec.yml if any)"),
         Key(
+            "ecs",
+            OneOf(
+                Bool(),
+                Obj((Key("taskdef", Str(allow_empty=False)), Key("appspec", Str(allow_empty=False)))),
+            ),
+            description="deploy the ECS task definition and appspec (CodeDeployToECS): "
+            "default taskdef.json and appspec.yaml/.yml/.json in the build's artifacts, else at <path>",
+        ),
+        Key(
+            "images",
+            MapOf(
+                Str(pattern=NAME, pattern_hint=NAME_HINT),
+                key_pattern=r"[A-Za-z0-9_.-]+",
+                key_hint="a placeholder name without <>",
+            ),
+            default={},
+            description="task definition image placeholder (IMAGE1_NAME, without <>) → the service whose "
+            "image replaces it (default with one placeholder: this service)",
+        ),
+        Key(
             "hooks",
             MapOf(
                 OneOf(
@@ -235,8 +272,8 @@ _SERVICE = Obj(
                         )
                     ),
                 ),
-                key_pattern=r"[A-Za-z0-9_.-]+",
-                key_hint="a hook name (letters, digits, _ . -)",
+                key_pattern=r"[A-Za-z0-9_.:-]+",
+                key_hint="a hook name or a Lambda function's name or ARN (letters, digits, _ . - :)",
             ),
             default={},
             description="appspec hook name → shell command (run in a build-image container by default)",
@@ -356,6 +393,13 @@ SCHEMA = Obj(
         Key("execution_mode", Enum(EXECUTION_MODES), default="SUPERSEDED"),
         Key("build_parallelism", Int(minimum=1, maximum=16), default=2),
         Key("hook_timeout", Duration(), default="5m"),
+        Key(
+            "strict_hooks",
+            Bool(),
+            default=False,
+            description="an appspec hook with no command (pipeline.yml hooks or <path>/hooks/<name>) "
+            "fails the deployment instead of being skipped with a warning",
+        ),
         Key("registry", Str(), description="host:port of a registry to push immutable tags to"),
         Key("branch", Str(), description="branch whose commits trigger the pipeline"),
         Key("secrets", Str(), description="secrets file for parameter-store / secrets-manager"),
@@ -420,6 +464,7 @@ def from_document(doc: Document, path: Path) -> PipelineConfig:
         account=data["account"],
         notifications=rules_from(data["notifications"]),
         default_notifications=data["default_notifications"],
+        strict_hooks=data["strict_hooks"],
     )
 
 
@@ -431,7 +476,7 @@ def _service(name: str, spec: dict[str, Any]) -> Service:
         path=path,
         buildspec=spec.get("buildspec") or f"{path}/buildspec.yml",
         port=spec["port"],
-        health=spec["health"],
+        health=spec["health"] or ("/" if _ecs(spec) else "/health"),
         route=spec.get("route") or f"/{name}",
         image=ImageRecipe(
             dockerfile=image.get("dockerfile") or "Dockerfile",
@@ -449,7 +494,16 @@ def _service(name: str, spec: dict[str, Any]) -> Service:
             for hook, value in spec["hooks"].items()
         },
         health_timeout_s=seconds(spec["health_timeout"]),
+        ecs=_ecs(spec),
     )
+
+
+def _ecs(spec: dict[str, Any]) -> EcsFiles | None:
+    value, images = spec.get("ecs"), dict(spec.get("images") or {})
+    if not value and not images:
+        return None
+    given = value if isinstance(value, dict) else {}
+    return EcsFiles(given.get("taskdef") or "taskdef.json", given.get("appspec"), images)
 
 
 def _environment(spec: dict[str, Any]) -> Environment:

@@ -125,21 +125,38 @@ def find_handoff(directories: Sequence[Path], service: str) -> tuple[Path, str] 
 def read_handoff(path: Path, service: str | None = None) -> str:
     """CodePipeline's formats: imagedefinitions.json `[{"name": …, "imageUri": …}]` (the entry named
     `service`, or the only one) or imageDetail.json `{"ImageURI": …}`."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise UsageError(f"{path}: not a readable JSON file ({e})") from e
+    data = _json(path)
     by_shape = path.name not in HANDOFF_FILES  # `runner deploy` takes any file name
     if path.name == "imageDetail.json" or (by_shape and isinstance(data, dict)):
         if not isinstance(data, dict) or not isinstance(data.get("ImageURI"), str):
             raise UsageError(f'{path}: expected imageDetail.json {{"ImageURI": "<image>"}}')
         return str(data["ImageURI"])
-    entries = data if isinstance(data, list) else []
-    valid = [e for e in entries if isinstance(e, dict) and isinstance(e.get("imageUri"), str)]
-    if not valid or len(valid) != len(entries):
-        raise UsageError(f'{path}: expected imagedefinitions.json [{{"name": …, "imageUri": …}}]')
+    valid = _definitions(path, data)
     named = [e for e in valid if e.get("name") == service] if service else []
     if len(named) == 1 or len(valid) == 1:
         return str((named or valid)[0]["imageUri"])
     wanted = f"named {service!r}" if service else "(deploy one service at a time)"
     raise UsageError(f"{path}: {len(valid)} images and no single entry {wanted}")
+
+
+def image_definitions(path: Path) -> dict[str, str]:
+    """Every entry of an imagedefinitions.json (the standard ECS action's): container → image URI."""
+    valid = _definitions(path, _json(path))
+    if not all(isinstance(e.get("name"), str) for e in valid):
+        raise UsageError(f'{path}: expected imagedefinitions.json [{{"name": …, "imageUri": …}}]')
+    return {str(e["name"]): str(e["imageUri"]) for e in valid}
+
+
+def _json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise UsageError(f"{path}: not a readable JSON file ({e})") from e
+
+
+def _definitions(path: Path, data: Any) -> list[dict[str, Any]]:
+    entries = data if isinstance(data, list) else []
+    valid = [e for e in entries if isinstance(e, dict) and isinstance(e.get("imageUri"), str)]
+    if not valid or len(valid) != len(entries):
+        raise UsageError(f'{path}: expected imagedefinitions.json [{{"name": …, "imageUri": …}}]')
+    return valid

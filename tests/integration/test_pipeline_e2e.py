@@ -122,7 +122,7 @@ def test_a_commit_reaches_prod_and_a_second_commit_rebuilds_one_service(
     finally:
         store.close()
     assert {d["commit_time"] for d in details} == {float(git(repo, "log", "-1", "--format=%ct"))}
-    for service, route in (("catalog", "/catalog"), ("offers", "/offers"), ("web", "/")):
+    for service, route in (("catalog", "/catalog"), ("offers", "/offers"), ("web", "/"), ("stock", "/stock")):
         served = prod_version(repo, env, route)
         assert served["image_id"] == images[service]["id"]  # by digest, not by tag
         assert served["commit"] == commit

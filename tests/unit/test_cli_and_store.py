@@ -157,6 +157,32 @@ def test_validate_checks_appspec_files(tmp_path: Path) -> None:
     assert result.stderr.startswith("runner: error: appspec.yml:3:5: Hooks[0].Bogus: unknown key")
 
 
+def test_validate_recognises_task_definitions_and_appspecs(tmp_path: Path) -> None:
+    files = {
+        "taskdef.json": '{"family": "web", "executionRoleArn": "arn:aws:iam::1:role/x",\n'
+        ' "containerDefinitions": [{"name": "web", "image": "<IMAGE1_NAME>"}]}\n',
+        "task-def-prod.json": '{"containerDefinitions": [{"name": "a", "image": "a",\n "cpu": ${CPU}}]}',
+        "appspec.json": '{"version": 1, "Hooks": [{"AfterInstall": "arn:aws:lambda:r:1:function:f"}]}',
+        "appspec.yaml": "version: 0.0\nResources:\n  - TargetService:\n      Properties:\n"
+        "        LoadBalancerInfo: {ContainerName: web, ContainerPort: ${PORT}}\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    result = run("validate", *files, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stdout == "taskdef.json: ok\nappspec.json: ok\n"
+    render = "render it in the build (envsubst, sed, jq) and list the result in the build's artifacts"
+    assert result.stderr.splitlines() == [
+        "warning: taskdef.json:1:39: executionRoleArn: accepted, no local meaning: "
+        "the containers get no AWS credentials",
+        f"runner: error: task-def-prod.json:2:9: a template, not valid JSON until rendered "
+        f"(unquoted ${{CPU}}): {render}",
+        "warning: appspec.json:1:13: version: AWS documents 0.0; 1 is read as 0.0",
+        f"runner: error: appspec.yaml:5:64: a template, not valid YAML until rendered "
+        f"(unquoted ${{PORT}}): {render}",
+    ]
+
+
 HEAVY = ("docker", "requests", "git", "rich", "fastapi", "watchdog")
 
 

@@ -40,7 +40,10 @@ def test_pipeline_yml_declares_the_shop() -> None:
         ("catalog", "/catalog", 8000, "/health"),
         ("offers", "/offers", 8000, "/health"),
         ("web", "/", 8000, "/health"),
+        ("stock", "/stock", 8000, "/"),  # an ECS service: the target group's default health path
     ]
+    stock = cfg.service("stock").ecs
+    assert stock is not None and (stock.taskdef, stock.appspec) == ("taskdef.json", "appspec.yaml")
     assert cfg.service("offers").env["CATALOG_URL"] == "http://router/catalog"
     assert cfg.service("web").env == {
         "CATALOG_URL": "http://router/catalog",
@@ -75,7 +78,12 @@ def test_everything_the_pipeline_needs_lives_inside_sample_services() -> None:
     referenced = [cfg.test.buildspec]
     for svc in cfg.services:
         referenced += [svc.path, svc.buildspec, *svc.inputs, f"{svc.path}/{svc.image.dockerfile}"]
-        referenced += [f"{svc.path}/appspec.yml", f"{svc.path}/hooks/smoke", f"{svc.path}/settings.json"]
+        referenced += [f"{svc.path}/settings.json"]
+        if svc.ecs:
+            referenced += [f"{svc.path}/{svc.ecs.taskdef}", f"{svc.path}/{svc.ecs.appspec}"]
+            referenced += [f"{svc.path}/hooks/{svc.name}-smoke"]
+        else:
+            referenced += [f"{svc.path}/appspec.yml", f"{svc.path}/hooks/smoke"]
     for rel in referenced:
         path = (SAMPLE / rel).resolve()
         assert path.is_relative_to(SAMPLE) and path.exists(), rel
@@ -148,6 +156,24 @@ def test_lint_passes_on_the_services_and_lib(name: str) -> None:
     done = run_tool("lint.py", ".", "../lib", cwd=SAMPLE / name)
     assert done.returncode == 0, done.stdout
     assert done.stdout.endswith(" in . and ../lib, 0 problem(s)\n")
+
+
+def test_the_ecs_service_bundle_carries_its_task_definition_and_appspec(tmp_path: Path) -> None:
+    """The deploy reads taskdef.json and appspec.yaml from the build's artifact: the bundle."""
+    out = tmp_path / "bundle"
+    done = run_tool("bundle.py", "stock", str(out), cwd=SAMPLE)
+    assert done.returncode == 0, done.stderr
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert files == [
+        "Dockerfile",
+        "app.py",
+        "appspec.yaml",
+        "hooks/stock-smoke",
+        "kit.py",
+        "settings.json",
+        "taskdef.json",
+    ]
+    assert run_tool("lint.py", ".", "../lib", cwd=SAMPLE / "stock").returncode == 0
 
 
 @pytest.mark.parametrize("name", SERVICES)

@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 import time
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 VERSION = os.environ.get("APP_VERSION", "0")
@@ -43,6 +44,12 @@ class Handler(BaseHTTPRequestHandler):
                 print("health check failing on purpose", flush=True)
             self.reply(500 if failing else 200, {"ok": not failing})
             return
+        if self.path.startswith("/env/"):  # what the slot's environment holds (task secrets)
+            self.reply(200, {"value": os.environ.get(self.path[5:])})
+            return
+        if self.path.startswith("/local/"):  # a neighbour on localhost: a task's shared namespace
+            self.reply(*local(int(self.path[7:])))
+            return
         if LATENCY_S:
             time.sleep(LATENCY_S)
         body = {
@@ -71,6 +78,15 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *args: object) -> None:
         pass
+
+
+def local(port: int) -> tuple[int, dict]:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(f"http://127.0.0.1:{port}/", timeout=2) as answer:
+            return 200, {"reached": port, "status": answer.status}
+    except OSError as e:
+        return 502, {"error": str(e)}
 
 
 def main() -> None:

@@ -98,3 +98,16 @@ def test_pipeline_yml_and_the_deploy_engine_read_strategies_alike(tmp_path: Path
     except UsageError:
         parsed = None
     assert (accepted is None) == (parsed is None)
+
+
+def test_strict_hooks_and_lambda_names_as_hook_keys(tmp_path: Path) -> None:
+    path = tmp_path / "pipeline.yml"
+    path.write_text(
+        "app: a\nstrict_hooks: true\nservices:\n  web:\n    path: web\n    hooks:\n"
+        "      arn:aws:lambda:us-east-1:1:function:smoke: make smoke\n      web-pre_hook.v2: make pre\n"
+        "environments: [{name: s, port: 1, test_port: 2}]\n"
+    )
+    loaded = config.load(path)
+    assert loaded.strict_hooks is True
+    hooks = set(loaded.service("web").hooks)
+    assert hooks == {"arn:aws:lambda:us-east-1:1:function:smoke", "web-pre_hook.v2"}

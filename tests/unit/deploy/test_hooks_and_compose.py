@@ -73,3 +73,35 @@ def test_compose_v2_is_required(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
             compose.command()
     finally:
         compose.command.cache_clear()
+
+
+def test_a_lambda_hook_maps_to_the_command_of_its_function_name(tmp_path: Path) -> None:
+    arn = "arn:aws:lambda:us-east-1:111122223333:function:smoke:live"
+    plan = resolve(SERVICE, "AfterAllowTestTraffic", arn, tmp_path)
+    assert (plan.argv, plan.name) == (("sh", "-c", "make smoke"), "smoke")
+    assert plan.origin == f"pipeline.yml services.web.hooks, for {arn}"
+    by_arn = Service("web", "svc/web", "b.yml", 8000, "/health", "/web", hooks={arn: ServiceHook("exact")})
+    assert resolve(by_arn, "AfterInstall", arn, tmp_path).argv == ("sh", "-c", "exact")
+    (tmp_path / "svc/web/hooks").mkdir(parents=True)
+    (tmp_path / "svc/web/hooks/web-pre-hook.sh").write_text("true\n")
+    other = "arn:aws:lambda:us-east-1:111122223333:function:web-pre-hook"
+    assert resolve(SERVICE, "BeforeInstall", other, tmp_path).argv == ("sh", "/hook/hooks/web-pre-hook.sh")
+
+
+def test_an_unmapped_hook_is_skipped_with_a_warning_unless_strict(tmp_path: Path) -> None:
+    from runner.codedeploy.appspec import AppSpec
+    from runner.codedeploy.deployment import plan_hooks
+
+    hooks = (("BeforeInstall", "CodeDeployHook_pre"), ("AfterInstall", "smoke"))
+    spec = AppSpec(tmp_path / "appspec.yml", hooks)
+    said: list[str] = []
+    plans = plan_hooks(SERVICE, spec, tmp_path, strict=False, say=said.append)
+    assert list(plans) == ["AfterInstall"]
+    assert said == [
+        "warning: appspec hook BeforeInstall: 'CodeDeployHook_pre' is neither "
+        "services.web.hooks.CodeDeployHook_pre in pipeline.yml "
+        "nor an executable svc/web/hooks/CodeDeployHook_pre[.sh|.py]; skipped "
+        "(strict_hooks: true makes this an error)"
+    ]
+    with pytest.raises(UsageError, match="'CodeDeployHook_pre' is neither"):
+        plan_hooks(SERVICE, spec, tmp_path, strict=True, say=said.append)

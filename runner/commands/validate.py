@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner.codebuild import buildspec
+from runner.codebuild import buildspec_loader
 from runner.errors import EXIT_OK, EXIT_USAGE, RunnerError
 from runner.spec import config
 
@@ -78,4 +78,4 @@ def validate_file(path: Path) -> tuple[str, ...]:
         return ()
     from runner.localaws.limits import warnings as local_aws_warnings
 
-    return (*buildspec.load(path, str(path)).warnings, *local_aws_warnings(path, str(path)))
+    return (*buildspec_loader.load(path, str(path)).warnings, *local_aws_warnings(path, str(path)))

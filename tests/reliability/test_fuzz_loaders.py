@@ -19,7 +19,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runner.codebuild import buildspec
+from runner.codebuild import buildspec_loader
 from runner.errors import ConfigError
 from runner.spec import config, secrets
 
@@ -104,7 +104,7 @@ def _appspec(text: str) -> Any:
 
 
 LOADERS: dict[str, Callable[[str], Any]] = {
-    "buildspec": buildspec.loads,
+    "buildspec": buildspec_loader.loads,
     "pipeline": lambda text: config.loads(text, Path("pipeline.yml")),
     "secrets": secrets.loads_secrets,
     "appspec": _appspec,

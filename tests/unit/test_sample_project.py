@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from runner.codebuild import buildspec
+from runner.codebuild import buildspec_loader
 from runner.images import inputs
 from runner.spec import config
 
@@ -85,13 +85,13 @@ def test_everything_the_pipeline_needs_lives_inside_sample_services() -> None:
     "path", [*sorted((SAMPLE / "buildspecs").glob("*.yml")), *sorted((ROOT / "buildspecs").glob("*.yml"))]
 )
 def test_buildspecs_are_valid(path: Path) -> None:
-    spec = buildspec.load(path)
+    spec = buildspec_loader.load(path)
     assert spec.warnings == ()
     assert spec.reports or spec.artifacts
 
 
 def test_service_buildspec_shape() -> None:
-    spec = buildspec.load(SAMPLE / "buildspecs" / "python-service.yml")
+    spec = buildspec_loader.load(SAMPLE / "buildspecs" / "python-service.yml")
     assert [p.name for p in spec.phases] == ["install", "pre_build", "build", "post_build"]
     assert spec.phases[0].commands[0].startswith('cd "${SERVICE_PATH')
     assert [r.file_format for r in spec.reports] == ["JUNITXML"]

@@ -68,10 +68,10 @@ def _jobs(args: argparse.Namespace, source: Path) -> int:
         if args.jobs < 1:
             raise UsageError("--jobs must be >= 1")
         return int(args.jobs)
-    from runner.spec import config
+    from runner.spec import config_loader
 
-    path = config.find(source)
-    return config.load(path).build_parallelism if path else os.cpu_count() or 1
+    path = config_loader.find(source)
+    return config_loader.load(path).build_parallelism if path else os.cpu_count() or 1
 
 
 def _report(result: BatchResult) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from runner.codebuild import buildspec_schema
 from runner.output import print_json
-from runner.spec import config
+from runner.spec import config_schema
 
 
 def add_parser(sub: Any) -> None:
@@ -26,5 +26,5 @@ def run(args: argparse.Namespace) -> int:
             }
         )
     else:
-        print_json(config.json_schema())
+        print_json(config_schema.json_schema())
     return 0

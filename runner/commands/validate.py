@@ -16,7 +16,7 @@ from typing import Any
 
 from runner.codebuild import buildspec_loader
 from runner.errors import EXIT_OK, EXIT_USAGE, RunnerError
-from runner.spec import config
+from runner.spec import config_loader
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +69,7 @@ def check(name: str) -> Checked:
 def validate_file(path: Path) -> tuple[str, ...]:
     """Raises ConfigError on the first problem; returns warnings."""
     if path.name == "pipeline.yml":
-        config.load(path)
+        config_loader.load(path)
         return ()
     if path.name in ("appspec.yml", "appspec.yaml"):
         from runner.codedeploy import appspec

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from runner.codebuild import buildspec_loader
 from runner.errors import ConfigError
-from runner.spec import config, secrets
+from runner.spec import config_loader, secrets
 
 BOUNDED = settings(
     max_examples=200,
@@ -105,7 +105,7 @@ def _appspec(text: str) -> Any:
 
 LOADERS: dict[str, Callable[[str], Any]] = {
     "buildspec": buildspec_loader.loads,
-    "pipeline": lambda text: config.loads(text, Path("pipeline.yml")),
+    "pipeline": lambda text: config_loader.loads(text, Path("pipeline.yml")),
     "secrets": secrets.loads_secrets,
     "appspec": _appspec,
 }

@@ -65,7 +65,7 @@ def main(argv: list[str]) -> int:
     os.environ["RUNNER_LABELS"] = label
     from runner.adapters import docker_engine
     from runner.codepipeline.service_build import build_service, decide
-    from runner.spec import config
+    from runner.spec import config_loader
     from runner.store import open_store
 
     with tempfile.TemporaryDirectory(prefix="runner-bench-") as tmp:
@@ -73,7 +73,7 @@ def main(argv: list[str]) -> int:
         root.mkdir()
         service = argv[0] if argv else _project(root)
         os.environ["RUNNER_HOME"] = str(home)
-        cfg, store = config.load(root / "pipeline.yml"), open_store(home)
+        cfg, store = config_loader.load(root / "pipeline.yml"), open_store(home)
         try:
             first = build_service(cfg, service, store)
             if first.image is None:

@@ -215,12 +215,12 @@ def _commit_to_prod(session: Session, s: Sample, say: Callable[[str], None]) -> 
 def run_rebuild_skip(session: Session, say: Callable[[str], None]) -> Outcome:
     from bench.images_decision import _cli, _times
     from runner.codepipeline.service_build import build_service, decide
-    from runner.spec import config
+    from runner.spec import config_loader
     from runner.store import open_store
 
     s = sample(session)
     os.environ["RUNNER_HOME"] = str(s.home)  # images_decision's CLI runs inherit it
-    cfg = config.load(s.root / "pipeline.yml")
+    cfg = config_loader.load(s.root / "pipeline.yml")
     store = open_store(s.home)
     try:
         sha = session.git(s.root, "rev-parse", "HEAD")

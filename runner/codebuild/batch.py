@@ -19,7 +19,7 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, SequenceNode
 
-from runner.codebuild.buildspec import SCHEMA
+from runner.codebuild.buildspec_schema import SCHEMA
 from runner.codebuild.phases import FAILED, STOPPED, SUCCEEDED, TIMED_OUT
 from runner.errors import ConfigError, Position
 from runner.spec.schema import Context, Kind

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from runner.codebuild import buildspec as buildspec_mod
+from runner.codebuild import buildspec_loader
 from runner.codebuild.batch import BatchMember
 from runner.codebuild.buildspec import Buildspec
 from runner.codebuild.reports import Report
@@ -152,7 +152,7 @@ def local_notes(spec: Buildspec, in_batch: bool = False) -> list[str]:
 def load_inputs(request: BuildRequest) -> tuple[Buildspec, dict[str, str]]:
     """The buildspec and its secret values; ConfigError (exit 2) on any problem. Pure
     reads: a caller may check a request before it opens (creates) the store."""
-    spec = buildspec_mod.load(request.buildspec, _display_name(request))
+    spec = buildspec_loader.load(request.buildspec, _display_name(request))
     return spec, resolve(spec, load_secrets(request.secrets_file), spec.positions)
 
 

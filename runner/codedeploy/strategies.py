@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runner.errors import UsageError
-from runner.spec.config import seconds
+from runner.spec.durations import seconds
 from runner.spec.traffic import CUSTOM, FORMS, HINT, NAMED, percent_error
 
 ALL_AT_ONCE = "AllAtOnce"

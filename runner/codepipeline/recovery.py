@@ -61,13 +61,13 @@ def recover_deployments(store: Store, say: Callable[[str], None]) -> list[str]:
         return []
     from runner.codedeploy import EnvironmentBusy, locks, ownership, stack
     from runner.errors import RunnerError
-    from runner.spec import config as config_mod  # only when something must be repaired
+    from runner.spec import config_loader  # only when something must be repaired
 
-    path = config_mod.find()
+    path = config_loader.find()
     if path is None:
         say("runner: warning: a deployment was interrupted; run `runner up ENV` in its project to repair it")
         return []
-    config = config_mod.load(path)
+    config = config_loader.load(path)
     repaired = []
     for name in environments:
         try:

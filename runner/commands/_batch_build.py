@@ -26,7 +26,7 @@ def is_batch_only(buildspec: Path) -> bool:
 
 def run_batch_build(args: argparse.Namespace, request: BuildRequest) -> int | None:
     """The batch's exit code; None when the file is to run as a single build (fanout)."""
-    from runner.codebuild import buildspec
+    from runner.codebuild import buildspec_loader
     from runner.codebuild.batch_run import BatchOptions, plan, run_batch
     from runner.codebuild.batch_view import batch_view
     from runner.store import open_store
@@ -36,7 +36,7 @@ def run_batch_build(args: argparse.Namespace, request: BuildRequest) -> int | No
     if not model.has_batch(doc):
         raise UsageError(f"{display} has no batch section (--batch runs one)")
     if not model.is_batch_only(doc):
-        buildspec.from_document(doc)  # the whole file is checked, as a plain build checks it
+        buildspec_loader.from_document(doc)  # the whole file is checked, as a plain build checks it
     elif not args.batch:
         say(f"{display} has batch and no phases: running it as a batch build (runner build --batch)")
     batch = model.parse(doc)
@@ -68,10 +68,10 @@ def _jobs(args: argparse.Namespace, source: Path) -> int:
         if args.jobs < 1:
             raise UsageError("--jobs must be >= 1")
         return int(args.jobs)
-    from runner.spec import config
+    from runner.spec import config_loader
 
-    path = config.find(source)
-    return config.load(path).build_parallelism if path else os.cpu_count() or 1
+    path = config_loader.find(source)
+    return config_loader.load(path).build_parallelism if path else os.cpu_count() or 1
 
 
 def _report(result: BatchResult) -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from runner.errors import UsageError
-from runner.spec import config
+from runner.spec import config_loader
 from runner.spec.config import PipelineConfig
 
 
 def load_project() -> PipelineConfig:
-    path = config.find()
+    path = config_loader.find()
     if path is None:
         raise UsageError("no pipeline.yml here or in a parent directory (see README: pipeline.yml)")
-    return config.load(path)
+    return config_loader.load(path)

@@ -13,7 +13,7 @@ from runner.commands.build import overrides, report
 from runner.errors import EXIT_FAILED, EXIT_OK, RunnerError, UsageError
 from runner.output import print_json, say
 from runner.paths import runner_home
-from runner.spec import config
+from runner.spec import config_loader
 from runner.store import open_store
 from runner.terminal import build_view
 
@@ -35,10 +35,10 @@ def run_service(args: argparse.Namespace) -> int:
     given = [flag for flag, name in _PLAIN_ONLY if getattr(args, name)]
     if given:
         raise UsageError(f"{', '.join(given)}: not with a service (pipeline.yml sets it)")
-    path = config.find()
+    path = config_loader.find()
     if path is None:
         raise UsageError(f"no pipeline.yml in this directory or above: cannot build service {args.service!r}")
-    cfg = config.load(path)
+    cfg = config_loader.load(path)
     if args.aws:
         cfg = dataclasses.replace(cfg, aws=args.aws)
     store = open_store(runner_home(cfg.root))

@@ -23,7 +23,7 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from runner.output import print_json, print_table
     from runner.store import open_store
-    from runner.store.views import metrics_report
+    from runner.store.metrics_views import metrics_report
 
     if not args.days > 0:
         raise UsageError(f"--days {args.days:g}: expected a positive number of days")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from runner.codebuild import buildspec
+from runner.codebuild import buildspec_schema
 from runner.output import print_json
-from runner.spec import config
+from runner.spec import config_schema
 
 
 def add_parser(sub: Any) -> None:
@@ -22,9 +22,9 @@ def run(args: argparse.Namespace) -> int:
             {
                 "$schema": "https://json-schema.org/draft/2020-12/schema",
                 "title": "CodeBuild buildspec 0.2",
-                **buildspec.SCHEMA.json_schema(),
+                **buildspec_schema.SCHEMA.json_schema(),
             }
         )
     else:
-        print_json(config.json_schema())
+        print_json(config_schema.json_schema())
     return 0

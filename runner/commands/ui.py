@@ -46,7 +46,7 @@ def url_host(host: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from runner.spec import config
+    from runner.spec import config_loader
     from runner.store import open_store
     from runner.web.app import create_app
     from runner.web.security import Guard, new_token
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     sock = listen(host, args.port)
     port = sock.getsockname()[1]
     guard = Guard(new_token(), port, host)
-    app = create_app(open_store(), guard, config_path=config.find())
+    app = create_app(open_store(), guard, config_path=config_loader.find())
     print(f"runner ui: http://{url_host(host)}:{port}/?token={guard.token}", flush=True)
     print("runner ui: open that URL in a browser; Ctrl-C stops the dashboard", file=sys.stderr, flush=True)
     server(app).run(sockets=[sock])

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner.codebuild import buildspec
+from runner.codebuild import buildspec_loader
 from runner.errors import EXIT_OK, EXIT_USAGE, ConfigError, RunnerError
-from runner.spec import config
+from runner.spec import config_loader
 
 MAX_SNIFF = 4096
 
@@ -72,14 +72,14 @@ def check(name: str) -> Checked:
 def validate_file(path: Path) -> tuple[str, ...]:
     """Raises ConfigError on the first problem; returns warnings."""
     if path.name == "pipeline.yml":
-        config.load(path)
+        config_loader.load(path)
         return ()
     kind = ecs_kind(path)
     if kind:
         return _ecs_file(path, kind)
     from runner.localaws.limits import warnings as local_aws_warnings
 
-    return (*buildspec.load(path, str(path)).warnings, *local_aws_warnings(path, str(path)))
+    return (*buildspec_loader.load(path, str(path)).warnings, *local_aws_warnings(path, str(path)))
 
 
 def ecs_kind(path: Path) -> str:

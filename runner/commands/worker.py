@@ -32,12 +32,12 @@ def run(args: argparse.Namespace) -> int:
     from runner.codepipeline.recovery import recover
     from runner.errors import UsageError
     from runner.paths import runner_home
-    from runner.spec import config
+    from runner.spec import config_loader
     from runner.store import open_store, queue
     from runner.triggers import post_commit
     from runner.triggers.dispatch import Dispatcher
 
-    path = config.find()
+    path = config_loader.find()
     if path is None:
         raise UsageError("no pipeline.yml here or in a parent directory")
     home = runner_home()

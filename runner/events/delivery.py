@@ -168,14 +168,14 @@ def detach_all(drain_s: float = DRAIN_S) -> None:
 
 def load_project(start: Path | None = None) -> Project | None:
     """The rules of the project here: pipeline.yml's, or only the defaults without one."""
-    from runner.spec import config
+    from runner.spec import config_loader
 
-    path = config.find(start)
+    path = config_loader.find(start)
     if path is None:
         region = os.environ.get("AWS_REGION") or "us-east-1"
         return Project(Where(region=region), effective((), None), (start or Path.cwd()).resolve())
     try:
-        loaded = config.load(path)
+        loaded = config_loader.load(path)
     except RunnerError:
         return None
     rules = effective(loaded.notifications, loaded.default_notifications)

@@ -1,4 +1,4 @@
-"""Read-only queries for the dashboard and `runner metrics`: one stable JSON shape per object.
+"""Read-only queries for the dashboard: one stable JSON shape per object (metrics: metrics_views).
 
 Builds keep the CLI's shapes (BuildRecord.summary() and the stored result); executions,
 environments and deployments are shaped here until their own commands exist.
@@ -7,12 +7,10 @@ environments and deployments are shaped here until their own commands exist.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from runner.store import metrics
 from runner.store.builds import BuildRecord, get_build
 from runner.store.db import Store
 
@@ -346,66 +344,3 @@ def weights_percent(raw: Any) -> dict[str, float]:
     if total <= 0:
         return values
     return {k: round(v * 100.0 / total, 1) for k, v in values.items()}
-
-
-# ------------------------------------------------------------------ delivery metrics
-
-
-def metric_deployments(store: Store, since: float) -> list[metrics.Deployment]:
-    """Deployments that matter for a period starting at `since` (rollbacks of any age included)."""
-    rows = store.query(
-        "SELECT id, environment, service, status, kind, created, started, ended, rollback_of, commit_sha, "
-        "detail FROM deployments WHERE COALESCE(ended, created)>=? OR kind=?",
-        (since, metrics.ROLLBACK),
-    )
-    first = commit_times(store, {r["commit_sha"] for r in rows if r["commit_sha"]})
-    return [
-        metrics.Deployment(
-            id=r["id"],
-            environment=r["environment"],
-            service=r["service"],
-            status=r["status"],
-            kind=r["kind"],
-            created=r["created"],
-            started=r["started"],
-            ended=r["ended"],
-            rollback_of=r["rollback_of"],
-            commit_time=_loads(r["detail"]).get("commit_time") or first.get(r["commit_sha"] or ""),
-        )
-        for r in rows
-    ]
-
-
-def commit_times(store: Store, shas: Iterable[str]) -> dict[str, float]:
-    """When the runner first saw each commit (its first build or execution): the commit's time.
-
-    The post-commit hook starts an execution within milliseconds of the commit, so the
-    first sighting is the commit time for shipped commits; a short sha matches its prefix.
-    """
-    found: dict[str, float] = {}
-    for sha in shas:
-        rows = store.query(
-            "SELECT MIN(t) FROM (SELECT MIN(started) AS t FROM builds WHERE resolved_source_version LIKE ? "
-            "UNION ALL SELECT MIN(created) FROM executions WHERE commit_sha LIKE ?)",
-            (f"{sha}%", f"{sha}%"),
-        )
-        if rows and rows[0][0] is not None:
-            found[sha] = float(rows[0][0])
-    return found
-
-
-def metrics_report(
-    store: Store,
-    days: float = 30.0,
-    environment: str | None = None,
-    service: str | None = None,
-    now: float | None = None,
-) -> dict[str, Any]:
-    """`runner metrics --json` and GET /api/metrics: the same object."""
-    period = metrics.last_days(days, time.time() if now is None else now)
-    chosen = [
-        d
-        for d in metric_deployments(store, period.start)
-        if environment in (None, d.environment) and service in (None, d.service)
-    ]
-    return metrics.report(chosen, period)

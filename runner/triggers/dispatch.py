@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from runner.adapters import git as source
 from runner.errors import RunnerError
-from runner.spec import config as config_mod
+from runner.spec import config_loader
 from runner.spec.config import PipelineConfig
 from runner.store import Store, queue
 from runner.store import pipelines as executions
@@ -136,7 +136,7 @@ class Dispatcher:
         if not waiting:
             return None
         try:
-            return config_mod.load(self.pipeline_file)
+            return config_loader.load(self.pipeline_file)
         except RunnerError as e:
             for entry in waiting:
                 self._end(entry, queue.FAILED, f"pipeline.yml: {e}")
@@ -225,7 +225,7 @@ class Dispatcher:
                 self._end(entry, (execution.status if execution else queue.FAILED).upper(), "found ended")
             else:
                 self.say(f"queue {entry.label()}: resuming execution {execution.id[:8]}")
-                self._start_execution(config_mod.load(self.pipeline_file), entry, execution.id)
+                self._start_execution(config_loader.load(self.pipeline_file), entry, execution.id)
 
     # ------------------------------------------------------------ build rows
 

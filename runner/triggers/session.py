@@ -8,7 +8,7 @@ from pathlib import Path
 
 from runner.adapters import git as source
 from runner.errors import RunnerError
-from runner.spec import config as config_mod
+from runner.spec import config_loader
 from runner.store import Store, queue
 from runner.triggers import changes
 from runner.triggers.debounce import Debouncer
@@ -37,7 +37,7 @@ class WatchSession:
         commits: bool = True,
     ) -> None:
         self.pipeline_file, self.store, self.say, self.on_enqueue = pipeline_file, store, say, on_enqueue
-        config = config_mod.load(pipeline_file)
+        config = config_loader.load(pipeline_file)
         self.root = config.root
         self.owned = changes.runner_owned(self.root, store.path.parent)
         self.watcher = Watcher()
@@ -101,7 +101,7 @@ class WatchSession:
 
     def _on_batch(self, paths: list[str]) -> None:
         try:
-            config = config_mod.load(self.pipeline_file)  # as it is now
+            config = config_loader.load(self.pipeline_file)  # as it is now
             edited = changes.relevant(self.root, paths, self.owned)
             for name, hits in sorted(changes.touched(config, edited).items()):
                 entry_id, superseded = queue.enqueue_build(self.store, name, SOURCE)

@@ -1,4 +1,4 @@
-"""The read side of the JSON API: the same objects as the CLI's `--json` (runner/store/views.py)."""
+"""The read side of the JSON API: the same objects as the CLI's `--json` (runner/store/*views.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 
 from runner import __version__
 from runner.errors import RunnerError
-from runner.store import views
+from runner.store import metrics_views, views
 from runner.store.batches import batch_links, get_batch, tasks_of, with_batch
 from runner.web import actions, schemas
 from runner.web.context import Context, reader
@@ -252,7 +252,7 @@ def delivery_metrics(
     service: str | None = None,
 ) -> dict[str, Any]:
     """The same object as `runner metrics --json`."""
-    return views.metrics_report(c.store, days, environment, service)
+    return metrics_views.metrics_report(c.store, days, environment, service)
 
 
 @router.get("/jobs/{job_id}", response_model=schemas.Job, tags=["actions"])

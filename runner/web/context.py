@@ -41,11 +41,11 @@ class Context:
         """pipeline.yml as loaded now (reloaded when the file changes); None without one."""
         if self.config_path is None or not self.config_path.is_file():
             return None
-        from runner.spec import config as config_mod
+        from runner.spec import config_loader
 
         mtime = self.config_path.stat().st_mtime
         if self._config is None or self._config[0] != mtime:
-            self._config = (mtime, config_mod.load(self.config_path))
+            self._config = (mtime, config_loader.load(self.config_path))
         return self._config[1]
 
     def required_config(self) -> Any:

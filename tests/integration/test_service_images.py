@@ -22,7 +22,8 @@ from runner.codepipeline.service_build import ServiceBuildResult, build_service,
 from runner.errors import UsageError
 from runner.images import gc
 from runner.images.tags import resolve
-from runner.spec import config
+from runner.spec import config_loader
+from runner.spec.config import PipelineConfig
 from runner.spec.image_ref import ImageResult
 from runner.store import Store, open_store
 from runner.store import images as records
@@ -93,8 +94,8 @@ def make_project(root: Path, services: str | None = None, files: dict[str, str] 
     return root
 
 
-def load(root: Path) -> config.PipelineConfig:
-    return config.load(root / "pipeline.yml")
+def load(root: Path) -> PipelineConfig:
+    return config_loader.load(root / "pipeline.yml")
 
 
 def build(root: Path, store: Store, lines: list[str] | None = None, **options: Any) -> ServiceBuildResult:

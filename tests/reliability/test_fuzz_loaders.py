@@ -19,9 +19,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runner.codebuild import buildspec
+from runner.codebuild import buildspec_loader
 from runner.errors import ConfigError
-from runner.spec import config, secrets
+from runner.spec import config_loader, secrets
 
 BOUNDED = settings(
     max_examples=200,
@@ -104,8 +104,8 @@ def _appspec(text: str) -> Any:
 
 
 LOADERS: dict[str, Callable[[str], Any]] = {
-    "buildspec": buildspec.loads,
-    "pipeline": lambda text: config.loads(text, Path("pipeline.yml")),
+    "buildspec": buildspec_loader.loads,
+    "pipeline": lambda text: config_loader.loads(text, Path("pipeline.yml")),
     "secrets": secrets.loads_secrets,
     "appspec": _appspec,
 }

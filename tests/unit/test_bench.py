@@ -18,7 +18,7 @@ from bench.session import Session
 from bench.timers import Timers
 from bench.traffic import wrk_numbers
 from bench.ui_load import fill
-from runner.spec import config
+from runner.spec import config_loader
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -291,7 +291,7 @@ def test_the_bench_pipeline_is_sample_services_own_with_only_the_bench_overrides
     assert {e["strategy"] for e in derived["environments"]} == {"CodeDeployDefault.ECSAllAtOnce"}
     assert not {"alarms", "bake"} & (set(staging) | set(prod))
     assert prod["approval"] == original["environments"][1]["approval"]  # the rest is kept
-    loaded = config.loads(text, samples)
+    loaded = config_loader.loads(text, samples)
     assert [s.name for s in loaded.services] == ["catalog"] and loaded.services[0].image.from_artifacts
 
 

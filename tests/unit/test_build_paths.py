@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.codebuild import buildspec
+from runner.codebuild import buildspec_loader
 from runner.codebuild.artifacts import ArtifactError
 from runner.codebuild.build_paths import (
     BuildPaths,
@@ -29,7 +29,7 @@ def test_both_forms_expand_and_unset_is_empty_as_in_the_shell() -> None:
 
 
 def test_referenced_lists_every_path_setting_once() -> None:
-    spec = buildspec.loads(
+    spec = buildspec_loader.loads(
         "version: 0.2\nphases: {build: {commands: [x]}}\n"
         "artifacts:\n  files: [$OUT/*.jar]\n  exclude-paths: ['${OUT}/tmp/**/*']\n  name: app-$V\n"
         "  secondary-artifacts:\n    two:\n      files: ['*']\n      base-directory: $CODEBUILD_SRC_DIR_two\n"

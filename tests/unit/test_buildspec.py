@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from runner.codebuild import buildspec
+from runner.codebuild import buildspec_loader
 from runner.codebuild.buildspec_checks import syntax_report
 from runner.errors import ConfigError
+from runner.spec.yamlnodes import load_text
 
 MINIMAL = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n"
 
 
 def error_of(text: str) -> str:
     with pytest.raises(ConfigError) as info:
-        buildspec.loads(text)
+        buildspec_loader.loads(text)
     return str(info.value)
 
 
 def test_minimal_buildspec() -> None:
-    spec = buildspec.loads(MINIMAL)
+    spec = buildspec_loader.loads(MINIMAL)
     assert spec.version == "0.2"
     assert [p.name for p in spec.phases] == ["build"]
     assert spec.phases[0].commands == ("echo hi",)
@@ -42,7 +43,7 @@ def test_unknown_phase_is_an_error_in_codebuilds_words() -> None:
 
 
 def test_unknown_top_level_key_is_a_warning_with_position() -> None:
-    spec = buildspec.loads(MINIMAL + "frobnicate: 1\n")
+    spec = buildspec_loader.loads(MINIMAL + "frobnicate: 1\n")
     assert spec.warnings == (
         "buildspec.yml:6:1: frobnicate: In the section (top level), "
         "the following keys cannot be identified: frobnicate",
@@ -51,11 +52,11 @@ def test_unknown_top_level_key_is_a_warning_with_position() -> None:
 
 def test_variables_keep_their_source_text() -> None:
     text = MINIMAL + "env:\n  variables:\n    V: 1.10\n    B: yes\n    N: 007\n"
-    assert dict(buildspec.loads(text).env.variables) == {"V": "1.10", "B": "yes", "N": "007"}
+    assert dict(buildspec_loader.loads(text).env.variables) == {"V": "1.10", "B": "yes", "N": "007"}
 
 
 def test_version_as_float_and_string() -> None:
-    assert buildspec.loads(MINIMAL.replace("0.2", '"0.2"')).version == "0.2"
+    assert buildspec_loader.loads(MINIMAL.replace("0.2", '"0.2"')).version == "0.2"
     assert error_of(MINIMAL.replace("0.2", "0.3")) == (
         "buildspec.yml:1:10: version: expected 0.2 (or 0.1), got '0.3'"
     )
@@ -69,12 +70,12 @@ def test_version_01_reads_environment_variables_plaintext() -> None:
         "version: 0.1\nenvironment_variables:\n  plaintext:\n    GREETING: hi\n"
         "phases:\n  build:\n    commands: [echo $GREETING]\nartifacts:\n  type: zip\n  files: [a]\n"
     )
-    spec = buildspec.loads(text)
+    spec = buildspec_loader.loads(text)
     assert spec.version == "0.1"
     assert spec.env.variables == {"GREETING": "hi"}
     assert spec.warnings == ()  # both keys are 0.1's own
     # 0.2 renamed them: there they are unknown keys (decision 17).
-    assert buildspec.loads(text.replace("0.1", "0.2", 1)).warnings == (
+    assert buildspec_loader.loads(text.replace("0.1", "0.2", 1)).warnings == (
         "buildspec.yml:2:1: environment_variables: In the section (top level), "
         "the following keys cannot be identified: environment_variables",
         "buildspec.yml:9:3: artifacts.type: In the section artifacts, "
@@ -93,23 +94,24 @@ def test_a_batch_file_needs_no_phases() -> None:
         "        compute-type: BUILD_GENERAL1_LARGE\n        image: aws/codebuild/standard:7.0\n"
         "        type: LINUX_CONTAINER\n        privileged-mode: true\n        variables: {A: b}\n"
     )
-    spec = buildspec.loads(text)
+    spec = buildspec_loader.loads(text)
     assert spec.phases == () and spec.warnings == ()
     assert spec.batch is not None and spec.batch["build-list"][0]["env"]["fleet"] == "my-fleet"
 
 
 def test_project_settings_under_batch_are_warnings() -> None:
     text = MINIMAL + "batch:\n  combineArtifacts: true\n  build-list:\n    - identifier: a\n"
-    assert buildspec.loads(text).warnings == (
+    assert buildspec_loader.loads(text).warnings == (
         "buildspec.yml:7:3: batch.combineArtifacts: In the section batch, "
         "the following keys cannot be identified: combineArtifacts",
     )
 
 
 def test_a_phase_without_commands_is_accepted() -> None:
-    spec = buildspec.loads("version: 0.2\nphases:\n  build:\n    finally: [x]\n")
+    spec = buildspec_loader.loads("version: 0.2\nphases:\n  build:\n    finally: [x]\n")
     assert spec.phases[0].commands == () and spec.phases[0].finally_commands == ("x",)
-    spec = buildspec.loads("version: 0.2\nphases:\n  install:\n    runtime-versions:\n      python: 3.11\n")
+    text = "version: 0.2\nphases:\n  install:\n    runtime-versions:\n      python: 3.11\n"
+    spec = buildspec_loader.loads(text)
     assert spec.phases[0].runtime_versions == {"python": "3.11"}
 
 
@@ -120,7 +122,7 @@ def test_commands_with_every_entry_commented_out_is_one_empty_command() -> None:
         "    finally:\n      # - echo done\n  build:\n    commands: [make]\n"
         "cache:\n  paths:\n    # - /root/.m2/**/*\n"
     )
-    spec = buildspec.loads(text)
+    spec = buildspec_loader.loads(text)
     assert spec.phases[0].commands == ("",) and spec.phases[0].finally_commands == ()
     assert spec.cache is not None and spec.cache.paths == ()
     assert spec.warnings == ()
@@ -135,7 +137,7 @@ def test_misplaced_and_misspelt_keys_are_warnings_in_codebuilds_words() -> None:
         "    env:\n      variables: {A: b}\n    Commands:\n      - make\n"
         "artifacts:\n  files: ['**/*']\n  basedir: dist\n"
     )
-    spec = buildspec.loads(text)
+    spec = buildspec_loader.loads(text)
     assert spec.warnings == (
         "buildspec.yml:3:3: env.compute-type: In the section env, "
         "the following keys cannot be identified: compute-type",
@@ -182,7 +184,7 @@ def test_a_windows_shell_is_one_line_naming_windows(shell: str) -> None:
 
 
 def test_yes_no_booleans() -> None:
-    spec = buildspec.loads(MINIMAL + "artifacts:\n  files: '**/*'\n  discard-paths: yes\n")
+    spec = buildspec_loader.loads(MINIMAL + "artifacts:\n  files: '**/*'\n  discard-paths: yes\n")
     assert spec.artifacts is not None and spec.artifacts.primary.discard_paths is True
     assert spec.artifacts.primary.files == ("**/*",)
     assert error_of(MINIMAL + "artifacts:\n  files: [a]\n  discard-paths: maybe\n") == (
@@ -209,7 +211,7 @@ def test_alias_bomb_is_refused() -> None:
 
 def test_reserved_variable_names_are_a_warning() -> None:
     text = MINIMAL + "env:\n  variables:\n    CODEBUILD_BUILD_ID: x\n"
-    spec = buildspec.loads(text)
+    spec = buildspec_loader.loads(text)
     assert spec.warnings == (
         "buildspec.yml:8:5: env.variables.CODEBUILD_BUILD_ID: names starting with CODEBUILD_ "
         "are reserved by CodeBuild; a variable CodeBuild sets keeps CodeBuild's value",
@@ -222,7 +224,7 @@ def test_shell_and_secrets_sections() -> None:
         "env:\n  shell: bash\n  parameter-store:\n    DB: /app/db\n  secrets-manager:\n"
         "    TOKEN: prod/app:token\n  exported-variables: [OUT]\n"
     )
-    spec = buildspec.loads(text)
+    spec = buildspec_loader.loads(text)
     assert spec.env.shell == "bash"
     assert spec.env.parameter_store == {"DB": "/app/db"}
     assert spec.env.secrets_manager == {"TOKEN": "prod/app:token"}
@@ -236,12 +238,12 @@ def test_on_failure_is_validated() -> None:
 
 def test_merge_keys_are_resolved() -> None:
     text = "version: 0.2\nx-common: &common\n  commands: [echo shared]\nphases:\n  build:\n    <<: *common\n"
-    assert buildspec.loads(text).phases[0].commands == ("echo shared",)
+    assert buildspec_loader.loads(text).phases[0].commands == ("echo shared",)
 
 
 def test_binary_garbage_is_a_one_line_error() -> None:
     with pytest.raises(ConfigError) as info:
-        buildspec.from_document(buildspec.load_text("version: 0.2\n\x00\x01", "b.yml"))
+        buildspec_loader.from_document(load_text("version: 0.2\n\x00\x01", "b.yml"))
     assert str(info.value).startswith("b.yml:")
 
 
@@ -249,7 +251,7 @@ def test_a_bare_dash_is_an_empty_command_and_a_mapping_names_the_usual_cause() -
     """`- # a comment` (seen in real files CodeBuild runs) is an empty command."""
     text = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo a\n      - # a note\n"
     text += "      - echo b\n"
-    assert buildspec.loads(text).phases[0].commands == ("echo a", "", "echo b")
+    assert buildspec_loader.loads(text).phases[0].commands == ("echo a", "", "echo b")
     assert error_of(text.replace("# a note", "echo x: y")) == (
         "buildspec.yml:6:9: phases.build.commands[1]: expected a string, got a mapping "
         "(a command with ': ' in it must be quoted)"
@@ -259,7 +261,7 @@ def test_a_bare_dash_is_an_empty_command_and_a_mapping_names_the_usual_cause() -
 def test_an_empty_phases_section_runs_nothing_and_says_so() -> None:
     text = "version: 0.1\nphases:\n\nenvironment_variables:\n  plaintext: {A: b}\n"
     text += "  build:\n    commands: [x]\n"
-    spec = buildspec.loads(text)
+    spec = buildspec_loader.loads(text)
     assert spec.phases == () and spec.env.variables == {"A": "b"}
     assert spec.warnings == (
         "buildspec.yml:6:3: environment_variables.build: In the section environment_variables, "

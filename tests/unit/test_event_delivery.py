@@ -17,7 +17,7 @@ import pytest
 from runner.errors import ConfigError
 from runner.events import delivery, shapes
 from runner.events.rules import DEFAULT_RULES, Rule, Target, effective
-from runner.spec import config
+from runner.spec import config_loader
 from runner.store import Store, deliveries, outbox
 from runner.store.builds import BuildRecord, create_build, finish_build
 
@@ -181,7 +181,7 @@ def test_notifications_as_the_issue_writes_them(tmp_path: Path) -> None:
         "      - desktop: true\n"
         "account: '123456789012'\n"
     )
-    loaded = config.loads(text, tmp_path / "pipeline.yml")
+    loaded = config_loader.loads(text, tmp_path / "pipeline.yml")
     [rule] = loaded.notifications
     assert rule.pattern == {
         "source": ["aws.codebuild"],
@@ -195,9 +195,9 @@ def test_notifications_as_the_issue_writes_them(tmp_path: Path) -> None:
     )
     assert loaded.account == "123456789012" and loaded.default_notifications is True
     assert effective(loaded.notifications, loaded.default_notifications) == (*DEFAULT_RULES, rule)
-    off = config.loads(PIPELINE + "default_notifications: false\n", tmp_path / "pipeline.yml")
+    off = config_loader.loads(PIPELINE + "default_notifications: false\n", tmp_path / "pipeline.yml")
     assert effective(off.notifications, off.default_notifications) == ()
-    assert config.loads(PIPELINE, tmp_path / "pipeline.yml").account == "000000000000"
+    assert config_loader.loads(PIPELINE, tmp_path / "pipeline.yml").account == "000000000000"
 
 
 @pytest.mark.parametrize(
@@ -233,7 +233,7 @@ def test_notifications_as_the_issue_writes_them(tmp_path: Path) -> None:
 )
 def test_bad_notifications_name_file_line_col(tmp_path: Path, section: str, message: str) -> None:
     with pytest.raises(ConfigError) as caught:
-        config.loads(PIPELINE + "notifications:\n" + section, Path("pipeline.yml"))
+        config_loader.loads(PIPELINE + "notifications:\n" + section, Path("pipeline.yml"))
     assert str(caught.value).startswith(message)
 
 

@@ -15,7 +15,7 @@ from runner.cli import main
 from runner.errors import UsageError
 from runner.localaws import hosts, limits, mode, proxy
 from runner.localaws.provision import ca_file, variables
-from runner.spec import config
+from runner.spec import config_loader
 
 BUILDSPEC = """\
 version: 0.2
@@ -91,14 +91,14 @@ environments:
 
 def test_pipeline_aws_and_account(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RUNNER_AWS", raising=False)
-    plain = config.loads(PIPELINE.format(extra=""), tmp_path / "pipeline.yml")
+    plain = config_loader.loads(PIPELINE.format(extra=""), tmp_path / "pipeline.yml")
     assert (plain.aws, plain.account) == ("none", "000000000000")
-    local = config.loads(
+    local = config_loader.loads(
         PIPELINE.format(extra="aws: local\naccount: '123456789012'"), tmp_path / "pipeline.yml"
     )
     assert (local.aws, local.account) == ("local", "123456789012")
     with pytest.raises(Exception, match=r"account: .*12 digits"):
-        config.loads(PIPELINE.format(extra="account: '12'"), tmp_path / "pipeline.yml")
+        config_loader.loads(PIPELINE.format(extra="account: '12'"), tmp_path / "pipeline.yml")
 
 
 def test_hosts_entries_are_ours_alone(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from runner.codepipeline import execution as pipeline
 from runner.codepipeline.execution import Context, Stage, StageFailed
-from runner.spec import config as config_mod
+from runner.spec import config_loader
 from runner.spec.config import PipelineConfig
 from runner.store import Store, open_store
 from runner.store import pipelines as records
@@ -43,7 +43,7 @@ def make_project(
     subprocess.run(["git", "init", "-q", str(root)], check=True)
     subprocess.run([*git, "add", "."], check=True)
     subprocess.run([*git, "commit", "-qm", "init"], check=True)
-    return config_mod.load(root / "pipeline.yml")
+    return config_loader.load(root / "pipeline.yml")
 
 
 def quiet(_line: str) -> None:

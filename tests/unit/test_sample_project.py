@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from runner.codebuild import buildspec
+from runner.codebuild import buildspec_loader
 from runner.images import inputs
-from runner.spec import config
+from runner.spec import config_loader
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample-services"
@@ -34,7 +34,7 @@ def run_tool(tool: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[st
 
 
 def test_pipeline_yml_declares_the_shop() -> None:
-    cfg = config.load(SAMPLE / "pipeline.yml")
+    cfg = config_loader.load(SAMPLE / "pipeline.yml")
     assert cfg.app == "shop"
     assert [(s.name, s.route, s.port, s.health) for s in cfg.services] == [
         ("catalog", "/catalog", 8000, "/health"),
@@ -63,7 +63,7 @@ def test_pipeline_yml_declares_the_shop() -> None:
 
 
 def test_every_service_ships_the_one_kit_through_its_build_artifact() -> None:
-    cfg = config.load(SAMPLE / "pipeline.yml")
+    cfg = config_loader.load(SAMPLE / "pipeline.yml")
     for svc in cfg.services:
         assert svc.image.from_artifacts, svc.name  # the bundle, with lib/kit.py in it
         assert "lib" in svc.inputs, svc.name  # a kit change rebuilds the service
@@ -73,7 +73,7 @@ def test_every_service_ships_the_one_kit_through_its_build_artifact() -> None:
 
 
 def test_everything_the_pipeline_needs_lives_inside_sample_services() -> None:
-    cfg = config.load(SAMPLE / "pipeline.yml")
+    cfg = config_loader.load(SAMPLE / "pipeline.yml")
     assert cfg.test is not None
     referenced = [cfg.test.buildspec]
     for svc in cfg.services:
@@ -93,13 +93,13 @@ def test_everything_the_pipeline_needs_lives_inside_sample_services() -> None:
     "path", [*sorted((SAMPLE / "buildspecs").glob("*.yml")), *sorted((ROOT / "buildspecs").glob("*.yml"))]
 )
 def test_buildspecs_are_valid(path: Path) -> None:
-    spec = buildspec.load(path)
+    spec = buildspec_loader.load(path)
     assert spec.warnings == ()
     assert spec.reports or spec.artifacts
 
 
 def test_service_buildspec_shape() -> None:
-    spec = buildspec.load(SAMPLE / "buildspecs" / "python-service.yml")
+    spec = buildspec_loader.load(SAMPLE / "buildspecs" / "python-service.yml")
     assert [p.name for p in spec.phases] == ["install", "pre_build", "build", "post_build"]
     assert spec.phases[0].commands[0].startswith('cd "${SERVICE_PATH')
     assert [r.file_format for r in spec.reports] == ["JUNITXML"]
@@ -303,7 +303,7 @@ def test_a_kit_change_rebuilds_every_service_and_a_service_change_only_that_one(
         git(repo, "add", "-A")
         git(repo, "commit", "-qm", message)
         cfg, tree = (
-            config.load(repo / "pipeline.yml"),
+            config_loader.load(repo / "pipeline.yml"),
             inputs.commit_tree(repo, git(repo, "rev-parse", "HEAD")),
         )
         return {svc.name: inputs.collect(cfg, svc, tree, lambda _ref: None).digest for svc in cfg.services}

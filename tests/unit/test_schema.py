@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from runner.codebuild import buildspec
+from runner.codebuild import buildspec_schema
 from runner.errors import ConfigError
 from runner.spec.schema import Bool, Enum, Int, Key, Kind, ListOf, MapOf, Obj, OneOf, Str, find_node, validate
 from runner.spec.yamlnodes import load_text
@@ -141,7 +141,7 @@ def test_json_schema_shapes() -> None:
 
 
 def test_buildspec_json_schema_lists_every_top_level_key() -> None:
-    schema = buildspec.SCHEMA.json_schema()
+    schema = buildspec_schema.SCHEMA.json_schema()
     assert list(schema["properties"]) == [
         "version",
         "run-as",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.codebuild import buildspec
+from runner.codebuild import buildspec_loader
 from runner.errors import ConfigError
 from runner.spec.secrets import MASK, Masker, load_secrets, loads_secrets, resolve
 
@@ -26,7 +26,7 @@ secrets-manager:
 
 
 def resolved(env: str, secrets: str = SECRETS) -> dict[str, str]:
-    spec = buildspec.loads("version: 0.2\nenv:\n" + env + "phases:\n  build:\n    commands: [x]\n")
+    spec = buildspec_loader.loads("version: 0.2\nenv:\n" + env + "phases:\n  build:\n    commands: [x]\n")
     return resolve(spec, loads_secrets(secrets), spec.positions)
 
 
@@ -78,7 +78,7 @@ def test_missing_secret_and_json_key() -> None:
 
 def test_no_secrets_file(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RUNNER_SECRETS", raising=False)
-    spec = buildspec.loads(
+    spec = buildspec_loader.loads(
         "version: 0.2\nenv:\n  parameter-store:\n    DB: /x\nphases: {build: {commands: [x]}}\n"
     )
     with pytest.raises(ConfigError, match=r"parameter '/x' is not in \(no secrets file\)$"):

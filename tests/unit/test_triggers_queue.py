@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from runner.codepipeline.execution import Context, Stage
-from runner.spec import config as config_mod
+from runner.spec import config_loader
 from runner.spec.config import PipelineConfig
 from runner.store import Store, open_store
 from runner.store import pipelines as records
@@ -154,7 +154,7 @@ def test_pipeline_yml_is_read_again_for_every_run(tmp_path: Path, store: Store) 
     q.enqueue_commit(store, commit_change(root, "pipeline.yml", text), "refs/heads/main", "t")
     dispatcher.run(idle_exit=0)
     assert seen == [("api", "web"), ("api",)]
-    assert config_mod.load(root / "pipeline.yml").services[0].name == "api"
+    assert config_loader.load(root / "pipeline.yml").services[0].name == "api"
 
 
 def test_shutdown_stops_running_and_waiting_executions_and_releases_their_stages(

@@ -15,7 +15,7 @@ from pathlib import Path
 from runner.adapters import docker_engine
 from runner.codedeploy import ImageRef
 from runner.images.base import PYTHON
-from runner.spec import config as config_mod
+from runner.spec import config_loader
 from runner.spec.config import PipelineConfig
 
 APP = Path(__file__).with_name("app.py")
@@ -67,7 +67,7 @@ def write_project(root: Path, text: str, files: dict[str, str] | None = None) ->
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(content))
-    return config_mod.load(root / "pipeline.yml")
+    return config_loader.load(root / "pipeline.yml")
 
 
 def get(port: int, path: str, timeout: float = 5.0) -> tuple[int, dict[str, object]]:

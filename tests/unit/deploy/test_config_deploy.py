@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from runner.errors import ConfigError
-from runner.spec import config
-from runner.spec.config import ServiceHook
+from runner.spec import config_loader, config_schema
+from runner.spec.config import PipelineConfig, ServiceHook
 
 BASE = """\
 app: shop
@@ -25,10 +25,10 @@ environments:
 """
 
 
-def load(tmp_path: Path, service: str = "", env: str = "") -> config.PipelineConfig:
+def load(tmp_path: Path, service: str = "", env: str = "") -> PipelineConfig:
     path = tmp_path / "pipeline.yml"
     path.write_text(BASE.format(service=service, env=env))
-    return config.loads(path.read_text(), Path("pipeline.yml"))
+    return config_loader.loads(path.read_text(), Path("pipeline.yml"))
 
 
 def test_hooks_and_health_timeout(tmp_path: Path) -> None:
@@ -65,7 +65,7 @@ def test_retry_on_canary_failure_is_on_unless_turned_off(tmp_path: Path) -> None
     assert str(error.value) == (
         "pipeline.yml:10:30: environments[0].retry_on_canary_failure: expected yes or no, got 'sometimes'"
     )
-    properties = config.json_schema()["properties"]["environments"]["items"]["properties"]
+    properties = config_schema.json_schema()["properties"]["environments"]["items"]["properties"]
     assert properties["retry_on_canary_failure"]["default"] is True
 
 
@@ -107,7 +107,7 @@ def test_strict_hooks_and_lambda_names_as_hook_keys(tmp_path: Path) -> None:
         "      arn:aws:lambda:us-east-1:1:function:smoke: make smoke\n      web-pre_hook.v2: make pre\n"
         "environments: [{name: s, port: 1, test_port: 2}]\n"
     )
-    loaded = config.load(path)
+    loaded = config_loader.load(path)
     assert loaded.strict_hooks is True
     hooks = set(loaded.service("web").hooks)
     assert hooks == {"arn:aws:lambda:us-east-1:1:function:smoke", "web-pre_hook.v2"}

@@ -9,7 +9,8 @@ import pytest
 
 from runner.codedeploy.environment import Layout, SlotSpec, allocate, choose_subnet, render_compose, slot_env
 from runner.errors import RunnerError
-from runner.spec import config as config_mod
+from runner.spec import config_loader
+from runner.spec.config import PipelineConfig
 
 PIPELINE = """\
 app: shop
@@ -27,10 +28,10 @@ environments:
 """
 
 
-def load(tmp_path: Path) -> config_mod.PipelineConfig:
+def load(tmp_path: Path) -> PipelineConfig:
     path = tmp_path / "pipeline.yml"
     path.write_text(textwrap.dedent(PIPELINE))
-    return config_mod.load(path)
+    return config_loader.load(path)
 
 
 def test_subnet_is_stable_and_avoids_used_ranges() -> None:

@@ -72,7 +72,7 @@ EXPECTED = {
 }
 EXPECTED["appspec"] = {
     "alias_bomb.yml": "2:191: aliases expand to too many nodes (a YAML bomb?)",
-    "bad_version.yml": "1:10: version: expected 0.0, got '1.0'",
+    "bad_version.yml": "1:10: version: expected 0.0, got '3.0'",
     "binary_garbage.yml": "1:7: file is not UTF-8 text",
     "deep_nesting.yml": "3:68: nesting deeper than 64 levels",
     "duplicate_version.yml": "2:1: duplicate key 'version' (first defined on line 1)",

@@ -16,8 +16,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runner.adapters import docker_engine
-from runner.adapters.docker_engine import RunRequest
+from runner.adapters.docker import client as docker_client
+from runner.adapters.docker import images, runs
+from runner.adapters.docker.runs import RunRequest
 from runner.adapters.git import describe
 from runner.codebuild import batch, build_paths, cache, phases, runtime_install, secondary_sources, workspace
 from runner.codebuild.artifacts import ARTIFACTS_EVENT, upload
@@ -203,7 +204,7 @@ class _Build:
         self._record(name, phases.SUCCEEDED, started, "", "")
 
     def _provision(self) -> None:
-        if docker_engine.image(self.request.image) is None:
+        if images.image(self.request.image) is None:
             raise EngineError(
                 f"build image {self.request.image} not found: run `runner images bootstrap` or pull/build it"
             )
@@ -354,7 +355,7 @@ class _Build:
         self.secret_sources = SecretSources.of(self.spec, self.secrets_file, secret_names)
         mounts = space.mounts() + (self.aws.mounts if self.aws else ())
         if self.request.privileged:
-            mounts += (docker_engine.Mount("/var/run/docker.sock", "/var/run/docker.sock"),)
+            mounts += (runs.Mount("/var/run/docker.sock", "/var/run/docker.sock"),)
         return PhaseSetup(
             image=self.request.image,
             env=env,
@@ -362,7 +363,7 @@ class _Build:
             workdir=space.container_src,
             user=None,
             privileged=self.request.privileged,
-            labels=docker_engine.labels("build", build=self.record.id, project=self.request.project),
+            labels=docker_client.labels("build", build=self.record.id, project=self.request.project),
             shell=self.spec.env.shell,
             tmp_host=space.tmp,
             tmp_container=space.container_tmp,

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from runner.adapters import docker_engine
+from runner.adapters.docker import runs
 from runner.codebuild.artifacts import ArtifactError
 from runner.codebuild.buildspec import Artifacts, ArtifactSpec, Buildspec, ReportSpec
 from runner.codebuild.globs import PathEscape, has_wildcard
@@ -194,11 +194,11 @@ def _script(final: Final, space: Workspace, wanted: list[str], names: dict[str, 
     return "\n".join(lines) + "\n"
 
 
-def _run(final: Final, space: Workspace, script: str) -> docker_engine.RunningContainer:
+def _run(final: Final, space: Workspace, script: str) -> runs.RunningContainer:
     (space.tmp / "paths.sh").write_text(script)
     setup = final.setup
-    container: docker_engine.RunningContainer = docker_engine.start(
-        docker_engine.RunRequest(
+    container: runs.RunningContainer = runs.start(
+        runs.RunRequest(
             image=final.image,
             command=[shell_binary(setup.shell), f"{space.container_tmp}/paths.sh"],
             env=setup.env,
@@ -227,7 +227,7 @@ def _read_values(path: Path, names: dict[str, str]) -> Values:
 
 
 def _copy_out(
-    container: docker_engine.RunningContainer, directory: str, space: Workspace, say: Callable[[str], None]
+    container: runs.RunningContainer, directory: str, space: Workspace, say: Callable[[str], None]
 ) -> None:
     """Copy a directory of the build container below the copies' root, at its own path."""
     stream = container.archive(directory)

@@ -15,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from runner.adapters import docker_engine
+from runner.adapters.docker import images, runs
 from runner.codebuild.phase_runner import PhaseSetup
 from runner.codebuild.shell import restore_lines, shell_binary
 from runner.codebuild.workspace import Workspace
@@ -67,7 +67,7 @@ def phase_info(workspace_root: Path, phase: str) -> dict[str, Any]:
 def open_shell(workspace_root: Path, phase: str, labels: dict[str, str]) -> int:
     """Run an interactive shell from the phase's starting snapshot; returns its exit status."""
     info = phase_info(workspace_root, phase)
-    if docker_engine.image(info["image"]) is None:
+    if images.image(info["image"]) is None:
         raise UsageError(f"the snapshot image of {phase} was removed (runner gc); rebuild to debug")
     rc_host = workspace_root / "output" / "tmp" / "debug" / f"{phase}.rc.sh"
     rc_host.write_text("\n".join(restore_lines(info["shell"], info["state_in"], info["workdir"])) + "\n")
@@ -77,14 +77,14 @@ def open_shell(workspace_root: Path, phase: str, labels: dict[str, str]) -> int:
     env = dict(info["env"]) | SecretSources.from_json(info.get("secrets") or _NONE).values()
     if info["shell"] != "bash":
         env["ENV"] = rc  # POSIX sh reads $ENV when interactive
-    request = docker_engine.RunRequest(
+    request = runs.RunRequest(
         image=info["image"],
         command=command,
         env=env,
         labels=labels,
         workdir=info["workdir"],
-        mounts=tuple(docker_engine.Mount(**m) for m in info["mounts"]),
+        mounts=tuple(runs.Mount(**m) for m in info["mounts"]),
         user=info["user"],
         privileged=info["privileged"],
     )
-    return docker_engine.interactive_run(request)
+    return runs.interactive_run(request)

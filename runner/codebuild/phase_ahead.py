@@ -22,8 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.adapters import docker_engine
-from runner.adapters.docker_engine import RunningContainer, RunRequest
+from runner.adapters.docker import runs
+from runner.adapters.docker.runs import RunningContainer, RunRequest
 
 # The shell waits for one line on the gate, then becomes the phase's shell (same PID 1);
 # end of file without a line (the gate closed unused) exits instead.
@@ -124,6 +124,6 @@ class Ahead:
         shell, script = request.command
         waiting = dataclasses.replace(request, command=[shell, "-c", _WAIT, shell, gate.container, script])
         try:
-            prepared.container = docker_engine.start(waiting)
+            prepared.container = runs.start(waiting)
         except Exception:  # the phase starts its own container and reports any error itself
             pass

@@ -14,8 +14,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from runner.adapters import docker_engine
-from runner.adapters.docker_engine import Mount, RunRequest
+from runner.adapters.docker import client as docker_client
+from runner.adapters.docker import runs
+from runner.adapters.docker.runs import Mount, RunRequest
 from runner.codebuild.buildlog import BuildLog
 from runner.codebuild.buildspec import Phase
 from runner.codebuild.phase_ahead import Ahead, Gate
@@ -251,14 +252,14 @@ def _run_container(
     deadline: Deadline,
     stop_requested: StopSignal,
     prepare: tuple[Ahead | None, Sequence[tuple[str, RunRequest]]] = (None, ()),
-) -> tuple[_Run, docker_engine.RunOutcome, str | None]:
+) -> tuple[_Run, runs.RunOutcome, str | None]:
     """One container: stream and parse its output, then snapshot it if it changed files."""
     ahead, upcoming = prepare
     request = container_request(setup, image, script)
     taken = ahead.take(name, request) if ahead is not None else None
     gate: Gate | None = None
     if taken is None:
-        container = docker_engine.start(request)
+        container = runs.start(request)
     else:
         container, gate = taken
     if ahead is not None:
@@ -321,7 +322,7 @@ def first_container(phase: Phase, setup: PhaseSetup) -> tuple[str, RunRequest]:
     return name, container_request(setup, setup.image, f"{setup.tmp_container}/{name}.sh")
 
 
-def _expire(deadline: Deadline, container: docker_engine.RunningContainer) -> None:
+def _expire(deadline: Deadline, container: runs.RunningContainer) -> None:
     deadline.expired = True
     container.kill()
 
@@ -346,14 +347,14 @@ def _handle(piece: str | Marker, run: _Run, texts: dict[tuple[str, int], str], l
 _removals: list[threading.Thread] = []
 
 
-def remove_later(container: docker_engine.RunningContainer) -> None:
+def remove_later(container: runs.RunningContainer) -> None:
     """Removing a container costs tens of ms: overlap it with the next phase's start."""
     thread = threading.Thread(target=_quiet_remove, args=(container,), daemon=True)
     thread.start()
     _removals.append(thread)
 
 
-def _quiet_remove(container: docker_engine.RunningContainer) -> None:
+def _quiet_remove(container: runs.RunningContainer) -> None:
     try:
         container.remove()
     except EngineError:
@@ -365,15 +366,15 @@ def wait_for_removals() -> None:
         _removals.pop().join(timeout=30)
 
 
-def _commit(container: docker_engine.RunningContainer, setup: PhaseSetup, suffix: str) -> str:
+def _commit(container: runs.RunningContainer, setup: PhaseSetup, suffix: str) -> str:
     """The phase changed files outside the workspace: keep them for the next phase."""
     ref = f"{setup.snapshot_ref}-{suffix}".lower()
-    labels = setup.labels | {docker_engine.KIND: "snapshot"}
+    labels = setup.labels | {docker_client.KIND: "snapshot"}
     return str(container.commit(ref, labels, blank_env=setup.saving.secrets))
 
 
 def _abnormal(
-    outcome: docker_engine.RunOutcome,
+    outcome: runs.RunOutcome,
     deadline: Deadline,
     stop_requested: StopSignal,
     started: float,

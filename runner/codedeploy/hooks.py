@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runner.adapters import docker_engine
+from runner.adapters.docker import runs
 from runner.errors import UsageError
 from runner.spec.config import Service
 
@@ -114,16 +114,16 @@ def run(
 def _run_container(
     plan: HookPlan, how: HookRun, should_stop: Callable[[], bool], collect: Callable[[str], None]
 ) -> tuple[int | None, str]:
-    request = docker_engine.RunRequest(
+    request = runs.RunRequest(
         image=how.build_image,
         command=list(plan.argv),
         env=dict(how.env),
         labels=dict(how.labels),
         workdir=MOUNT,
-        mounts=(docker_engine.Mount(str(how.service_dir), MOUNT, read_only=True),),
+        mounts=(runs.Mount(str(how.service_dir), MOUNT, read_only=True),),
         network=how.network,
     )
-    container = docker_engine.start(request)
+    container = runs.start(request)
     try:
         reader = threading.Thread(target=_pump, args=(_lines(container.output()), collect), daemon=True)
         reader.start()

@@ -22,6 +22,7 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from runner.adapters.docker import client as docker_client
+    from runner.adapters.docker.executor import DockerExecutor
     from runner.codebuild.debug import open_shell
 
     store = open_store()
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     uuid = build.id.rpartition(":")[2]
     say(f"debugging {build.id} at the start of {phase} (exit the shell to leave)")
     labels = docker_client.labels("debug", build=build.id)
-    return open_shell(runner_home() / "work" / uuid, phase, labels)
+    return open_shell(runner_home() / "work" / uuid, phase, labels, DockerExecutor())
 
 
 def _failed_phase(store: Any, build_id: str) -> str:

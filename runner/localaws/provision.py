@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runner.adapters.docker import networks
-from runner.adapters.docker.runs import Mount
+from runner.adapters.executor import Mount
 from runner.errors import EngineError
 from runner.localaws import hosts, process, seed
 from runner.spec.secrets import load_secrets

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from runner.adapters.docker import engine_api
 from runner.errors import EngineError, RunnerError
@@ -32,6 +32,9 @@ class _DeferredSDK:
 
 if not TYPE_CHECKING:
     docker = _DeferredSDK()
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 MANAGED = "runner.managed"
 KIND = "runner.kind"
@@ -69,12 +72,12 @@ def _short(e: BaseException) -> str:
     return text[:300]
 
 
-def translate(action: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def translate(action: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Turn docker SDK exceptions into one-line EngineErrors naming the action."""
 
-    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def wrap(fn: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(fn)
-        def inner(*args: Any, **kwargs: Any) -> Any:
+        def inner(*args: P.args, **kwargs: P.kwargs) -> R:
             try:
                 return fn(*args, **kwargs)
             except RunnerError:

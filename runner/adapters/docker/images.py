@@ -12,6 +12,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from runner.adapters.docker import engine_api
 from runner.adapters.docker.client import client, labels, translate
+from runner.adapters.executor import first_file
 from runner.errors import EngineError
 
 if TYPE_CHECKING:
@@ -215,21 +216,16 @@ def image_content(ref: str) -> ImageContent | None:
 @translate("read a file from an image")
 def read_image_file(ref: str, path: str) -> bytes | None:
     """A regular file of an image, read from a created (never started) container; None if absent."""
-    import tarfile
-
     api = client().api
     created = api.create_container(image=ref, command=["true"], entrypoint=[], labels=labels("probe"))
     try:
         stream, _stat = api.get_archive(created["Id"], path)
-        archive = io.BytesIO(b"".join(stream))
+        archive = b"".join(stream)
     except docker.errors.NotFound:
         return None
     finally:
         api.remove_container(created["Id"], force=True)
-    with tarfile.open(fileobj=archive) as tar:
-        member = tar.next()
-        content = tar.extractfile(member) if member is not None and member.isfile() else None
-        return content.read() if content is not None else None
+    return first_file([archive])
 
 
 @translate("push image")

@@ -1,6 +1,6 @@
-"""One-shot containers on the Docker engine: start one from a RunRequest, stream its output,
-wait, learn whether it changed files, snapshot it, copy out of it, remove it; and
-`runner debug`'s interactive run through the docker CLI."""
+"""One-shot containers on the Docker engine: start one from a RunRequest (its files placed
+first), stream its output, wait, learn whether it changed files, snapshot it, copy files
+in and out, remove it; and `runner debug`'s interactive run through the docker CLI."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import functools
 import json
 import os
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runner.adapters.docker.client import client, explain, labels, translate
+from runner.adapters.executor import File, Mount, RunOutcome, RunRequest, tar_of
 from runner.errors import EngineError
 
 if TYPE_CHECKING:
@@ -25,46 +25,13 @@ else:
     from runner.adapters.docker.client import docker
 
 
-@dataclass(frozen=True, slots=True)
-class Mount:
-    source: str
-    target: str
-    read_only: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class RunRequest:
-    """What a one-shot container needs: the seam between the build engine and Docker."""
-
-    image: str
-    command: list[str]
-    env: dict[str, str]
-    labels: dict[str, str]
-    workdir: str | None = None
-    mounts: tuple[Mount, ...] = ()
-    user: str | None = None
-    privileged: bool = False
-    network: str | None = None
-    memory: str | None = None
-    name: str | None = None
-    entrypoint: list[str] | None = field(default_factory=lambda: [])
-
-
-@dataclass(frozen=True, slots=True)
-class RunOutcome:
-    exit_code: int
-    oom_killed: bool
-    changed: bool
-    container_id: str
-    error: str = ""
-
-
 class RunningContainer:
     """A started one-shot container: stream its output, wait, then inspect and remove it."""
 
-    def __init__(self, container: Container, mounts: tuple[Mount, ...]) -> None:
+    def __init__(self, container: Container, mounts: tuple[Mount, ...], shares_files: bool = True) -> None:
         self.container = container
         self.mounts = mounts
+        self.shares_files = shares_files
 
     @property
     def id(self) -> str:
@@ -125,8 +92,14 @@ class RunningContainer:
         result = self.container.commit(repository=repository, tag=tag, changes=changes)
         return str(result.id)
 
+    @translate("copy into container")
+    def put_files(self, files: Sequence[File]) -> None:
+        rest = place_on_host(files, self.mounts) if self.shares_files else tuple(files)
+        if rest:
+            self.container.put_archive("/", tar_of(rest))
+
     @translate("copy from container")
-    def archive(self, path: str) -> Iterator[bytes] | None:
+    def get_archive(self, path: str) -> Iterator[bytes] | None:
         """A tar stream of `path` in the container's filesystem; None if there is no such path."""
         try:
             stream, _ = self.container.get_archive(path)
@@ -144,7 +117,9 @@ class RunningContainer:
 
 
 @translate("start container")
-def start(request: RunRequest) -> RunningContainer:
+def start(request: RunRequest, shares_files: bool = True) -> RunningContainer:
+    """Create the container, place the request's files (through a mount when the engine
+    shares our filesystem, else copied in), then start it."""
     if request.privileged and not privileged_allowed(request.image):
         # A nested or rootless engine refuses privileged containers ("unable to apply caps");
         # the Docker socket a privileged build also gets is what its `docker build` needs.
@@ -173,13 +148,37 @@ def start(request: RunRequest) -> RunningContainer:
         tty=False,
     )
     container = client().containers.prepare_model({"Id": created["Id"]})  # no inspect: start needs none
-    running = RunningContainer(container, request.mounts)
+    running = RunningContainer(container, request.mounts, shares_files)
     try:
+        running.put_files(request.files)
         container.start()
     except BaseException:
         running.remove()
         raise
     return running
+
+
+def place_on_host(files: Sequence[File], mounts: tuple[Mount, ...]) -> tuple[File, ...]:
+    """Write each file that lands in a writable mount to its host directory; the rest is returned."""
+    rest = []
+    for each in files:
+        host = _host_path(each.path, mounts)
+        if host is None:
+            rest.append(each)
+            continue
+        host.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(host, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, each.mode)
+        with os.fdopen(fd, "wb") as out:
+            out.write(each.data)
+    return tuple(rest)
+
+
+def _host_path(path: str, mounts: tuple[Mount, ...]) -> Path | None:
+    for mount in sorted(mounts, key=lambda m: len(m.target), reverse=True):
+        target = mount.target.rstrip("/")
+        if path.startswith(target + "/") and not mount.read_only:
+            return Path(mount.source) / path[len(target) + 1 :]
+    return None
 
 
 def filesystem_changed(container: Container, mounts: tuple[Mount, ...]) -> bool:
@@ -257,10 +256,15 @@ def interactive_run(request: RunRequest) -> int:
     """`docker run -it --rm …` through the docker CLI: the SDK has no terminal handling.
 
     Values are passed through the CLI's own environment (`-e NAME`), so they never
-    appear on a command line that `ps` could show.
+    appear on a command line that `ps` could show. The request's files go through its
+    mounts (the CLI starts the container at once).
     """
     import subprocess
     import sys
+
+    unplaced = place_on_host(request.files, request.mounts)
+    if unplaced:
+        raise EngineError(f"an interactive run takes files only in its mounts, not {unplaced[0].path}")
 
     args = ["docker", "run", "--rm", "-i"]
     if sys.stdin.isatty():

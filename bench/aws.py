@@ -42,12 +42,12 @@ phases:
 
 
 def run(session: Session, log: Callable[[str], None]) -> Outcome:
-    from runner.adapters import docker_engine
+    from runner.adapters.docker import networks
     from runner.localaws import process
 
     home = session.home("aws")
     session.on_cleanup(lambda: process.stop(home))
-    gateway = docker_engine.network_gateway("bridge")
+    gateway = networks.network_gateway("bridge")
     assert gateway is not None, "the engine has no bridge network"
     starts = []
     for _ in range(STARTS):

@@ -63,7 +63,7 @@ def _times(action: Callable[[], object], runs: int) -> list[float]:
 def main(argv: list[str]) -> int:
     label = f"runner.bench={uuid.uuid4().hex[:12]}"
     os.environ["RUNNER_LABELS"] = label
-    from runner.adapters import docker_engine
+    from runner.adapters.docker import images
     from runner.codepipeline.service_build import build_service, decide
     from runner.spec import config_loader
     from runner.store import open_store
@@ -90,10 +90,10 @@ def main(argv: list[str]) -> int:
             for what, values in rows:
                 print(f"{what:<28}{statistics.median(values) * 1000:>8.0f}ms{max(values) * 1000:>8.0f}ms")
         finally:
-            for found in docker_engine.list_images([label]):
+            for found in images.list_images([label]):
                 for tag in found.tags:
-                    docker_engine.remove_image(tag)
-                docker_engine.remove_image(found.id)
+                    images.remove_image(tag)
+                images.remove_image(found.id)
     return 0
 
 

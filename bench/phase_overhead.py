@@ -83,15 +83,17 @@ def cli_build(session: Session, work: Path) -> float:
 
 def instrument(timers: Timers) -> None:
     """Timers around each step a phase takes (the names are the breakdown's categories)."""
-    from runner.adapters import docker_engine
+    from runner.adapters.docker import client as docker_client
+    from runner.adapters.docker import images as docker_images
+    from runner.adapters.docker import runs as docker_runs
     from runner.codebuild import build, buildlog, phase_runner, workspace
     from runner.store import db
 
-    api = type(docker_engine.client().api)
-    running = docker_engine.RunningContainer
+    api = type(docker_client.client().api)
+    running = docker_runs.RunningContainer
     timers.wrap(api, "create_container", "create container (API)")
     timers.wrap(api, "start", "start container (API)")
-    timers.wrap(docker_engine, "start", "create/start glue (host config, model)")
+    timers.wrap(docker_runs, "start", "create/start glue (host config, model)")
     timers.wrap_iterator(running, "output", "container runs: output stream until exit")
     timers.wrap(phase_runner, "_handle", "log handling (markers, masking, buffer)")
     timers.wrap(running, "wait", "wait for exit (API)")
@@ -99,7 +101,7 @@ def instrument(timers: Timers) -> None:
     timers.wrap(running, "commit", "commit/snapshot")
     timers.wrap(running, "remove", "remove container")
     timers.wrap(build, "wait_for_removals", "wait for background removals")
-    timers.wrap(docker_engine, "image", "image inspect (provisioning)")
+    timers.wrap(docker_images, "image", "image inspect (provisioning)")
     timers.wrap(workspace, "create", "workspace + source copy")
     timers.wrap(workspace, "copy_source", "workspace + source copy")
     timers.wrap(build, "record_phase_start", "workspace + source copy")

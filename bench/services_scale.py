@@ -176,13 +176,13 @@ def run_services(session: Session, say: Callable[[str], None]) -> Outcome:
 
 def slot_address(session: Session, tiny: Any) -> str:
     """host:port of the tiny environment's live `web` slot, on its compose network."""
-    from runner.adapters import docker_engine
+    from runner.adapters.docker import containers
     from runner.codedeploy import status
 
     env = status(tiny.config, tiny.store, "prod")["environments"][0]
     live = next(s["live_slot"] for s in env["services"] if s["service"] == "web")
     wanted = {"runner.app": tiny.config.app, "runner.service": "web", "runner.slot": live}
-    container = next(c for c in docker_engine.managed_containers(wanted) if c["status"] == "running")
+    container = next(c for c in containers.managed_containers(wanted) if c["status"] == "running")
     inspected = subprocess.run(
         ["docker", "inspect", "-f", "{{json .NetworkSettings.Networks}}", container["id"]],
         capture_output=True, text=True, check=True,

@@ -165,13 +165,13 @@ def listen_overflows(app: str) -> dict[str, int]:
     """The kernel's TcpExt ListenOverflows of each running slot (its own network namespace):
     connections dropped because the service's accept queue was full (the client retries the
     SYN after 1 s)."""
-    from runner.adapters import docker_engine
+    from runner.adapters.docker import containers
 
     found = {}
-    for container in docker_engine.managed_containers({"runner.app": app, "runner.kind": "slot"}):
+    for container in containers.managed_containers({"runner.app": app, "runner.kind": "slot"}):
         if container["status"] != "running":
             continue
-        code, text = docker_engine.exec_in(container["name"], ["cat", "/proc/net/netstat"])
+        code, text = containers.exec_in(container["name"], ["cat", "/proc/net/netstat"])
         rows = [line.split() for line in text.splitlines() if line.startswith("TcpExt:")]
         if code == 0 and len(rows) == 2:
             found[container["name"]] = int(dict(zip(rows[0], rows[1], strict=True)).get("ListenOverflows", 0))

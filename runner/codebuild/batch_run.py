@@ -290,10 +290,10 @@ def _settings(task: Task) -> dict[str, Any]:
 
 
 def _kill_containers(build_id: str) -> None:
-    from runner.adapters import docker_engine
+    from runner.adapters.docker import containers
 
-    for container in docker_engine.managed_containers({"runner.build": build_id}):
-        docker_engine.kill_container(container["id"])
+    for container in containers.managed_containers({"runner.build": build_id}):
+        containers.kill_container(container["id"])
 
 
 # ---------------------------------------------------------------- combined artifacts

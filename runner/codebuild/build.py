@@ -16,8 +16,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runner.adapters import docker_engine
-from runner.adapters.docker_engine import RunRequest
+from runner.adapters.docker import client as docker_client
+from runner.adapters.docker.executor import DockerExecutor
+from runner.adapters.executor import Executor, Mount, RunRequest
 from runner.adapters.git import describe
 from runner.codebuild import batch, build_paths, cache, phases, runtime_install, secondary_sources, workspace
 from runner.codebuild.artifacts import ARTIFACTS_EVENT, upload
@@ -66,11 +67,14 @@ def run_build(
     store: Store,
     show: Callable[[str], None] | None = None,
     stop: StopSignal | None = None,
+    executor: Executor | None = None,
 ) -> BuildResult:
-    """Validate first (nothing recorded on a config error), then record and run the build."""
+    """Validate first (nothing recorded on a config error), then record and run the build
+    (its containers on `executor`, the Docker engine's by default)."""
     spec, secret_values = load_inputs(request)
     masker = Masker([*secret_values.values(), *aws_secret_texts(request)])
-    return _Build(request, spec, secret_values, masker, store, show, stop).run()
+    build = _Build(request, spec, secret_values, masker, store, show, stop, executor or DockerExecutor())
+    return build.run()
 
 
 class _Build:
@@ -85,8 +89,10 @@ class _Build:
         store: Store,
         show: Callable[[str], None] | None,
         stop: StopSignal | None,
+        executor: Executor,
     ) -> None:
         self.request, self.spec, self.secret_values = request, spec, secret_values
+        self.executor = executor
         self.masker, self.store = masker, store
         self.uuid = str(uuid.uuid4())
         self.started = request.submitted or time.time()
@@ -203,7 +209,7 @@ class _Build:
         self._record(name, phases.SUCCEEDED, started, "", "")
 
     def _provision(self) -> None:
-        if docker_engine.image(self.request.image) is None:
+        if not self.executor.has_image(self.request.image):
             raise EngineError(
                 f"build image {self.request.image} not found: run `runner images bootstrap` or pull/build it"
             )
@@ -258,7 +264,8 @@ class _Build:
     def _command_phases(self) -> None:
         setup = self.setup
         deadline = Deadline(time.monotonic() + self.request.timeout_min * 60)
-        self.ahead = Ahead(setup.tmp_host, setup.tmp_container, remove_later)
+        if self.executor.shares_files:  # the gate is a FIFO in the workspace
+            self.ahead = Ahead(self.executor, setup.tmp_host, setup.tmp_container, remove_later)
         current, succeeding, attempt = phases.INSTALL, True, 1
         image, state = setup.image, self.runtime_state
         while current in phases.COMMAND_PHASES:
@@ -354,20 +361,23 @@ class _Build:
         self.secret_sources = SecretSources.of(self.spec, self.secrets_file, secret_names)
         mounts = space.mounts() + (self.aws.mounts if self.aws else ())
         if self.request.privileged:
-            mounts += (docker_engine.Mount("/var/run/docker.sock", "/var/run/docker.sock"),)
+            mounts += (Mount("/var/run/docker.sock", "/var/run/docker.sock"),)
+        labels = docker_client.labels("build", build=self.record.id, project=self.request.project)
         return PhaseSetup(
+            executor=self.executor,
             image=self.request.image,
             env=env,
             mounts=mounts,
             workdir=space.container_src,
             user=None,
             privileged=self.request.privileged,
-            labels=docker_engine.labels("build", build=self.record.id, project=self.request.project),
+            labels=labels,
             shell=self.spec.env.shell,
             tmp_host=space.tmp,
             tmp_container=space.container_tmp,
             nonce=uuid.uuid4().hex[:12],
             snapshot_ref=_snapshot_ref(self.request.project, self.record.number),
+            snapshot_labels=labels | {docker_client.KIND: "snapshot"},
             memory=self.request.memory,
             network=self.request.network,
             exported=self.spec.env.exported_variables,

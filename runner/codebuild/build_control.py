@@ -152,16 +152,16 @@ def service_options(build: BuildRecord) -> ServiceOptions:
 def end_containers(build_id: str, *, remove: bool, say: Callable[[str], None] | None = None) -> int:
     """The one way to end a build's containers (found by label): kill them (a stop: the build's
     own runner notices, records STOPPED and removes them) or remove them (its runner is gone)."""
-    from runner.adapters import docker_engine  # the engine only when there is a build to end
+    from runner.adapters.docker import containers  # the engine only when there is a build to end
 
-    found = docker_engine.managed_containers({"runner.build": build_id})
+    found = containers.managed_containers({"runner.build": build_id})
     for container in found:
         if remove:
-            docker_engine.remove_container(container["id"])
+            containers.remove_container(container["id"])
             if say:
                 say(f"removed orphan container {container['name']} of build {build_id}")
         else:
-            docker_engine.kill_container(container["id"])
+            containers.kill_container(container["id"])
     return len(found)
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from runner.adapters import docker_engine
+from runner.adapters.executor import File, Running, RunRequest, first_file
 from runner.codebuild.artifacts import ArtifactError
 from runner.codebuild.buildspec import Artifacts, ArtifactSpec, Buildspec, ReportSpec
 from runner.codebuild.globs import PathEscape, has_wildcard
@@ -153,7 +153,7 @@ def prepare(spec: Buildspec, space: Workspace, final: Final, say: Callable[[str]
     try:
         if wanted or names:
             container = _run(final, space, _script(final, space, wanted, names))
-            paths = BuildPaths(space, _read_values(space.tmp / OUT_FILE, names))
+            paths = BuildPaths(space, _read_values(container, f"{space.container_tmp}/{OUT_FILE}", names))
         copied = space.tmp / COPIED
         copies = [d for d in _absolute_bases(spec, paths.values.variables) if paths.locate(d)[0] == copied]
         if copies:
@@ -194,17 +194,18 @@ def _script(final: Final, space: Workspace, wanted: list[str], names: dict[str, 
     return "\n".join(lines) + "\n"
 
 
-def _run(final: Final, space: Workspace, script: str) -> docker_engine.RunningContainer:
-    (space.tmp / "paths.sh").write_text(script)
+def _run(final: Final, space: Workspace, script: str) -> Running:
     setup = final.setup
-    container: docker_engine.RunningContainer = docker_engine.start(
-        docker_engine.RunRequest(
+    path = f"{space.container_tmp}/paths.sh"
+    container = setup.executor.start(
+        RunRequest(
             image=final.image,
-            command=[shell_binary(setup.shell), f"{space.container_tmp}/paths.sh"],
+            command=[shell_binary(setup.shell), path],
             env=setup.env,
             labels=setup.labels,
             workdir=setup.workdir,
             mounts=setup.mounts,
+            files=(File(path, script.encode()),),
         )
     )
     try:
@@ -215,22 +216,19 @@ def _run(final: Final, space: Workspace, script: str) -> docker_engine.RunningCo
     return container
 
 
-def _read_values(path: Path, names: dict[str, str]) -> Values:
-    try:
-        parts = path.read_bytes().decode("utf-8", "replace").split("\0")
-    except OSError:
-        parts = []
+def _read_values(container: Running, path: str, names: dict[str, str]) -> Values:
+    stream = container.get_archive(path)
+    data = first_file(stream) if stream is not None else None
+    parts = (data or b"").decode("utf-8", "replace").split("\0")
     found = dict(zip(parts[0:-1:2], parts[1::2], strict=False))
     variables = {k[2:]: v for k, v in found.items() if k.startswith("v:")}
     evaluated = {ident: found.get(f"n:{ident}", text) for ident, text in names.items()}
     return Values(variables, evaluated)
 
 
-def _copy_out(
-    container: docker_engine.RunningContainer, directory: str, space: Workspace, say: Callable[[str], None]
-) -> None:
+def _copy_out(container: Running, directory: str, space: Workspace, say: Callable[[str], None]) -> None:
     """Copy a directory of the build container below the copies' root, at its own path."""
-    stream = container.archive(directory)
+    stream = container.get_archive(directory)
     if stream is None:
         return  # the base-directory does not exist: collect says so in CodeBuild's words
     target = space.tmp / COPIED / directory.lstrip("/")

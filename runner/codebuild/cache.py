@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runner.adapters import docker_engine
+from runner.adapters.executor import RunRequest
 from runner.codebuild.buildspec import CacheSpec
 from runner.codebuild.globs import PathEscape, check_relative, inside, select, walk
 from runner.codebuild.workspace import Workspace
@@ -119,10 +119,10 @@ def restore_absolute_paths(space: Workspace, setup: PhaseSetup) -> str | None:
     if not staged.is_dir():
         return None
     command = ["/bin/sh", "-c", f"cp -a {space.container_tmp}/cache-restore/abs/. /"]
-    container = docker_engine.start(replace(_request(setup), command=command))
+    container = setup.executor.start(replace(_request(setup), command=command))
     try:
         container.wait(timeout_s=600)
-        return str(container.commit(f"{setup.snapshot_ref}-cache", setup.labels, setup.saving.secrets))
+        return container.commit(f"{setup.snapshot_ref}-cache", setup.labels, setup.saving.secrets)
     finally:
         container.remove()
 
@@ -168,7 +168,7 @@ def _add_absolute(
         "-c",
         f"cd / && tar -cf {out} --ignore-failed-read {quoted} 2>/dev/null; exit 0",
     ]
-    container = docker_engine.start(replace(_request(setup), image=image, command=command))
+    container = setup.executor.start(replace(_request(setup), image=image, command=command))
     try:
         container.wait(timeout_s=600)
     finally:
@@ -183,8 +183,8 @@ def _add_absolute(
         host_tar.unlink()
 
 
-def _request(setup: PhaseSetup) -> docker_engine.RunRequest:
-    return docker_engine.RunRequest(
+def _request(setup: PhaseSetup) -> RunRequest:
+    return RunRequest(
         image=setup.image,
         command=[],
         env=setup.env,

@@ -15,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from runner.adapters import docker_engine
+from runner.adapters.executor import Executor, File, Mount, RunRequest
 from runner.codebuild.phase_runner import PhaseSetup
 from runner.codebuild.shell import restore_lines, shell_binary
 from runner.codebuild.workspace import Workspace
@@ -64,27 +64,27 @@ def phase_info(workspace_root: Path, phase: str) -> dict[str, Any]:
     return data
 
 
-def open_shell(workspace_root: Path, phase: str, labels: dict[str, str]) -> int:
+def open_shell(workspace_root: Path, phase: str, labels: dict[str, str], executor: Executor) -> int:
     """Run an interactive shell from the phase's starting snapshot; returns its exit status."""
     info = phase_info(workspace_root, phase)
-    if docker_engine.image(info["image"]) is None:
+    if not executor.has_image(info["image"]):
         raise UsageError(f"the snapshot image of {phase} was removed (runner gc); rebuild to debug")
-    rc_host = workspace_root / "output" / "tmp" / "debug" / f"{phase}.rc.sh"
-    rc_host.write_text("\n".join(restore_lines(info["shell"], info["state_in"], info["workdir"])) + "\n")
     rc = f"/codebuild/output/tmp/debug/{phase}.rc.sh"
+    rc_text = "\n".join(restore_lines(info["shell"], info["state_in"], info["workdir"])) + "\n"
     binary = shell_binary(info["shell"])
     command = [binary, "--rcfile", rc, "-i"] if info["shell"] == "bash" else [binary, "-i"]
     env = dict(info["env"]) | SecretSources.from_json(info.get("secrets") or _NONE).values()
     if info["shell"] != "bash":
         env["ENV"] = rc  # POSIX sh reads $ENV when interactive
-    request = docker_engine.RunRequest(
+    request = RunRequest(
         image=info["image"],
         command=command,
         env=env,
         labels=labels,
         workdir=info["workdir"],
-        mounts=tuple(docker_engine.Mount(**m) for m in info["mounts"]),
+        mounts=tuple(Mount(**m) for m in info["mounts"]),
         user=info["user"],
         privileged=info["privileged"],
+        files=(File(rc, rc_text.encode()),),
     )
-    return docker_engine.interactive_run(request)
+    return executor.interactive(request)

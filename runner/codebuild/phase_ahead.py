@@ -22,8 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.adapters import docker_engine
-from runner.adapters.docker_engine import RunningContainer, RunRequest
+from runner.adapters.executor import Executor, Running, RunRequest
 
 # The shell waits for one line on the gate, then becomes the phase's shell (same PID 1);
 # end of file without a line (the gate closed unused) exits instead.
@@ -56,7 +55,7 @@ class _Prepared:
     request: RunRequest  # what the phase would have started itself
     thread: threading.Thread | None = None
     gate: Gate | None = None
-    container: RunningContainer | None = None
+    container: Running | None = None
 
     def ready(self) -> None:
         if self.thread is not None:
@@ -67,8 +66,10 @@ class Ahead:
     """The prepared containers of one build, by name (`<phase>-<attempt>-<part>`)."""
 
     def __init__(
-        self, tmp_host: Path, tmp_container: str, discard: Callable[[RunningContainer], None]
+        self, executor: Executor, tmp_host: Path, tmp_container: str, discard: Callable[[Running], None]
     ) -> None:
+        assert executor.shares_files, "the gate is a FIFO in a mounted host directory"
+        self.executor = executor
         self.tmp_host, self.tmp_container = tmp_host, tmp_container
         self._discard = discard  # kill and remove in the background
         self._prepared: dict[str, _Prepared] = {}
@@ -87,15 +88,22 @@ class Ahead:
                 )
                 prepared.thread.start()
 
-    def take(self, name: str, request: RunRequest) -> tuple[RunningContainer, Gate] | None:
-        """The prepared container for this request, its gate opened; None: start one as usual."""
+    def take(self, name: str, request: RunRequest) -> tuple[Running, Gate] | None:
+        """The prepared container for this request (its files put in first), its gate
+        opened; None: start one as usual."""
         prepared = self._prepared.pop(name, None)
         if prepared is None:
             return None
         prepared.ready()
-        if prepared.request != request or prepared.container is None or prepared.gate is None:
+        expected = dataclasses.replace(request, files=())  # the phase's script is written now
+        if prepared.request != expected or prepared.container is None or prepared.gate is None:
             self._release(prepared)
             return None
+        try:
+            prepared.container.put_files(request.files)
+        except BaseException:
+            self._release(prepared)
+            raise
         prepared.gate.open()
         return prepared.container, prepared.gate
 
@@ -124,6 +132,6 @@ class Ahead:
         shell, script = request.command
         waiting = dataclasses.replace(request, command=[shell, "-c", _WAIT, shell, gate.container, script])
         try:
-            prepared.container = docker_engine.start(waiting)
+            prepared.container = self.executor.start(waiting)
         except Exception:  # the phase starts its own container and reports any error itself
             pass

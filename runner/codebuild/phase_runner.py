@@ -14,8 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from runner.adapters import docker_engine
-from runner.adapters.docker_engine import Mount, RunRequest
+from runner.adapters.executor import Executor, File, Mount, Running, RunOutcome, RunRequest
 from runner.codebuild.buildlog import BuildLog
 from runner.codebuild.buildspec import Phase
 from runner.codebuild.phase_ahead import Ahead, Gate
@@ -35,8 +34,9 @@ from runner.errors import EngineError
 
 @dataclass(frozen=True, slots=True)
 class PhaseSetup:
-    """Everything a phase needs from its build (plain values; no Docker objects)."""
+    """Everything a phase needs from its build: plain values, and where its containers run."""
 
+    executor: Executor
     image: str
     env: dict[str, str]
     mounts: tuple[Mount, ...]
@@ -49,6 +49,7 @@ class PhaseSetup:
     tmp_container: str
     nonce: str
     snapshot_ref: str  # repository:tag prefix for committed snapshots
+    snapshot_labels: dict[str, str]  # the labels of committed snapshots
     memory: str | None = None
     exported: tuple[str, ...] = ()
     network: str | None = None
@@ -124,8 +125,11 @@ def run_phase(
     texts = {(COMMANDS, i): c for i, c in enumerate(phase.commands)}
     texts |= {(FINALLY, i): c for i, c in enumerate(phase.finally_commands)}
     base = f"{phase.name}-{attempt}"
-    for (section, index), text in texts.items():
-        _write_command(setup, f"{base}-{section}{index}.sh", text)
+    commands = tuple(
+        each
+        for (section, index), text in texts.items()
+        for each in _command_files(setup, f"{base}-{section}{index}.sh", text)
+    )
     items = [
         Item(i.section, i.index, f"{setup.tmp_container}/cmd/{base}-{i.section}{i.index}.sh") for i in items
     ]
@@ -146,13 +150,12 @@ def run_phase(
             setup.exported,
             setup.saving,
         )
-        script_host = setup.tmp_host / f"{base}-{part}.sh"
-        script_host.write_text(script)
+        script_file = File(f"{setup.tmp_container}/{base}-{part}.sh", script.encode())
         try:
             run, outcome, snapshot = _run_container(
                 setup,
                 image,
-                f"{setup.tmp_container}/{base}-{part}.sh",
+                (script_file, *commands),
                 f"{base}-{part}",
                 texts,
                 log,
@@ -191,15 +194,14 @@ def run_phase(
     )
 
 
-def _write_command(setup: PhaseSetup, name: str, text: str) -> None:
-    folder = setup.tmp_host / "cmd"
-    folder.mkdir(exist_ok=True)
-    if setup.shell_per_command:
-        # Version 0.1: the phase's shell starts a new shell instance for the command, so
-        # no cd, variable or `exit` reaches the next command (AWS build-spec-ref, versions).
-        (folder / f"own-{name}").write_text(text + "\n")
-        text = f"{shell_binary(setup.shell)} {setup.tmp_container}/cmd/own-{name}"
-    (folder / name).write_text(text + "\n")
+def _command_files(setup: PhaseSetup, name: str, text: str) -> tuple[File, ...]:
+    folder = f"{setup.tmp_container}/cmd"
+    if not setup.shell_per_command:
+        return (File(f"{folder}/{name}", (text + "\n").encode()),)
+    # Version 0.1: the phase's shell starts a new shell instance for the command, so
+    # no cd, variable or `exit` reaches the next command (AWS build-spec-ref, versions).
+    own = File(f"{folder}/own-{name}", (text + "\n").encode())
+    return own, File(f"{folder}/{name}", f"{shell_binary(setup.shell)} {own.path}\n".encode())
 
 
 def _no_such_user(
@@ -244,21 +246,23 @@ def _progress(
 def _run_container(
     setup: PhaseSetup,
     image: str,
-    script: str,
+    files: tuple[File, ...],
     name: str,
     texts: dict[tuple[str, int], str],
     log: BuildLog,
     deadline: Deadline,
     stop_requested: StopSignal,
     prepare: tuple[Ahead | None, Sequence[tuple[str, RunRequest]]] = (None, ()),
-) -> tuple[_Run, docker_engine.RunOutcome, str | None]:
-    """One container: stream and parse its output, then snapshot it if it changed files."""
+) -> tuple[_Run, RunOutcome, str | None]:
+    """One container (its script is `files[0]`): stream and parse its output, then
+    snapshot it if it changed files."""
     ahead, upcoming = prepare
-    request = container_request(setup, image, script)
+    request = replace(container_request(setup, image, files[0].path), files=files)
     taken = ahead.take(name, request) if ahead is not None else None
     gate: Gate | None = None
+    container: Running
     if taken is None:
-        container = docker_engine.start(request)
+        container = setup.executor.start(request)
     else:
         container, gate = taken
     if ahead is not None:
@@ -321,7 +325,7 @@ def first_container(phase: Phase, setup: PhaseSetup) -> tuple[str, RunRequest]:
     return name, container_request(setup, setup.image, f"{setup.tmp_container}/{name}.sh")
 
 
-def _expire(deadline: Deadline, container: docker_engine.RunningContainer) -> None:
+def _expire(deadline: Deadline, container: Running) -> None:
     deadline.expired = True
     container.kill()
 
@@ -346,14 +350,14 @@ def _handle(piece: str | Marker, run: _Run, texts: dict[tuple[str, int], str], l
 _removals: list[threading.Thread] = []
 
 
-def remove_later(container: docker_engine.RunningContainer) -> None:
+def remove_later(container: Running) -> None:
     """Removing a container costs tens of ms: overlap it with the next phase's start."""
     thread = threading.Thread(target=_quiet_remove, args=(container,), daemon=True)
     thread.start()
     _removals.append(thread)
 
 
-def _quiet_remove(container: docker_engine.RunningContainer) -> None:
+def _quiet_remove(container: Running) -> None:
     try:
         container.remove()
     except EngineError:
@@ -365,15 +369,14 @@ def wait_for_removals() -> None:
         _removals.pop().join(timeout=30)
 
 
-def _commit(container: docker_engine.RunningContainer, setup: PhaseSetup, suffix: str) -> str:
+def _commit(container: Running, setup: PhaseSetup, suffix: str) -> str:
     """The phase changed files outside the workspace: keep them for the next phase."""
     ref = f"{setup.snapshot_ref}-{suffix}".lower()
-    labels = setup.labels | {docker_engine.KIND: "snapshot"}
-    return str(container.commit(ref, labels, blank_env=setup.saving.secrets))
+    return container.commit(ref, setup.snapshot_labels, blank_env=setup.saving.secrets)
 
 
 def _abnormal(
-    outcome: docker_engine.RunOutcome,
+    outcome: RunOutcome,
     deadline: Deadline,
     stop_requested: StopSignal,
     started: float,
@@ -381,52 +384,23 @@ def _abnormal(
     state_out: str,
     snapshots: list[str],
 ) -> PhaseOutcome:
-    ended = time.time()
+    """The container ended without its shell's exit marker: why, in CodeBuild's words."""
     if deadline.expired:
-        return PhaseOutcome(
-            TIMED_OUT,
-            started,
-            ended,
-            image,
-            state_out,
-            "BUILD_TIMED_OUT",
-            "Build timed out",
-            outcome.exit_code,
-            tuple(snapshots),
+        status, code, message = TIMED_OUT, "BUILD_TIMED_OUT", "Build timed out"
+    elif stop_requested.requested():
+        status, code, message = STOPPED, "BUILD_STOPPED", "Build was stopped"
+    elif outcome.oom_killed:
+        status, code = FAULT, "OUT_OF_MEMORY"
+        message = (
+            "the build container ran out of memory (OOM-killed): raise the memory limit or use less memory"
         )
-    if stop_requested.requested():
-        return PhaseOutcome(
-            STOPPED,
-            started,
-            ended,
-            image,
-            state_out,
-            "BUILD_STOPPED",
-            "Build was stopped",
-            outcome.exit_code,
-            tuple(snapshots),
+    else:
+        status, code = FAULT, "CONTAINER_ERROR"
+        message = (
+            f"the build container ended unexpectedly (exit {outcome.exit_code}"
+            f"{': ' + outcome.error if outcome.error else ''})"
         )
-    if outcome.oom_killed:
-        return PhaseOutcome(
-            FAULT,
-            started,
-            ended,
-            image,
-            state_out,
-            "OUT_OF_MEMORY",
-            "the build container ran out of memory (OOM-killed): raise the memory limit or use less memory",
-            outcome.exit_code,
-            tuple(snapshots),
-        )
+    ended = time.time()
     return PhaseOutcome(
-        FAULT,
-        started,
-        ended,
-        image,
-        state_out,
-        "CONTAINER_ERROR",
-        f"the build container ended unexpectedly (exit {outcome.exit_code}"
-        f"{': ' + outcome.error if outcome.error else ''})",
-        outcome.exit_code,
-        tuple(snapshots),
+        status, started, ended, image, state_out, code, message, outcome.exit_code, tuple(snapshots)
     )

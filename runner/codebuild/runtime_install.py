@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from runner.adapters import docker_engine
 from runner.codebuild import runtimes
 from runner.codebuild.buildlog import BuildLog
 from runner.codebuild.buildspec import Buildspec, Phase
@@ -46,7 +45,7 @@ def install(
     log.container("Processing environment variables")
     if not requested:
         return Installed(setup.image, None)
-    data = docker_engine.read_image_file(setup.image, runtimes.RUNTIMES_FILE)
+    data = setup.executor.read_image_file(setup.image, runtimes.RUNTIMES_FILE)
     if data is None:
         log.container(runtimes.SKIP_WARNING)
         return Installed(setup.image, None)

@@ -17,7 +17,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.adapters.docker_engine import Mount
+from runner.adapters.executor import Mount
 from runner.codebuild.secondary_sources import SECONDARY_DIR, SecondarySource
 
 CONTAINER_OUTPUT = "/codebuild/output"

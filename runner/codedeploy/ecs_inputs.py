@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.adapters import docker_engine
+from runner.adapters.docker import images as docker_images
 from runner.codedeploy import appspec
 from runner.codedeploy.ecs_compose import SlotTask
 from runner.codedeploy.ecs_files import load_json_text
@@ -44,7 +44,7 @@ class EcsInputs:
 
 def artifact_dir(home: Path, image: ImageRef) -> Path | None:
     """The primary artifact of the build that made the image (None once `runner gc` removed it)."""
-    info = docker_engine.image(image.id)
+    info = docker_images.image(image.id)
     build = info.labels.get("runner.build", "") if info else ""
     directory = home / "artifacts" / build.partition(":")[2] / "artifacts" if build else None
     return directory if directory is not None and directory.is_dir() else None
@@ -193,7 +193,7 @@ def _image_ids(
         if image in known:
             ids[container.name] = known[image]
             continue
-        info = docker_engine.image(image)
+        info = docker_images.image(image)
         if info is None:
             raise ConfigError(
                 container.image_at,

@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from runner.adapters import docker_engine
+from runner.adapters.docker import containers
 from runner.codedeploy import ecs_secrets
 from runner.codedeploy.ecs_compose import SlotTask, container_service, members, secret_variable, slot_name
 from runner.codedeploy.ecs_files import load_json_text
@@ -108,7 +108,7 @@ def readiness(container_of: Callable[[str], str], service: str, slot: str, task:
     waiting = []
     for container in task.task.containers:
         name = container_of(container_service(service, slot, task, container.name))
-        state = docker_engine.container_state(name)
+        state = containers.container_state(name)
         if state is not None and state.status in ("exited", "dead"):
             if container.essential:
                 return "", f"essential container {container.name} exited with code {state.exit_code}"

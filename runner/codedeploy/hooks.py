@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runner.adapters import docker_engine
+from runner.adapters.docker.executor import DockerExecutor
+from runner.adapters.executor import Executor, Mount, RunRequest
 from runner.errors import UsageError
 from runner.spec.config import Service
 
@@ -50,6 +51,7 @@ class HookRun:
     host_env: Mapping[str, str]  # the same, with host URLs for `on: host`
     timeout_s: float
     labels: Mapping[str, str] = field(default_factory=dict)
+    executor: Executor = field(default_factory=DockerExecutor)  # where `on: container` hooks run
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,16 +125,16 @@ def run(
 def _run_container(
     plan: HookPlan, how: HookRun, should_stop: Callable[[], bool], collect: Callable[[str], None]
 ) -> tuple[int | None, str]:
-    request = docker_engine.RunRequest(
+    request = RunRequest(
         image=how.build_image,
         command=list(plan.argv),
         env=dict(how.env),
         labels=dict(how.labels),
         workdir=MOUNT,
-        mounts=(docker_engine.Mount(str(how.service_dir), MOUNT, read_only=True),),
+        mounts=(Mount(str(how.service_dir), MOUNT, read_only=True),),
         network=how.network,
     )
-    container = docker_engine.start(request)
+    container = how.executor.start(request)
     try:
         reader = threading.Thread(target=_pump, args=(_lines(container.output()), collect), daemon=True)
         reader.start()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from runner.adapters import docker_engine
+from runner.adapters.docker import images
 from runner.errors import RunnerError
 from runner.images import registry
 from runner.spec.image_ref import ImageRef, check_immutable
@@ -20,13 +20,13 @@ def verify(image: ImageRef, registry_host: str | None = None) -> ImageRef:
     registry digest when pipeline.yml names a registry the image was pushed to."""
     if image.tag:
         check_immutable(image.tag)
-    found = docker_engine.image(image.id or image.tag)
+    found = images.image(image.id or image.tag)
     if found is None:
         raise RunnerError(f"image {image.tag or image.id} not found in the local engine")
     if image.id and found.id != image.id:
         raise RunnerError(f"image {image.tag}: expected id {image.id}, found {found.id}")
     if image.tag and not image.tag.startswith("sha256:"):
-        by_tag = docker_engine.image(image.tag)
+        by_tag = images.image(image.tag)
         if by_tag is not None and by_tag.id != found.id:
             raise RunnerError(
                 f"tag {image.tag} now names {by_tag.id[:19]}, not {found.id[:19]}: tags are immutable here; "
@@ -44,7 +44,7 @@ def commit_of(image_id: str) -> str:
 
 def origin(image_id: str) -> tuple[str, float | None]:
     """The commit an image was built from and that commit's time, as its labels say (runner.images)."""
-    info = docker_engine.image(image_id)
+    info = images.image(image_id)
     labels = info.labels if info else {}
     made = labels.get("runner.commit-time", "")
     return labels.get("runner.commit", ""), float(made) if made.isdigit() else None

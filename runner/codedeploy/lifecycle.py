@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runner.adapters import docker_engine
+from runner.adapters.docker import client as docker_client
 from runner.codedeploy import ecs_slots, hooks, router, stack, strategies
 from runner.codedeploy.alarms import Breach
 from runner.codedeploy.appspec import LIFECYCLE
@@ -313,7 +313,7 @@ def _hook_env(run: Run, event: str) -> hooks.HookRun:
         env=values,
         host_env=host_values,
         timeout_s=request.config.hook_timeout_s,
-        labels=docker_engine.labels("hook", deployment=run.id),
+        labels=docker_client.labels("hook", deployment=run.id),
     )
 
 

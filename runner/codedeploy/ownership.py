@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner.adapters import docker_engine
+from runner.adapters.docker import client as docker_client
+from runner.adapters.docker import containers as docker_containers
 from runner.codedeploy.environment import ROUTER
 from runner.errors import UsageError
 from runner.spec.config import Environment, PipelineConfig
@@ -87,14 +88,14 @@ def check(
     owner instead. One list call of the engine (two when our router is not running)."""
     mine = this_project(config, store)
     project = f"{config.app}-{env.name}"
-    containers = docker_engine.container_summaries([f"{COMPOSE_PROJECT}={project}"])
+    containers = docker_containers.container_summaries([f"{COMPOSE_PROJECT}={project}"])
     owner = recorded(c.labels for c in containers)
     if owner is not None and owner.home != mine.home:
         if force:
             return owner
         where = f"{env.name}: compose project {project} belongs to the project in {owner.project}"
         raise EnvironmentOwned(where, _how_to_proceed(config, env, owner), owner)
-    router_up = any(c.running and c.labels.get(docker_engine.KIND) == ROUTER for c in containers)
+    router_up = any(c.running and c.labels.get(docker_client.KIND) == ROUTER for c in containers)
     if ports and not router_up:
         _check_ports(config, env, project, mine)
     return None
@@ -116,7 +117,7 @@ def _how_to_proceed(config: PipelineConfig, env: Environment, owner: Owner) -> s
 def _check_ports(config: PipelineConfig, env: Environment, project: str, mine: Owner) -> None:
     """A router of another compose project publishing our ports: say whose, not a compose error."""
     wanted = {env.port, env.test_port}
-    routers = docker_engine.container_summaries([f"{docker_engine.KIND}={ROUTER}"], include_stopped=False)
+    routers = docker_containers.container_summaries([f"{docker_client.KIND}={ROUTER}"], include_stopped=False)
     for router in routers:
         holder = router.labels.get(COMPOSE_PROJECT, router.name)
         if holder == project:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from runner.adapters.docker_engine import container_running
+from runner.adapters.docker.containers import container_running
 from runner.codedeploy import locks, ownership, router, stack
 from runner.codedeploy.control import TrafficControl
 from runner.codedeploy.deployment import finish_termination, prepare

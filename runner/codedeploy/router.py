@@ -28,7 +28,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.adapters import docker_engine
+from runner.adapters.docker import client as docker_client
+from runner.adapters.docker import containers, runs
 from runner.codedeploy.environment import CONFIG_DIR, LOG_DIR, ROUTER, SLOTS, Layout
 from runner.errors import RunnerError
 from runner.spec.config import Environment, Service
@@ -344,7 +345,7 @@ def apply_config(layout: Layout, text: str, image: str, running: bool) -> Config
     write_atomic(candidate, text)
     container = layout.container(ROUTER)
     if running:
-        code, output = docker_engine.exec_in(
+        code, output = containers.exec_in(
             container, ["nginx", "-t", "-q", "-c", f"{CONFIG_DIR}/nginx.conf.new"]
         )
     else:
@@ -355,7 +356,7 @@ def apply_config(layout: Layout, text: str, image: str, running: bool) -> Config
     if not running:
         return ConfigChange(True, False)
     started = time.monotonic()
-    code, output = docker_engine.exec_in(
+    code, output = containers.exec_in(
         container, ["nginx", "-c", f"{CONFIG_DIR}/nginx.conf", "-s", "reload"]
     )
     if code != 0:
@@ -365,11 +366,11 @@ def apply_config(layout: Layout, text: str, image: str, running: bool) -> Config
 
 def _check_offline(layout: Layout, image: str) -> tuple[int, str]:
     """`nginx -t` in a one-shot container of the router image (the router is not running yet)."""
-    code, output = docker_engine.run_once(
+    code, output = runs.run_once(
         image,
         ["nginx", "-t", "-q", "-c", f"{CONFIG_DIR}/nginx.conf.new"],
         mounts=((str(layout.router_dir), CONFIG_DIR, True), (str(layout.log_dir), LOG_DIR, False)),
-        labels=docker_engine.labels("router-check"),
+        labels=docker_client.labels("router-check"),
     )
     return int(code), str(output)
 

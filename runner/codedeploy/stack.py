@@ -11,7 +11,10 @@ from typing import Any
 
 import yaml
 
-from runner.adapters import compose, docker_engine
+from runner.adapters import compose
+from runner.adapters.docker import client as docker_client
+from runner.adapters.docker import containers, networks
+from runner.adapters.docker import images as docker_images
 from runner.codedeploy import ecs_slots, images, ownership, router
 from runner.codedeploy.control import TrafficControl
 from runner.codedeploy.ecs_compose import SlotTask, target_member
@@ -91,11 +94,11 @@ def layout_for(
     ours = record is not None and record.project == project
     subnet = record.subnet if record is not None and ours else ""
     if not ours or check or avoid:
-        existing = None if avoid else docker_engine.network_subnet(network)
+        existing = None if avoid else networks.network_subnet(network)
         if existing:
             subnet = existing
         else:
-            taken = [*docker_engine.network_subnets(exclude=network), *avoid]
+            taken = [*networks.network_subnets(exclude=network), *avoid]
             if not subnet or avoid or _overlaps(subnet, taken):
                 subnet = choose_subnet(project, taken)
     addresses = allocate(
@@ -171,7 +174,7 @@ def write_compose(
         env,
         layout,
         slot_specs(config, states, layout.directory),
-        docker_engine.labels("environment"),
+        docker_client.labels("environment"),
         user_services,
         ownership.this_project(config, store).labels(),
     )
@@ -206,7 +209,7 @@ def ensure_up_locked(
     avoid: tuple[str, ...] = (),
 ) -> UpResult:
     """Bring the environment to what the store says (router, live slots, backing services)."""
-    router_up = docker_engine.container_running(f"{config.app}-{env.name}-{ROUTER}")
+    router_up = containers.container_running(f"{config.app}-{env.name}-{ROUTER}")
     layout = layout_for(config, store, env, check=not router_up, avoid=avoid)
     router.prepare_dirs(layout)
     if layout.access_log.exists() and layout.access_log.stat().st_size > MAX_ACCESS_LOG:
@@ -276,7 +279,7 @@ def _start(
     stale: bool,
 ) -> list[str]:
     running = {
-        name for name, state in docker_engine.project_containers(layout.project).items() if state.running
+        name for name, state in containers.project_containers(layout.project).items() if state.running
     }
     missing = [name for name in [ROUTER, *wanted, *backing] if name not in running]
     if not missing and not changed and not stale:
@@ -296,7 +299,7 @@ def _usable_states(config: PipelineConfig, store: Store, env: Environment, say: 
             continue
         for slot in ("blue", "green"):
             image = state.image(slot)
-            if image and docker_engine.image(image.id) is None:
+            if image and docker_images.image(image.id) is None:
                 say(f"{env.name}: {name} {slot} image {image.tag} is gone from the engine; slot forgotten")
                 state = put_env_state(store, state.with_image(slot, None))
         states[name] = state
@@ -329,7 +332,7 @@ def remove_slot(
 ) -> None:
     name = slot_service(service.name, slot)
     names = ecs_slots.slot_members(layout.directory, service.name, slot) if service.ecs else [name]
-    if docker_engine.container_state(layout.container(name)) is not None:
+    if containers.container_state(layout.container(name)) is not None:
         compose.remove(project_of(config, env, layout), names)
     ecs_slots.forget(layout.directory, service.name, slot)
 
@@ -353,7 +356,7 @@ def wait_healthy(
             return time.monotonic() - started
         last = f"{status} {body.strip()[:120]}" if status else body.strip()[:160]
         last += f"; waiting for health checks: {waiting}" if waiting else ""
-        state = docker_engine.container_state(container)
+        state = containers.container_state(container)
         if state is None or state.status in ("exited", "dead"):
             code = f" with code {state.exit_code}" if state else ""
             raise Unhealthy(_unhealthy(container, f"exited{code} before answering GET {service.health}", say))
@@ -367,7 +370,7 @@ def _task_readiness(layout: Layout, service: Service, slot: str, task: SlotTask 
 
 
 def _unhealthy(container: str, why: str, say: Say) -> str:
-    logs = docker_engine.container_logs(container, tail=LOG_TAIL).rstrip()
+    logs = containers.container_logs(container, tail=LOG_TAIL).rstrip()
     say(f"  target {container} failed to become healthy: {why}")
     say(f"  last {LOG_TAIL} log lines of {container}:" if logs else f"  {container} wrote no log lines")
     for line in logs.splitlines():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runner.adapters import docker_engine
+from runner.adapters.docker import containers as docker_containers
 from runner.adapters.processes import still_running
 from runner.codedeploy import locks, ownership, router
 from runner.codedeploy.environment import ROUTER, SLOTS, slot_service
@@ -32,7 +32,7 @@ def status(config: PipelineConfig, store: Store, environment: str | None = None)
 
 def environment_status(config: PipelineConfig, store: Store, env: Environment) -> dict[str, Any]:
     project = f"{config.app}-{env.name}"
-    containers = docker_engine.project_containers(project)
+    containers = docker_containers.project_containers(project)
     mine = ownership.this_project(config, store)
     owner = ownership.recorded(c.labels for c in containers.values())
     if owner is not None and owner.home != mine.home:
@@ -68,7 +68,7 @@ def _service_status(
     env: Environment,
     service: Service,
     state: EnvState | None,
-    containers: dict[str, docker_engine.ContainerState],
+    containers: dict[str, docker_containers.ContainerState],
     router_up: bool,
 ) -> dict[str, Any]:
     state = state or EnvState(env.name, service.name)

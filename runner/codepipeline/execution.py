@@ -314,7 +314,7 @@ def _deploy(ctx: Context, stage: Stage) -> None:
 
 
 def _test(ctx: Context, stage: Stage) -> None:
-    from runner.adapters import docker_engine
+    from runner.adapters.docker import networks
     from runner.codebuild.build import run_build
     from runner.codebuild.build_control import make_request
 
@@ -327,7 +327,7 @@ def _test(ctx: Context, stage: Stage) -> None:
         image=test.image or ctx.config.build_image,
         project=f"{ctx.config.app}-test",
         overrides={"RUNNER_STAGING_URL": "http://router:80"},
-        network=docker_engine.compose_network(f"{ctx.config.app}-{stage.environment}"),
+        network=networks.compose_network(f"{ctx.config.app}-{stage.environment}"),
         initiator=f"codepipeline/{ctx.config.app}",
         resolved_source_version=ctx.commit,
         region=ctx.config.region,

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runner.adapters import docker_engine
 from runner.adapters import git as source
+from runner.adapters.docker import images as docker_images
 from runner.codebuild.phases import FAILED, STOPPED, SUCCEEDED
 from runner.errors import EngineError, RunnerError, UsageError
 from runner.images import inputs
@@ -96,7 +96,7 @@ class _Engine:
     def image_id(self, ref: str) -> str | None:
         if ref not in self.ids:
             try:
-                info = docker_engine.image(ref)
+                info = docker_images.image(ref)
             except EngineError:  # not a valid reference: the build will say why
                 info = None
             self.ids[ref] = info.id if info else None
@@ -142,7 +142,7 @@ def _decision(
     digest = current.digest
     candidates = [r for r in [records.get_tag(store, tag)] if r and r.input_digest == digest]
     candidates += records.by_digest(store, name, digest)
-    present = next((r for r in candidates if docker_engine.image(r.image_id) is not None), None)
+    present = next((r for r in candidates if docker_images.image(r.image_id) is not None), None)
     if no_cache:
         reason = f"{name}: --no-cache: rebuilding {tag} (digest {digest[:4]}…)"
         return Decision(name, sha, dirty, tag, current, None, reason)
@@ -322,7 +322,7 @@ def _image(
     handoff = image_ref.find_handoff(_handoff_dirs(primary, Path(result.workspace), svc), svc.name)
     if handoff is not None:
         path, uri = handoff
-        found = docker_engine.image(uri)
+        found = docker_images.image(uri)
         if found is None:
             raise RunnerError(f"{path.name} names {uri}, which the Docker engine does not have")
         say(f"{svc.name}: {path.name} hands off {uri} ({found.id[:19]})")
@@ -336,10 +336,10 @@ def _image(
     try:
         held = images.claim(store, record)
     except images.ImmutableTagError:
-        docker_engine.remove_image(new_id)
+        docker_images.remove_image(new_id)
         raise
     if held.kept:
-        docker_engine.remove_image(new_id)
+        docker_images.remove_image(new_id)
         say(f"{svc.name}: {held.note}")
         return _published(config, ImageResult(ImageRef(decision.tag, held.id), True, held.note), say)
     say(f"{svc.name}: built {decision.tag} ({new_id[:19]})")

@@ -21,7 +21,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from runner.adapters import docker_engine
+    from runner.adapters.docker import client as docker_client
+    from runner.adapters.docker.executor import DockerExecutor
     from runner.codebuild.debug import open_shell
 
     store = open_store()
@@ -33,8 +34,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--phase must be one of {', '.join(p.lower() for p in COMMAND_PHASES)}")
     uuid = build.id.rpartition(":")[2]
     say(f"debugging {build.id} at the start of {phase} (exit the shell to leave)")
-    labels = docker_engine.labels("debug", build=build.id)
-    return open_shell(runner_home() / "work" / uuid, phase, labels)
+    labels = docker_client.labels("debug", build=build.id)
+    return open_shell(runner_home() / "work" / uuid, phase, labels, DockerExecutor())
 
 
 def _failed_phase(store: Any, build_id: str) -> str:

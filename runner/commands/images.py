@@ -52,7 +52,8 @@ def _state(state: ImageState) -> dict[str, Any]:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from runner.adapters import docker_engine
+    from runner.adapters.docker import client as docker_client
+    from runner.adapters.docker import images as docker_images
     from runner.images import tags as images
     from runner.store import images as records
     from runner.store import open_store
@@ -60,7 +61,7 @@ def run_list(args: argparse.Namespace) -> int:
     store = open_store()
     rows = records.list_images(store, args.service)
     where = records.placements_by_image(store)
-    engine = docker_engine.list_images([f"{docker_engine.KIND}={images.KIND}"]) if rows else []
+    engine = docker_images.list_images([f"{docker_client.KIND}={images.KIND}"]) if rows else []
     present = {i.id for i in engine}
     listed = [_listed(r, where.get(r.image_id, []), r.image_id in present) for r in rows]
     if args.json:

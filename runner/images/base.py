@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.adapters import docker_engine
+from runner.adapters.docker import client as docker_client
+from runner.adapters.docker import images as docker_images
 from runner.errors import EngineError, RunnerError, UsageError
 
 SUITE = "bookworm"
@@ -153,7 +154,7 @@ def status() -> list[ImageState]:
     digests = recipe_digests()
     states = []
     for recipe in RECIPES:
-        info = docker_engine.image(recipe.ref)
+        info = docker_images.image(recipe.ref)
         current = info is not None and info.labels.get(RECIPE_LABEL) == digests[recipe.ref]
         states.append(ImageState(recipe.ref, digests[recipe.ref], info.id if info else None, current))
     return states
@@ -164,7 +165,7 @@ def bootstrap(force: bool = False, say: Callable[[str], None] = print) -> list[I
     digests = recipe_digests()
     rebuilt: set[str] = set()
     for recipe in RECIPES:
-        info = docker_engine.image(recipe.ref)
+        info = docker_images.image(recipe.ref)
         parent_rebuilt = recipe.parent in rebuilt
         if not force and not parent_rebuilt and info and info.labels.get(RECIPE_LABEL) == digests[recipe.ref]:
             continue
@@ -177,8 +178,8 @@ def bootstrap(force: bool = False, say: Callable[[str], None] = print) -> list[I
 
 
 def _build(recipe: Recipe, digest: str, say: Callable[[str], None]) -> None:
-    # Fixed labels (not docker_engine.labels): base images outlive any test session.
-    image_labels = {docker_engine.MANAGED: "1", docker_engine.KIND: "base-image", RECIPE_LABEL: digest}
+    # Fixed labels (not docker_client.labels): base images outlive any test session.
+    image_labels = {docker_client.MANAGED: "1", docker_client.KIND: "base-image", RECIPE_LABEL: digest}
     parent = recipe.parent
     if parent is None:
         parent = _import_debootstrap_root(say)
@@ -194,13 +195,13 @@ def _build(recipe: Recipe, digest: str, say: Callable[[str], None]) -> None:
         for name, text in recipe.files:
             (Path(context) / name).write_text(text)
         try:
-            docker_engine.build_image(
+            docker_images.build_image(
                 Path(context), recipe.ref, image_labels, dockerfile_text=dockerfile, on_line=show
             )
         except EngineError as e:
             raise EngineError(f"{e} (last output: {' | '.join(_clip(line) for line in recent)})") from e
     if recipe.parent is None:
-        docker_engine.remove_image(parent)
+        docker_images.remove_image(parent)
 
 
 def _clip(line: str, width: int = 120) -> str:
@@ -228,7 +229,7 @@ def _import_debootstrap_root(say: Callable[[str], None]) -> str:
         tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
         assert tar.stdout is not None
         try:
-            docker_engine.import_tar(
+            docker_images.import_tar(
                 tar.stdout,
                 ref,
                 changes=[

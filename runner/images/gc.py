@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner.adapters import docker_engine
+from runner.adapters.docker import client as docker_client
+from runner.adapters.docker import images as docker_images
 from runner.images import tags as images
 from runner.store import Store
 from runner.store import images as records
@@ -112,7 +113,7 @@ def _service_images(store: Store, protected: Mapping[str, str], keep: int) -> tu
     keep_items = [Item(images.KIND, _tags_of(all_records, i), i, why) for i, why in kept_ids.items()]
     known = {r.image_id for r in all_records}
     mine = f"runner.store={images.store_key(store)}"
-    for info in docker_engine.list_images([f"{docker_engine.KIND}={images.KIND}", mine]):
+    for info in docker_images.list_images([f"{docker_client.KIND}={images.KIND}", mine]):
         if info.id not in known and info.id not in protected:  # built, then refused or interrupted
             remove.append(Item(images.KIND, ", ".join(info.tags) or "(untagged)", info.id, "orphan"))
     return remove, keep_items
@@ -125,7 +126,7 @@ def _tags_of(all_records: list[ImageRecord], image_id: str) -> str:
 def _snapshots(builds: Mapping[str, BuildOutline], keep_builds: set[str]) -> list[Item]:
     found: list[tuple[str, Item]] = []
     for kind in ("snapshot", "build"):
-        for info in docker_engine.list_images([f"{docker_engine.KIND}={kind}"]):
+        for info in docker_images.list_images([f"{docker_client.KIND}={kind}"]):
             build_id = info.labels.get("runner.build", "")
             if build_id in builds and build_id not in keep_builds:
                 found.append((info.created, Item("snapshot", ", ".join(info.tags) or info.id[:19], info.id)))
@@ -195,21 +196,21 @@ def _remove(item: Item, store: Store) -> bool:
         return not Path(item.name).exists()
     if item.kind == images.KIND:
         return _remove_image(item.id, store)
-    return bool(docker_engine.remove_image(item.id))
+    return bool(docker_images.remove_image(item.id))
 
 
 def _remove_image(image_id: str, store: Store) -> bool:
-    info = docker_engine.image(image_id)
+    info = docker_images.image(image_id)
     if info is not None:
         written = {r.tag for r in records.tags_of_image(store, image_id)}
         # Our tags, also as pushed to a registry (host:port/api:0123456789ab).
         ours = [t for t in info.tags if t.rsplit("/", 1)[-1] in written]
         foreign = [t for t in info.tags if t not in ours]
         for tag in ours:
-            if not docker_engine.remove_image(tag):
+            if not docker_images.remove_image(tag):
                 return False
-        left = not foreign and docker_engine.image(image_id) is not None
-        if left and not docker_engine.remove_image(image_id):
+        left = not foreign and docker_images.image(image_id) is not None
+        if left and not docker_images.remove_image(image_id):
             return False
     records.delete_tags(store, [r.tag for r in records.tags_of_image(store, image_id)])
     store.event("image.removed", image_id, by="gc")

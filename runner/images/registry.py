@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 
-from runner.adapters import docker_engine
+from runner.adapters.docker import images
 from runner.errors import RunnerError
 from runner.images.tags import ImmutableTagError
 
@@ -73,8 +73,8 @@ def publish(registry: str, tag: str, image_id: str, say: Callable[[str], None]) 
             f"{held[:19]}, not {image_id[:19]}; tags are immutable"
         )
     remote = remote_tag(registry, tag)
-    docker_engine.tag_image(image_id, remote)  # kept: the engine then knows the repo digest too
-    digest = docker_engine.push_image(remote, say)
+    images.tag_image(image_id, remote)  # kept: the engine then knows the repo digest too
+    digest = images.push_image(remote, say)
     reference = f"{remote.rpartition(':')[0]}@{digest}"
     say(f"pushed {remote} ({reference})")
     return reference
@@ -84,6 +84,6 @@ def repo_digest(registry: str | None, service: str, image_id: str) -> str | None
     """`host:port/<service>@sha256:…` once the image was pushed to `registry`, else None."""
     if not registry:
         return None
-    info: docker_engine.ImageInfo | None = docker_engine.image(image_id)
+    info: images.ImageInfo | None = images.image(image_id)
     wanted = f"{registry.rstrip('/')}/{service}@"
     return next((str(r) for r in (info.repo_digests if info else ()) if r.startswith(wanted)), None)

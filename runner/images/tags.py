@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner.adapters import docker_engine
+from runner.adapters.docker import client as docker_client
+from runner.adapters.docker import images as docker_images
 from runner.errors import RunnerError
 from runner.spec.image_ref import IMAGE_ID, ImageRef, check_immutable, is_immutable, read_handoff
 from runner.store import Store
@@ -57,7 +58,7 @@ def image_labels(
     extra = {"service": service, "commit": commit, "build": build_id, "input-digest": digest}
     extra |= {"store": store_key(store)} | ({"dirty": "1"} if dirty else {})
     extra |= {"commit-time": f"{commit_time:.0f}"} if commit_time is not None else {}
-    return docker_engine.labels(KIND, **extra)
+    return docker_client.labels(KIND, **extra)
 
 
 # ---------------------------------------------------------------- deploy input
@@ -73,7 +74,7 @@ def resolve(text: str, store: Store) -> ImageRef:
     record = records.get_tag(store, text)
     if record is not None:
         return _checked(record)  # a tag we wrote: restored on the engine when it was lost
-    info = docker_engine.image(text)
+    info = docker_images.image(text)
     if info is None:
         raise RunnerError(f"image {text} not found in the local engine (build it: runner build SERVICE)")
     if "@" in text:
@@ -86,13 +87,13 @@ def resolve(text: str, store: Store) -> ImageRef:
 
 
 def _checked(record: ImageRecord) -> ImageRef:
-    info = docker_engine.image(record.tag)
+    info = docker_images.image(record.tag)
     if info is None or info.id != record.image_id:
-        present = docker_engine.image(record.image_id)
+        present = docker_images.image(record.image_id)
         if present is None:
             gone = f"{record.tag} ({record.image_id[:19]})"
             raise RunnerError(f"image {gone} is gone from the engine: rebuild it")
-        docker_engine.tag_image(record.image_id, record.tag)  # the engine lost or moved our tag: restore it
+        docker_images.tag_image(record.image_id, record.tag)  # the engine lost or moved our tag: restore it
     return ImageRef(record.tag, record.image_id)
 
 
@@ -109,9 +110,9 @@ class Claim:
 def claim(store: Store, record: ImageRecord) -> Claim:
     """Write record.tag → record.image_id under the immutability rules (module docstring)."""
     existing = records.get_tag(store, record.tag)
-    engine = docker_engine.image(record.tag)
+    engine = docker_images.image(record.tag)
     held = existing.image_id if existing else (engine.id if engine else None)
-    if held is not None and held != record.image_id and docker_engine.image(held) is not None:
+    if held is not None and held != record.image_id and docker_images.image(held) is not None:
         note = _equivalent(existing, held, record)
         if note is None:
             raise ImmutableTagError(_refusal(existing, held, record))
@@ -147,7 +148,7 @@ def _tag(store: Store, record: ImageRecord, existing: ImageRecord | None) -> boo
         if written.image_id != record.image_id:
             return False
         store.event("image.tagged", record.tag, id=record.image_id, build=record.build_id)
-    docker_engine.tag_image(record.image_id, record.tag)
+    docker_images.tag_image(record.image_id, record.tag)
     return True
 
 
@@ -160,7 +161,7 @@ def _equivalent(existing: ImageRecord | None, held: str, record: ImageRecord) ->
             "immutable, so it stays and the rebuilt image (Docker builds are not bit-for-bit "
             "reproducible) was discarded"
         )
-    old, new = docker_engine.image_content(held), docker_engine.image_content(record.image_id)
+    old, new = docker_images.image_content(held), docker_images.image_content(record.image_id)
     if old is not None and old == new:
         return f"{record.tag} already holds {held[:19]}{since} with identical layers and config: kept"
     return None
@@ -192,7 +193,7 @@ def build(
         relative = dockerfile.resolve().relative_to(context.resolve()).as_posix()
     except ValueError:
         return str(
-            docker_engine.build_image(
+            docker_images.build_image(
                 context,
                 None,
                 labels,
@@ -203,7 +204,7 @@ def build(
             )
         )
     return str(
-        docker_engine.build_image(context, None, labels, relative, dict(build_args), on_line, nocache=nocache)
+        docker_images.build_image(context, None, labels, relative, dict(build_args), on_line, nocache=nocache)
     )
 
 
@@ -212,7 +213,7 @@ def wrap(image_id: str, labels: dict[str, str], on_line: Callable[[str], None]) 
     label_line = " ".join(f"{key}={json.dumps(value)}" for key, value in sorted(labels.items()))
     text = f"FROM {image_id}\nLABEL {label_line}\n"  # one step: the child's parent is the image
     with tempfile.TemporaryDirectory(prefix="runner-wrap-") as empty:
-        built = docker_engine.build_image(Path(empty), None, {}, on_line=on_line, dockerfile_text=text)
+        built = docker_images.build_image(Path(empty), None, {}, on_line=on_line, dockerfile_text=text)
         return str(built)
 
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runner.adapters import docker_engine
-from runner.adapters.docker_engine import Mount
+from runner.adapters.docker import networks
+from runner.adapters.executor import Mount
 from runner.errors import EngineError
 from runner.localaws import hosts, process, seed
 from runner.spec.secrets import load_secrets
@@ -32,7 +32,7 @@ class BuildAws:
 
 
 def provision(home: Path, account: str, region: str, secrets_file: Path | None) -> BuildAws:
-    host = docker_engine.network_gateway("bridge")
+    host = networks.network_gateway("bridge")
     if host is None:
         raise EngineError("--aws local: the engine has no bridge network, so builds cannot reach the host")
     aws = process.ensure(home, account, host)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.adapters import docker_engine
+from runner.adapters.docker import client as docker_client
+from runner.adapters.docker import images
 from runner.codebuild.build import RUNTIME_WARNING, BuildResult
 from runner.images import base as base_images
 from tests.integration.helpers import build, phase_statuses, write_project
@@ -249,7 +250,7 @@ def custom_image(tmp_path_factory: pytest.TempPathFactory) -> str:
     (context / "Dockerfile").write_text(
         f"FROM {base_images.BUILD}\nCOPY runtimes.yml /codebuild/image/config/runtimes.yml\n"
     )
-    return docker_engine.build_image(context, None, docker_engine.labels("image"))
+    return images.build_image(context, None, docker_client.labels("image"))
 
 
 def test_a_custom_images_runtimes_run_with_files_exports_and_state(

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from runner.adapters import docker_engine
+from runner.adapters.docker import client as docker_client
+from runner.adapters.docker import images as docker_images
+from runner.adapters.docker import runs
 
 pytestmark = pytest.mark.docker
 
@@ -35,12 +37,12 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
             tool = [sys.executable, str(SAMPLE / "tools" / "bundle.py"), str(SAMPLE / name), str(bundle)]
             subprocess.run(tool, check=True, capture_output=True)
             ref = f"runner-test-{name}:{tag}"
-            docker_engine.build_image(bundle, ref, docker_engine.labels("image", service=name))
+            docker_images.build_image(bundle, ref, docker_client.labels("image", service=name))
             built[name] = ref
         yield built
     finally:
         for ref in built.values():
-            docker_engine.remove_image(ref)
+            docker_images.remove_image(ref)
 
 
 def wait_for_json(url: str, deadline_s: float = 10.0) -> dict[str, object]:
@@ -58,13 +60,13 @@ def wait_for_json(url: str, deadline_s: float = 10.0) -> dict[str, object]:
 @pytest.mark.parametrize("name", SERVICES)
 def test_image_serves_health_and_stops_cleanly_on_sigterm(images: dict[str, str], name: str) -> None:
     env = {"RUNNER_SLOT": "blue", "RUNNER_IMAGE_TAG": images[name], "RUNNER_ENVIRONMENT": "test"}
-    request = docker_engine.RunRequest(
+    request = runs.RunRequest(
         image=images[name],
         command=["python3", "app.py"],  # the Dockerfile's CMD
         env=env,
-        labels=docker_engine.labels("test", service=name),
+        labels=docker_client.labels("test", service=name),
     )
-    running = docker_engine.start(request)
+    running = runs.start(request)
     try:
         running.container.reload()
         address = running.container.attrs["NetworkSettings"]["IPAddress"]

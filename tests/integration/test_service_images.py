@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 
-from runner.adapters import docker_engine
+from runner.adapters.docker import client as docker_client
+from runner.adapters.docker import images as docker_images
+from runner.adapters.docker import runs
 from runner.codepipeline.service_build import ServiceBuildResult, build_service, changed_services
 from runner.errors import UsageError
 from runner.images import gc
@@ -126,9 +128,9 @@ def image(result: ServiceBuildResult) -> ImageResult:
 def spy_on_engine(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Records every container start and image build the runner asks the engine for."""
     calls: list[str] = []
-    start, build_image = docker_engine.start, docker_engine.build_image
+    start, build_image = runs.start, docker_images.build_image
 
-    def spy_start(request: docker_engine.RunRequest) -> docker_engine.RunningContainer:
+    def spy_start(request: runs.RunRequest) -> runs.RunningContainer:
         calls.append(f"start {request.image}")
         return start(request)
 
@@ -136,8 +138,8 @@ def spy_on_engine(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         calls.append("build image")
         return str(build_image(*args, **kwargs))
 
-    monkeypatch.setattr(docker_engine, "start", spy_start)
-    monkeypatch.setattr(docker_engine, "build_image", spy_build)
+    monkeypatch.setattr(runs, "start", spy_start)
+    monkeypatch.setattr(docker_images, "build_image", spy_build)
     return calls
 
 
@@ -152,7 +154,7 @@ def test_same_commit_twice_reuses_the_image_without_a_container(
     assert built["status"] == "SUCCEEDED" and built["service"] == "api"
     assert built["image"]["tag"] == f"api:{sha[:12]}" and built["image"]["reused"] is False
     assert built["image"]["id"].startswith("sha256:")
-    found = docker_engine.image(built["image"]["id"])
+    found = docker_images.image(built["image"]["id"])
     assert found is not None
     assert found.labels["runner.service"] == "api" and found.labels["runner.commit"] == sha
     assert found.labels["runner.build"] == built["id"]
@@ -192,7 +194,7 @@ def test_one_file_change_gets_a_new_tag_and_the_old_tag_stays(tmp_path: Path, ru
     assert image(dirty).tag.startswith(f"api:{sha[:12]}-dirty-") and not image(dirty).reused
     assert "api: 1 file changed: services/api/app.py (since build 1)" in lines
     assert image(dirty).id != old.id
-    assert getattr(docker_engine.image(old.tag), "id", None) == old.id
+    assert getattr(docker_images.image(old.tag), "id", None) == old.id
     assert getattr(records.get_tag(store, old.tag), "image_id", None) == old.id
 
     # Committing exactly that change: the new commit's tag names the same image, no build.
@@ -219,7 +221,7 @@ def test_a_tag_is_never_moved_to_other_content(tmp_path: Path, runner_home: Path
     assert error.startswith(expected)
     assert "immutable" in error
     assert json.loads(refused.stdout)["image"] is None
-    assert getattr(docker_engine.image(held["tag"]), "id", None) == held["id"]
+    assert getattr(docker_images.image(held["tag"]), "id", None) == held["id"]
 
     # A --no-cache rebuild of the same inputs is not bit-identical (timestamps), yet keeps the tag.
     (root / "pipeline.yml").write_text(pipeline_yml("api:\n  path: services/api\n"))
@@ -267,13 +269,13 @@ def test_privileged_buildspec_hands_off_its_own_image(tmp_path: Path, runner_hom
 
 
 def check_handoff(result: ServiceBuildResult, inner: str, lines: list[str]) -> None:
-    handed = docker_engine.image(inner)
+    handed = docker_images.image(inner)
     assert handed is not None, lines
     assert any(f"imagedefinitions.json hands off {inner}" in line for line in lines)
-    got = docker_engine.image(image(result).id)
+    got = docker_images.image(image(result).id)
     assert got is not None and got.labels["runner.service"] == "api"
     # The image the buildspec built is the artifact: same layers and config, our labels on top.
-    assert docker_engine.image_content(got.id) == docker_engine.image_content(handed.id)
+    assert docker_images.image_content(got.id) == docker_images.image_content(handed.id)
     parent = subprocess.run(
         ["docker", "inspect", "-f", "{{.Parent}}", got.id], capture_output=True, text=True
     ).stdout.strip()
@@ -329,7 +331,7 @@ def test_changed_services_names_what_changed(tmp_path: Path, runner_home: Path) 
 
 
 def snapshots_of(builds: list[str]) -> list[str]:
-    found = docker_engine.list_images([f"{docker_engine.KIND}=snapshot"])
+    found = docker_images.list_images([f"{docker_client.KIND}=snapshot"])
     return [i.id for i in found if i.labels.get("runner.build") in builds]
 
 
@@ -363,8 +365,8 @@ def test_gc_keeps_deployed_and_rollback_images(tmp_path: Path, runner_home: Path
     removed_images = [i["id"] for i in report["removed"] if i["kind"] == "service-image"]
     assert removed_images == [built[2].id]
     for kept in (live, rollback, built[3]):
-        assert getattr(docker_engine.image(kept.tag), "id", None) == kept.id
-    assert docker_engine.image(built[2].id) is None
+        assert getattr(docker_images.image(kept.tag), "id", None) == kept.id
+    assert docker_images.image(built[2].id) is None
     assert records.get_tag(store, built[2].tag) is None
     assert len(list((runner_home / "work").iterdir())) == 1  # the newest build's workspace
     assert snapshots_of(build_ids) == snapshots_of(build_ids[3:]) != []
@@ -430,11 +432,11 @@ def test_registry_push_deploys_by_digest_and_never_moves_a_tag(
     # Someone pushed other content under the next commit's tag: runner refuses to move it.
     (root / "services/api/app.py").write_text("print('v3')\n")
     third_sha = commit_all(root, "v3")
-    other = docker_engine.build_image(
-        tmp_path, None, docker_engine.labels("test"), dockerfile_text="FROM runner/python:bookworm\n"
+    other = docker_images.build_image(
+        tmp_path, None, docker_client.labels("test"), dockerfile_text="FROM runner/python:bookworm\n"
     )
-    docker_engine.tag_image(other, f"{registry}/api:{third_sha[:12]}")
-    docker_engine.push_image(f"{registry}/api:{third_sha[:12]}")
+    docker_images.tag_image(other, f"{registry}/api:{third_sha[:12]}")
+    docker_images.push_image(f"{registry}/api:{third_sha[:12]}")
     third = build(root, store, commit=third_sha)
     assert third.image is None and third.status == "FAILED"
     assert third.error.startswith(f"refusing to push {registry}/api:{third_sha[:12]}")

@@ -15,6 +15,7 @@ from runner.codebuild import workspace
 from runner.codebuild.buildspec import CacheSpec
 from runner.codebuild.cache import evaluate_key, hash_files, restore, save
 from runner.codebuild.phase_runner import PhaseSetup
+from tests.unit.process_executor import ProcessExecutor
 
 
 def _space(tmp: Path, files: dict[str, str]) -> workspace.Workspace:
@@ -30,6 +31,7 @@ def _space(tmp: Path, files: dict[str, str]) -> workspace.Workspace:
 
 def _setup(space: workspace.Workspace, env: dict[str, str] | None = None) -> PhaseSetup:
     return PhaseSetup(
+        executor=ProcessExecutor(),
         image="unused",
         env=env or {},
         mounts=space.mounts(),
@@ -42,6 +44,7 @@ def _setup(space: workspace.Workspace, env: dict[str, str] | None = None) -> Pha
         tmp_container=space.container_tmp,
         nonce="n",
         snapshot_ref="runner-snapshot/test:1",
+        snapshot_labels={},
     )
 
 

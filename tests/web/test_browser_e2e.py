@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from runner.adapters import docker_engine
+from runner.adapters.docker import images
 from runner.codedeploy import DeploymentResult, ImageRef, deploy, down
 from runner.codepipeline import execution as pipeline
 from runner.codepipeline.execution import Context, Stage
@@ -148,8 +148,8 @@ def environment(project: Project) -> Iterator[Versions]:
         try:
             down(project.config, project.store, "prod", say=project.say)
         finally:
-            for image in docker_engine.list_images([project.label]):
-                docker_engine.remove_image(image.id)
+            for image in images.list_images([project.label]):
+                images.remove_image(image.id)
 
 
 def in_thread(work: Any) -> tuple[threading.Thread, list[Any]]:

@@ -12,7 +12,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runner.adapters import docker_engine
+from runner.adapters.docker import client as docker_client
+from runner.adapters.docker import images
 from runner.codedeploy import ImageRef
 from runner.images.base import PYTHON
 from runner.spec import config_loader
@@ -41,10 +42,10 @@ def build_app(
         CMD ["python3", "/app/app.py"]
         """
     )
-    image_id = docker_engine.build_image(
+    image_id = images.build_image(
         APP.parent,
         tag,
-        docker_engine.labels("test-image", commit=version),
+        docker_client.labels("test-image", commit=version),
         dockerfile_text=dockerfile,
     )
     return ImageRef(tag, image_id)

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.adapters import docker_engine
+from runner.adapters.docker import client as docker_client
+from runner.adapters.docker import images as docker_images
 from runner.codedeploy import DeploymentResult, ImageRef, deploy, down, taskdef
 from runner.codepipeline.service_build import build_service
 from runner.errors import ConfigError
@@ -215,7 +216,7 @@ def test_the_task_runs_as_its_definition_says(stage: Stage, images: Images) -> N
         assert stage.deploy(images.v1).status == "Succeeded"
     state = env_state(stage.store, "staging", "web")
     live, project = state.live_slot, f"{stage.config.app}-staging"
-    client = docker_engine.client()
+    client = docker_client.client()
     app = client.containers.get(f"{project}-web-{live}.app").attrs
     pause = client.containers.get(f"{project}-web-{live}").attrs
     sidecar = client.containers.get(f"{project}-web-{live}.xray-daemon").attrs
@@ -233,7 +234,7 @@ def test_the_task_runs_as_its_definition_says(stage: Stage, images: Images) -> N
     check = config["Healthcheck"]
     assert (check["Interval"], check["Timeout"], check["Retries"]) == (5_000_000_000, 3_000_000_000, 2)
     assert app["State"]["Health"]["Status"] == "healthy"
-    pinned = docker_engine.image("runner/python:bookworm")
+    pinned = docker_images.image("runner/python:bookworm")
     assert app["Image"] == state.image(live).id and pinned and sidecar["Image"] == pinned.id
     # No secret value at rest: compose gets them through its own environment.
     env_dir = stage.store.path.parent / "envs" / "staging"
@@ -424,7 +425,7 @@ def test_a_multi_entry_imagedefinitions_sets_each_named_container(tmp_path: Path
         assert result.status == "Succeeded", result.reason
         assert get(port, "/web/")[1]["version"] == "1"  # the web entry, handed off by the build
         assert get(port, "/web/local/9100")[0] == 200  # the worker runs the worker entry's image
-        worker = docker_engine.client().containers.get(f"{config.app}-staging-web-blue.worker")
+        worker = docker_client.client().containers.get(f"{config.app}-staging-web-blue.worker")
         assert worker.attrs["Image"] == images.v2.id
         assert f"worker: image {images.v2.tag} from the build's imagedefinitions.json" in "\n".join(lines)
     finally:

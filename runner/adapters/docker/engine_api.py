@@ -4,8 +4,8 @@ Importing the docker SDK costs ~100 ms (requests, urllib3, their TLS set-up): mo
 whole "inputs unchanged" decision or the start of a trigger's build. The calls those paths
 need (inspect an image, tag one) go straight to the local socket here, one HTTP/1.0
 request per connection (no keep-alive, no chunked bodies: the engine answers and closes).
-runner/adapters/docker_engine.py stays the only module the rest of the runner calls; it uses the
-SDK for everything else and for engines reached over TCP, TLS or SSH.
+The package's other modules use the SDK for everything else and for engines reached over
+TCP, TLS or SSH; nothing outside runner/adapters/docker/ calls this module.
 """
 
 from __future__ import annotations

@@ -1,0 +1,113 @@
+"""The Docker engine's client: the docker SDK, imported at its first use, its errors
+translated into one-line EngineErrors, and the labels on everything the runner creates.
+
+Every container, image, network and volume the runner creates carries the label
+`runner.managed=1` plus a `runner.kind`, so orphans can be found and removed after a crash.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+from runner.adapters.docker import engine_api
+from runner.errors import EngineError, RunnerError
+
+if TYPE_CHECKING:
+    import docker
+    import docker.errors
+
+
+class _DeferredSDK:
+    """The docker SDK, imported at its first use: it costs ~100 ms, more than a whole
+    "inputs unchanged" decision, which reads the engine through runner/adapters/docker/engine_api.py."""
+
+    def __getattr__(self, name: str) -> Any:
+        import docker  # its package imports docker.errors and the models too
+
+        return getattr(docker, name)
+
+
+if not TYPE_CHECKING:
+    docker = _DeferredSDK()
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+MANAGED = "runner.managed"
+KIND = "runner.kind"
+ENGINE_HINT = "start it with `make setup` (or start Docker Desktop), then retry"
+
+
+@functools.cache
+def client() -> docker.DockerClient:
+    try:
+        engine = docker.from_env(timeout=300)
+        engine.ping()
+    except docker.errors.DockerException as e:
+        raise EngineError(_unreachable(e)) from e
+    return engine
+
+
+def _unreachable(e: BaseException) -> str:
+    """Name where we looked and what to do; the SDK's own text is a nested repr."""
+    host = os.environ.get("DOCKER_HOST")
+    if host:
+        return (
+            f"cannot reach the Docker engine at DOCKER_HOST={host}: fix or unset DOCKER_HOST, "
+            "or start that engine, then retry"
+        )
+    cause = (
+        "permission denied on /var/run/docker.sock"
+        if "ermission denied" in str(e)
+        else "no engine answers on /var/run/docker.sock"
+    )
+    return f"cannot reach the Docker engine ({cause}): {ENGINE_HINT}"
+
+
+def _short(e: BaseException) -> str:
+    text = str(e).splitlines()[0] if str(e) else type(e).__name__
+    return text[:300]
+
+
+def translate(action: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Turn docker SDK exceptions into one-line EngineErrors naming the action."""
+
+    def wrap(fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def inner(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return fn(*args, **kwargs)
+            except RunnerError:
+                raise
+            except engine_api.Unreachable as e:
+                raise EngineError(_unreachable(e)) from e
+            except engine_api.ApiError as e:
+                raise EngineError(f"{action}: {e}") from e
+            except docker.errors.ImageNotFound as e:
+                raise EngineError(f"{action}: image not found ({explain(e)})") from e
+            except docker.errors.DockerException as e:
+                raise EngineError(f"{action}: {explain(e)}") from e
+            except ConnectionError as e:
+                raise EngineError(f"{action}: lost the Docker engine ({e}); {ENGINE_HINT}") from e
+
+        return inner
+
+    return wrap
+
+
+def explain(e: docker.errors.DockerException) -> str:
+    if isinstance(e, docker.errors.APIError) and e.explanation:
+        return str(e.explanation)
+    return _short(e)
+
+
+def labels(kind: str, **extra: str) -> dict[str, str]:
+    """Labels for everything the runner creates; RUNNER_LABELS=k=v,… adds more (tests use it)."""
+    result = {MANAGED: "1", KIND: kind, **{f"runner.{k}": v for k, v in extra.items()}}
+    for pair in filter(None, os.environ.get("RUNNER_LABELS", "").split(",")):
+        key, _, value = pair.partition("=")
+        result[key.strip()] = value.strip()
+    return result

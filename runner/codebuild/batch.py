@@ -260,10 +260,20 @@ def _hashed(name: str, combo: tuple[tuple[str, str], ...]) -> str:
 # ---------------------------------------------------------------- graph
 
 
+IDENTIFIER = re.compile(rf"[A-Za-z0-9_]{{1,{MAX_IDENTIFIER}}}")
+IDENTIFIER_RULE = (
+    "must contain only alphanumeric characters and underscores and be less than 128 characters in length"
+)  # CodeBuild's BATCH_SPEC_VALIDATION_ERROR (CODEBUILD.md decision 25)
+
+
 def check_graph(doc: Document, batch_node: Node, kind: str, tasks: tuple[Task, ...]) -> None:
-    """Identifiers unique, every `depend-on` names a task, no cycle: else one ConfigError."""
+    """Identifiers well formed and unique, every `depend-on` names a task, no cycle: else one ConfigError."""
     seen: set[str] = set()
     for index, task in enumerate(tasks):
+        if not IDENTIFIER.fullmatch(task.identifier):
+            raise ConfigError(
+                task.position, f"batch.{kind}[{index}].identifier", f"{task.identifier!r} {IDENTIFIER_RULE}"
+            )
         if task.identifier in seen:
             raise ConfigError(
                 task.position, f"batch.{kind}[{index}].identifier", f"{task.identifier!r} is used twice"

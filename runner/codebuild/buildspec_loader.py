@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from yaml.nodes import MappingNode
+from yaml.nodes import MappingNode, Node, SequenceNode
 
 from runner.codebuild.buildspec import (
     DEFAULT_REPORT_FORMAT,
@@ -22,7 +22,7 @@ from runner.codebuild.buildspec_checks import PHASE_NAMES, UnknownKeys, has_key,
 from runner.codebuild.buildspec_schema import PLAINTEXT, SCHEMA
 from runner.errors import ConfigError, Position
 from runner.spec.schema import Context, find_node, validate
-from runner.spec.yamlnodes import Document, is_null, load_file, load_text, position
+from runner.spec.yamlnodes import Document, is_null, load_file, load_text, mapping_items, position
 
 
 def load(path: Path, display_name: str | None = None) -> Buildspec:
@@ -43,6 +43,7 @@ def from_document(doc: Document) -> Buildspec:
             raise ConfigError(position(doc.name, doc.root), "phases", "required key is missing")
         where = position(doc.name, find_node(doc, "phases", key=True))
         notes.append(f"{where}: phases: no phase is defined (the section is empty); no command runs")
+    notes += _batch_identifier_notes(doc, data["batch"])
     phases_data = data["phases"] or {}
     phases = tuple(
         _phase(name, phases_data[name]) for name in PHASE_NAMES if phases_data.get(name) is not None
@@ -81,6 +82,30 @@ def from_document(doc: Document) -> Buildspec:
         positions=positions,
         unknown_keys=tuple(unknown_keys),
     )
+
+
+def _batch_identifier_notes(doc: Document, batch: dict[str, Any] | None) -> list[str]:
+    """A plain build ignores `batch` (as start-build does); what only a batch build refuses is said."""
+    from runner.codebuild.batch import IDENTIFIER, IDENTIFIER_RULE  # its rule, written once
+
+    notes = []
+    for kind in ("build-list", "build-graph"):
+        for index, task in enumerate((batch or {}).get(kind) or ()):
+            name = task.get("identifier") or ""
+            if not IDENTIFIER.fullmatch(name):
+                where = position(doc.name, _task_identifier_node(doc, kind, index))
+                notes.append(
+                    f"{where}: batch.{kind}[{index}].identifier: {name!r} {IDENTIFIER_RULE}: "
+                    "a batch build (runner build --batch) refuses it"
+                )
+    return notes
+
+
+def _task_identifier_node(doc: Document, kind: str, index: int) -> Node:
+    tasks = find_node(doc, f"batch.{kind}")
+    task = tasks.value[index] if isinstance(tasks, SequenceNode) else tasks
+    found = next((v for k, v in mapping_items(task) if k.value == "identifier"), task)
+    return found if isinstance(task, MappingNode) else task
 
 
 def _plaintext(doc: Document, unknown: UnknownKeys) -> dict[str, str]:

@@ -336,3 +336,18 @@ def test_plan_gives_each_task_its_request(tmp_path: Path) -> None:
     assert own.buildspec == base.buildspec and own.artifacts_dir == tmp_path / "out" / "own"
     assert inline.image == "cli-image" and not inline.privileged
     assert inline.buildspec.read_text().startswith("version: 0.2\nphases:")
+
+
+def test_an_identifier_codebuild_refuses_fails_the_batch_and_only_warns_a_plain_build() -> None:
+    """CodeBuild's BATCH_SPEC_VALIDATION_ERROR belongs to start-build-batch; start-build
+    ignores `batch` (cypress-example-kitchensink's buildspec.yml has `cypress-e2e-tests`)."""
+    from runner.codebuild.buildspec_loader import loads
+
+    text = "version: 0.2\nbatch:\n  build-list:\n    - identifier: e2e-tests\n" + PHASES
+    rule = (
+        "must contain only alphanumeric characters and underscores and be less than 128 characters "
+        "in length"
+    )
+    assert error_of(text) == f"buildspec.yml:4:7: batch.build-list[0].identifier: 'e2e-tests' {rule}"
+    warning = f"buildspec.yml:4:19: batch.build-list[0].identifier: 'e2e-tests' {rule}: a batch build"
+    assert f"{warning} (runner build --batch) refuses it" in loads(text).warnings

@@ -104,8 +104,9 @@ def _batch_identifier_notes(doc: Document, batch: dict[str, Any] | None) -> list
 def _task_identifier_node(doc: Document, kind: str, index: int) -> Node:
     tasks = find_node(doc, f"batch.{kind}")
     task = tasks.value[index] if isinstance(tasks, SequenceNode) else tasks
-    found = next((v for k, v in mapping_items(task) if k.value == "identifier"), task)
-    return found if isinstance(task, MappingNode) else task
+    if not isinstance(task, MappingNode):
+        return task
+    return next((v for k, v in mapping_items(task) if k.value == "identifier"), task)
 
 
 def _plaintext(doc: Document, unknown: UnknownKeys) -> dict[str, str]:

@@ -7,6 +7,7 @@ gets environment variables and one read-only file; its buildspec does not change
 from __future__ import annotations
 
 import importlib.util
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,7 +32,13 @@ class BuildAws:
     notes: tuple[str, ...]  # lines for the build log
 
 
-def provision(home: Path, account: str, region: str, secrets_file: Path | None) -> BuildAws:
+# An ECR registry name a buildspec writes out (an account id other than ours, another region).
+ECR_NAME = re.compile(r"\b\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com\b")
+
+
+def provision(
+    home: Path, account: str, region: str, secrets_file: Path | None, written: tuple[str, ...] = ()
+) -> BuildAws:
     host = networks.network_gateway("bridge")
     if host is None:
         raise EngineError("--aws local: the engine has no bridge network, so builds cannot reach the host")
@@ -41,8 +48,11 @@ def provision(home: Path, account: str, region: str, secrets_file: Path | None) 
     if aws.registry is None:
         notes.append(f"Local AWS: {aws.registry_problem}")
     else:
-        problem = hosts.ensure(hosts.ecr_host(account, region), aws.registry)
-        notes += [f"Local AWS: {problem}"] if problem else []
+        ours = hosts.ecr_host(account, region)
+        for name in dict.fromkeys((ours, *written)):
+            problem = hosts.ensure(name, aws.registry)
+            if problem or name != ours:
+                notes.append(f"Local AWS: {problem or f'the local ECR also answers for {name}'}")
     return BuildAws(variables(aws.proxy), (Mount(str(ca_file()), CA_TARGET, read_only=True),), tuple(notes))
 
 
@@ -71,4 +81,15 @@ def ca_file() -> Path:
 def for_request(request: BuildRequest) -> BuildAws:
     assert request.aws_account is not None
     home = request.work_dir.parent  # the runner home whose work/ the build uses
-    return provision(home, request.aws_account, request.region, request.secrets_file)
+    return provision(
+        home, request.aws_account, request.region, request.secrets_file, ecr_names(request.buildspec)
+    )
+
+
+def ecr_names(buildspec: Path) -> tuple[str, ...]:
+    """ECR registry names written in the buildspec: they reach the local registry too, so a
+    file that names its real account (`123456789012.dkr.ecr.…`) logs in and pushes unchanged."""
+    try:
+        return tuple(dict.fromkeys(ECR_NAME.findall(buildspec.read_text(errors="replace"))))
+    except OSError:
+        return ()

@@ -164,3 +164,19 @@ def test_is_aws() -> None:
     assert proxy.is_aws("000000000000.dkr.ecr.eu-west-1.amazonaws.com")
     assert not proxy.is_aws("deb.debian.org")
     assert not proxy.is_aws("notamazonaws.com")
+
+
+def test_ecr_names_written_in_the_buildspec_are_found(tmp_path: Path) -> None:
+    """Real buildspecs often write their account's registry out; it must reach the local ECR too."""
+    from runner.localaws.provision import ecr_names
+
+    buildspec = tmp_path / "buildspec.yml"
+    buildspec.write_text(
+        "version: 0.2\nphases:\n  pre_build:\n    commands:\n"
+        "      - aws ecr get-login-password | docker login --username AWS --password-stdin "
+        "842676013957.dkr.ecr.us-east-1.amazonaws.com\n"
+        "      - docker push 842676013957.dkr.ecr.us-east-1.amazonaws.com/app:1\n"
+        "      - docker push $AWS_ACCOUNT_ID.dkr.ecr.eu-west-1.amazonaws.com/app:1\n"
+    )
+    assert ecr_names(buildspec) == ("842676013957.dkr.ecr.us-east-1.amazonaws.com",)
+    assert ecr_names(tmp_path / "missing.yml") == ()

@@ -21,7 +21,11 @@ from runner.spec.yamlnodes import mapping_items, shown
 
 LOCAL = "local"
 URL_HINT = "unix:///PATH, tcp://HOST:PORT or ssh://USER@HOST"
-_HINTS = {"unix": "unix:///PATH (an absolute path)", "tcp": "tcp://HOST:PORT", "ssh": "ssh://USER@HOST[:PORT]"}
+_HINTS = {
+    "unix": "unix:///PATH (an absolute path)",
+    "tcp": "tcp://HOST:PORT",
+    "ssh": "ssh://USER@HOST[:PORT]",
+}
 TLS_KEYS = ("tls_ca", "tls_cert", "tls_key")
 
 _HOST = r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]"  # a name, an IPv4 or [IPv6]

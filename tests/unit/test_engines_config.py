@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -152,3 +154,17 @@ def test_the_json_schema_describes_engines() -> None:
     assert "local" in schema["description"]
     _url_form, mapping_form = schema["additionalProperties"]["anyOf"]
     assert set(mapping_form["properties"]) == {"url", "tls_ca", "tls_cert", "tls_key"}
+
+
+def test_copy_to_an_engine_nobody_named_is_a_usage_error(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "runner", "images", "copy", "busybox", "--to", "node9"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,  # no pipeline.yml: only `local` exists
+    )
+    assert result.returncode == 2
+    assert result.stderr == (
+        "runner: error: no engine 'node9' (known: local); name it under engines: in pipeline.yml, "
+        "or give a URL\n"
+    )

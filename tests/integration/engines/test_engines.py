@@ -1,4 +1,5 @@
-"""More than one engine, against a real second one: `runner engines` and the filesystem probe."""
+"""More than one engine, against a real second one: `runner engines`, the filesystem probe, and
+images streamed to an engine that has no network and none of our files."""
 
 from __future__ import annotations
 
@@ -6,11 +7,15 @@ import json
 import os
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from runner.adapters.docker_remote import Endpoint, shares_filesystem
+from runner.images.base import BASE
+from tests.conftest import SESSION_LABEL
 from tests.integration.second_engine import SCRIPT, SecondEngine, script
 
 pytestmark = pytest.mark.docker
@@ -98,3 +103,88 @@ def test_the_probe_tells_an_engine_that_shares_our_files_from_one_that_does_not(
 
 def _containers_and_images(engine: SecondEngine) -> tuple[list[str], list[str]]:
     return engine.docker("ps", "-aq").stdout.split(), engine.docker("images", "-aq").stdout.split()
+
+
+@pytest.fixture
+def fresh_image(second_engine: SecondEngine) -> Iterator[str]:
+    """A tag of a new image on the main engine (the base image plus a unique label), unknown to
+    the second engine; both engines are rid of it afterwards."""
+    tag = f"runner-test-copy-{uuid.uuid4().hex[:10]}:1"
+    dockerfile = f"FROM {BASE}\nLABEL runner.test.nonce={uuid.uuid4().hex}\n"
+    key, _, value = SESSION_LABEL.partition("=")
+    subprocess.run(
+        ["docker", "build", "-q", "--label", f"{key}={value}", "-t", tag, "-"],
+        input=dockerfile,
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+    yield tag
+    repository = tag.partition(":")[0]
+    for engine in (["docker"], ["docker", "-H", second_engine.url]):
+        listed = subprocess.run([*engine, "images", "-q", repository], capture_output=True, text=True).stdout
+        for image in set(listed.split()):
+            subprocess.run([*engine, "rmi", "-f", image], capture_output=True)
+
+
+def image_id(ref: str, host: str | None = None) -> str:
+    where = ["-H", host] if host else []
+    return subprocess.run(
+        ["docker", *where, "image", "inspect", "-f", "{{.Id}}", ref],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+def test_an_image_reaches_an_engine_with_no_network_under_its_own_id(
+    project: Path, fresh_image: str, second_engine: SecondEngine
+) -> None:
+    assert second_engine.docker("image", "inspect", fresh_image, check=False).returncode != 0
+    result = runner("images", "copy", fresh_image, "--to", "node2", "--json", cwd=project)
+    assert result.returncode == 0, result.stderr
+    [copied] = json.loads(result.stdout)
+    source_id = image_id(fresh_image)
+    assert copied["id"] == source_id == image_id(fresh_image, second_engine.url)
+    assert copied["tags"] == [fresh_image] and copied["bytes"] > 50 * 2**20
+    assert copied["to"] == second_engine.url
+    # usable there: a container of it runs on the second engine, which has no registry to pull from
+    ran = second_engine.docker("run", "--rm", "--network", "none", source_id, "cat", "/etc/debian_version")
+    assert ran.stdout.strip().startswith("12.")
+    again = runner("images", "copy", fresh_image, "--to", second_engine.url, "--json", cwd=project)
+    assert json.loads(again.stdout)[0]["bytes"] == 0 and "already there" in again.stderr
+
+
+def test_a_tag_on_the_target_is_never_overwritten_with_other_content(
+    project: Path, fresh_image: str, second_engine: SecondEngine
+) -> None:
+    other = subprocess.run(  # a different image under the same tag, made on the second engine itself
+        ["docker", "-H", second_engine.url, "import", "-c", "LABEL runner.test.other=1", "-", fresh_image],
+        input=_empty_tar(),
+        capture_output=True,
+        check=True,
+    )
+    there = image_id(fresh_image, second_engine.url)
+    assert there.endswith(other.stdout.decode().strip().removeprefix("sha256:"))
+    result = runner("images", "copy", fresh_image, "--to", "node2", cwd=project)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert f"{fresh_image} on {second_engine.url} is another image" in result.stderr
+    assert "a tag is never overwritten" in result.stderr
+    assert image_id(fresh_image, second_engine.url) == there
+
+
+def _empty_tar() -> bytes:
+    return b"\0" * 10240  # two zero blocks and padding: a valid, empty tar archive
+
+
+def test_copy_names_a_missing_image_or_engine_in_one_line(project: Path) -> None:
+    missing = runner("images", "copy", "runner-test-no-such-image:1", "--to", "node2", cwd=project)
+    assert missing.returncode == 1
+    assert (
+        missing.stderr
+        == "runner: error: no image runner-test-no-such-image:1 on unix:///var/run/docker.sock\n"
+    )
+    unreachable = runner("images", "copy", BASE, "--to", "gone", cwd=project)
+    assert unreachable.returncode == 1
+    assert unreachable.stderr.startswith("runner: error: engine tcp://10.231.0.2:2399: Connection refused")

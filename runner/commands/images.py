@@ -148,7 +148,11 @@ class _Progress:
         self.what = what
         self.shown_at = time.monotonic()
 
-    def __call__(self, done: int, total: int) -> None:
-        if time.monotonic() - self.shown_at >= 2.0:
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage == "exporting":
+            say(f"{self.what}: ~{total / 2**20:.0f} MiB, the source engine is exporting it")
+        elif stage == "loading":
+            say(f"{self.what}: {done / 2**20:.0f} MiB sent, the target engine is loading it")
+        elif time.monotonic() - self.shown_at >= 2.0:
             self.shown_at = time.monotonic()
-            say(f"{self.what}: {done / 2**20:.0f} of ~{total / 2**20:.0f} MiB")
+            say(f"{self.what}: {done / 2**20:.0f} of ~{total / 2**20:.0f} MiB sent")

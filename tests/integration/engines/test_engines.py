@@ -148,6 +148,8 @@ def test_an_image_reaches_an_engine_with_no_network_under_its_own_id(
     assert copied["id"] == source_id == image_id(fresh_image, second_engine.url)
     assert copied["tags"] == [fresh_image] and copied["bytes"] > 50 * 2**20
     assert copied["to"] == second_engine.url
+    assert f"{fresh_image} → {second_engine.url}: " in result.stderr
+    assert "MiB sent, the target engine is loading it" in result.stderr
     # usable there: a container of it runs on the second engine, which has no registry to pull from
     ran = second_engine.docker("run", "--rm", "--network", "none", source_id, "cat", "/etc/debian_version")
     assert ran.stdout.strip().startswith("12.")

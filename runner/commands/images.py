@@ -1,4 +1,5 @@
-"""`runner images bootstrap|list`: offline base images and the images builds produced."""
+"""`runner images bootstrap|list|copy`: offline base images, the images builds produced, and
+their way to another engine."""
 
 from __future__ import annotations
 
@@ -26,6 +27,16 @@ def add_parser(sub: Any) -> None:
     listing.add_argument("--service", help="only this service's images")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=run_list)
+    copy = verbs.add_parser(
+        "copy", help="stream images to another engine (save → load): same image id, tags never overwritten"
+    )
+    copy.add_argument("images", nargs="+", metavar="IMAGE", help="a tag (copied with its tag) or an image id")
+    copy.add_argument(
+        "--to", required=True, metavar="ENGINE", help="an engine pipeline.yml names, or its URL"
+    )
+    copy.add_argument("--from", dest="source", default="local", metavar="ENGINE", help="default: local")
+    copy.add_argument("--json", action="store_true", help="print what was copied as JSON")
+    copy.set_defaults(func=run_copy)
 
 
 def run_bootstrap(args: argparse.Namespace) -> int:
@@ -98,3 +109,51 @@ def _listed(record: ImageRecord, placements: list[Placement], present: bool) -> 
         "present": present,
         "deployed": [p.as_json() for p in placements],
     }
+
+
+def run_copy(args: argparse.Namespace) -> int:
+    from runner.adapters.docker_transfer import copy_image
+    from runner.commands._engines import configured, endpoint
+    from runner.spec.engines import from_argument
+
+    engines = configured()
+    source, target = (endpoint(from_argument(engines, text)) for text in (args.source, args.to))
+    copied = []
+    for ref in args.images:
+        done = copy_image(source, ref, target, _Progress(f"{ref} → {target.shown()}"))
+        sent = (
+            f"{done.bytes_sent / 2**20:.0f} MiB in {done.seconds:.1f}s"
+            if done.bytes_sent
+            else "already there"
+        )
+        say(f"{ref}: {done.image_id[7:19]} on {target.shown()} ({sent})")
+        copied.append(
+            {
+                "image": ref,
+                "id": done.image_id,
+                "to": target.shown(),
+                "tags": list(done.tags),
+                "bytes": done.bytes_sent,
+                "seconds": round(done.seconds, 3),
+            }
+        )
+    if args.json:
+        print_json(copied)
+    return 0
+
+
+class _Progress:
+    """Progress on stderr, at most every two seconds (the total is the image's size, an estimate)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.shown_at = time.monotonic()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage == "exporting":
+            say(f"{self.what}: ~{total / 2**20:.0f} MiB, the source engine is exporting it")
+        elif stage == "loading":
+            say(f"{self.what}: {done / 2**20:.0f} MiB sent, the target engine is loading it")
+        elif time.monotonic() - self.shown_at >= 2.0:
+            self.shown_at = time.monotonic()
+            say(f"{self.what}: {done / 2**20:.0f} of ~{total / 2**20:.0f} MiB sent")

@@ -15,6 +15,8 @@ from typing import Any
 from runner.errors import UsageError
 from runner.events.rules import Rule
 from runner.localaws.mode import DEFAULT_ACCOUNT
+from runner.spec.engines import DEFAULT as DEFAULT_ENGINE
+from runner.spec.engines import Engine
 
 # base_images.STANDARD: CodeBuild too builds in its standard image unless told otherwise.
 DEFAULT_BUILD_IMAGE = "runner/standard:bookworm"
@@ -125,6 +127,7 @@ class PipelineConfig:
     account: str = DEFAULT_ACCOUNT
     notifications: tuple[Rule, ...] = ()  # runner/events/rules.py
     default_notifications: bool = True
+    engines: tuple[Engine, ...] = (DEFAULT_ENGINE,)  # runner/spec/engines.py; `local` first
 
     @property
     def root(self) -> Path:

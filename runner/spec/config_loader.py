@@ -23,6 +23,8 @@ from runner.spec.config import (
 )
 from runner.spec.config_schema import SCHEMA
 from runner.spec.durations import seconds
+from runner.spec.engines import DEFAULT as DEFAULT_ENGINE
+from runner.spec.engines import from_schema as engine_from_schema
 from runner.spec.schema import find_node, validate
 from runner.spec.yamlnodes import Document, load_file, load_text, mapping_items, position
 
@@ -77,6 +79,10 @@ def from_document(doc: Document, path: Path) -> PipelineConfig:
         account=data["account"],
         notifications=rules_from(data["notifications"]),
         default_notifications=data["default_notifications"],
+        engines=(
+            DEFAULT_ENGINE,
+            *(engine_from_schema(name, value, path.parent) for name, value in data["engines"].items()),
+        ),
     )
 
 

@@ -15,6 +15,7 @@ from runner.localaws.mode import DEFAULT_ACCOUNT, MODES
 from runner.spec import traffic as traffic_grammar
 from runner.spec.config import DEFAULT_BUILD_IMAGE, DEFAULT_ROUTER_IMAGE
 from runner.spec.durations import Duration
+from runner.spec.engines import ENGINES
 from runner.spec.schema import Bool, Context, Enum, Int, Key, ListOf, MapOf, Obj, OneOf, Str
 from runner.spec.yamlnodes import shown
 
@@ -236,6 +237,13 @@ SCHEMA = Obj(
         Key("test", Obj((Key("buildspec", Str(allow_empty=False), required=True), Key("image", Str())))),
         Key("notifications", RuleList(), default=(), description="rules: an event pattern and its targets"),
         Key("default_notifications", Bool(), default=True, description="desktop notification of failures"),
+        Key(
+            "engines",
+            ENGINES,
+            default={},
+            description="name → Docker endpoint (unix://, tcp:// with optional TLS, ssh://); "
+            "`local` is always the default engine (DOCKER_HOST, else the default socket)",
+        ),
     ),
     description="runner pipeline.yml",
 )

@@ -8,7 +8,7 @@ from runner.spec import config_loader
 from runner.spec.engines import DEFAULT, Engine
 
 if TYPE_CHECKING:
-    from runner.adapters.docker_remote import Endpoint
+    from runner.adapters.docker.remote import Endpoint
 
 
 def configured() -> tuple[Engine, ...]:
@@ -18,6 +18,6 @@ def configured() -> tuple[Engine, ...]:
 
 
 def endpoint(engine: Engine) -> Endpoint:
-    from runner.adapters.docker_remote import Endpoint
+    from runner.adapters.docker.remote import Endpoint
 
     return Endpoint(engine.url, engine.tls_ca, engine.tls_cert, engine.tls_key)

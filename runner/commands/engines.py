@@ -18,7 +18,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from runner.adapters import docker_remote
+    from runner.adapters.docker import remote as docker_remote
     from runner.commands._engines import configured, endpoint
 
     engines = configured()

@@ -3,7 +3,7 @@
 `local` is always there and means the engine DOCKER_HOST (else the default socket) names,
 as the docker CLI and SDK read it. Other names map to `unix://`, `tcp://` or `ssh://`
 endpoints. Whether an engine shares our filesystem is never read from its URL: the Docker
-adapter probes it (runner/adapters/docker_remote.py).
+adapter probes it (runner/adapters/docker/remote.py).
 """
 
 from __future__ import annotations

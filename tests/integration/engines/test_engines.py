@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.adapters.docker_remote import Endpoint, shares_filesystem
+from runner.adapters.docker.remote import Endpoint, shares_filesystem
 from runner.images.base import BASE
 from tests.conftest import SESSION_LABEL
 from tests.integration.second_engine import SCRIPT, SecondEngine, script

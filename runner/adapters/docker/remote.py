@@ -1,8 +1,7 @@
 """Docker engines by URL (pipeline.yml `engines:`): clients, what an engine is, whether it sees our files.
 
-docker_engine.py talks to the default engine; this module reaches any engine (unix://, tcp://
-with TLS, ssh://) through the same docker SDK, and belongs with it (named docker_* so it moves
-into the Docker adapter package). Whether an engine shares our filesystem is probed, never
+client.py talks to the default engine; this module reaches any engine (unix://, tcp://
+with TLS, ssh://) through the same docker SDK. Whether an engine shares our filesystem is probed, never
 guessed from its URL: a tcp:// engine on this machine may share it, a unix:// socket forwarded
 from a VM may not.
 """
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from runner.adapters.docker_engine import labels
+from runner.adapters.docker.client import labels
 from runner.errors import EngineError
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from runner.adapters.docker_remote import TRANSFER_S, Endpoint, client, guarded
+from runner.adapters.docker.remote import TRANSFER_S, Endpoint, client, guarded
 from runner.errors import EngineError
 
 if TYPE_CHECKING:

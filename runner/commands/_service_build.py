@@ -9,7 +9,7 @@ import sys
 
 from runner.codebuild.phases import SUCCEEDED
 from runner.codepipeline.service_build import ServiceBuildResult, build_service
-from runner.commands.build import overrides, report
+from runner.commands._build_common import overrides, report
 from runner.errors import EXIT_FAILED, EXIT_OK, RunnerError, UsageError
 from runner.output import print_json, say
 from runner.paths import runner_home

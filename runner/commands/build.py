@@ -7,15 +7,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runner.codebuild.buildenv import parse_assignment, parse_env_file
 from runner.codebuild.phases import SUCCEEDED
+from runner.commands._build_common import overrides, report
 from runner.errors import EXIT_FAILED, EXIT_OK, UsageError
 from runner.localaws.mode import MODES
-from runner.output import print_json, say
 from runner.paths import runner_home
 
 if TYPE_CHECKING:  # the engine's modules are imported when a build runs, not for --help
-    from runner.codebuild.build import BuildRequest, BuildResult
+    from runner.codebuild.build import BuildRequest
 
 
 def add_parser(sub: Any) -> None:
@@ -137,26 +136,3 @@ def plain_request(args: argparse.Namespace) -> BuildRequest:
         secondary_sources=secondary,
         aws_account=mode.account(args.aws or mode.from_env()),
     )
-
-
-def overrides(args: argparse.Namespace) -> dict[str, str]:
-    values = parse_env_file(Path(args.env_file)) if args.env_file else {}
-    values.update(parse_assignment(text) for text in args.env)
-    return values
-
-
-def report(result: BuildResult, as_json: bool) -> None:
-    if as_json:
-        print_json(result.as_json())
-        return
-    say(f"build {result.id} (#{result.number}): {result.status}")
-    for phase in result.phases:
-        context = phase.context[0]["message"] if phase.context else ""
-        say(f"  {phase.name:<17} {phase.status:<10} {phase.ended - phase.started:7.2f}s  {context}")
-    for report_ in result.reports:
-        totals = (
-            report_.coverage.summary() if report_.coverage else f"{report_.passed}/{report_.total} passed"
-        )
-        say(f"  report {report_.name}: {report_.status} {totals}")
-        for case in report_.failures:
-            say(f"    FAILED {case.name}: {case.message}")

@@ -65,7 +65,7 @@ def main(argv: list[str]) -> int:
     os.environ["RUNNER_LABELS"] = label
     from runner.adapters.docker import images
     from runner.codepipeline.service_build import build_service, decide
-    from runner.spec import config_loader
+    from runner.core import config_loader
     from runner.store import open_store
 
     with tempfile.TemporaryDirectory(prefix="runner-bench-") as tmp:

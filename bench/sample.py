@@ -215,7 +215,7 @@ def _commit_to_prod(session: Session, s: Sample, say: Callable[[str], None]) -> 
 def run_rebuild_skip(session: Session, say: Callable[[str], None]) -> Outcome:
     from bench.images_decision import _cli, _times
     from runner.codepipeline.service_build import build_service, decide
-    from runner.spec import config_loader
+    from runner.core import config_loader
     from runner.store import open_store
 
     s = sample(session)

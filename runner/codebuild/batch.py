@@ -21,9 +21,9 @@ from yaml.nodes import MappingNode, Node, SequenceNode
 
 from runner.codebuild.buildspec_schema import SCHEMA
 from runner.codebuild.phases import FAILED, STOPPED, SUCCEEDED, TIMED_OUT
+from runner.core.schema import Context, Kind
+from runner.core.yamlnodes import Document, is_null, mapping_items, position
 from runner.errors import ConfigError, Position
-from runner.spec.schema import Context, Kind
-from runner.spec.yamlnodes import Document, is_null, mapping_items, position
 
 LIST, GRAPH, MATRIX, FANOUT = "build-list", "build-graph", "build-matrix", "build-fanout"
 KINDS = (LIST, GRAPH, MATRIX, FANOUT)

@@ -49,10 +49,10 @@ from runner.codebuild.phase_runner import (
 )
 from runner.codebuild.reports import Report, build_report, copy_reports, log_line, mask_report
 from runner.codebuild.shell import StateSaving, read_exported
+from runner.core.secrets import Masker, SecretSources, secrets_path
 from runner.errors import EngineError, PhaseError, RunnerError, StoreError
 from runner.localaws.limits import HINT as CREDENTIALS_HINT
 from runner.localaws.mode import secret_texts as aws_secret_texts
-from runner.spec.secrets import Masker, SecretSources, secrets_path
 from runner.store import Store
 from runner.store.builds import BuildRecord, create_build, finish_build, record_phase, stop_requested
 

@@ -15,7 +15,7 @@ from runner.codebuild.buildspec import Buildspec
 from runner.codebuild.reports import Report
 from runner.codebuild.runtimes import SKIP_WARNING
 from runner.codebuild.secondary_sources import SecondarySource
-from runner.spec.secrets import load_secrets, resolve
+from runner.core.secrets import load_secrets, resolve
 
 RUNTIME_WARNING = SKIP_WARNING
 

@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
+from runner.core.secrets import Masker
 from runner.localaws.limits import MISSING_CREDENTIALS
-from runner.spec.secrets import Masker
 from runner.store import Store
 from runner.store.builds import append_logs
 

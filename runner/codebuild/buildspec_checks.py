@@ -13,9 +13,9 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
+from runner.core.schema import Context, Kind, Obj
+from runner.core.yamlnodes import Document, is_null, kind_name, mapping_items, position, shown
 from runner.errors import ConfigError, Position
-from runner.spec.schema import Context, Kind, Obj
-from runner.spec.yamlnodes import Document, is_null, kind_name, mapping_items, position, shown
 
 PHASE_NAMES = ("install", "pre_build", "build", "post_build")
 LINUX_SHELLS = ("bash", "/bin/bash", "sh", "/bin/sh")

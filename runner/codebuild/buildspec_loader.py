@@ -20,9 +20,9 @@ from runner.codebuild.buildspec import (
 )
 from runner.codebuild.buildspec_checks import PHASE_NAMES, UnknownKeys, has_key, reserved_names
 from runner.codebuild.buildspec_schema import PLAINTEXT, SCHEMA
+from runner.core.schema import Context, find_node, validate
+from runner.core.yamlnodes import Document, is_null, load_file, load_text, mapping_items, position
 from runner.errors import ConfigError, Position
-from runner.spec.schema import Context, find_node, validate
-from runner.spec.yamlnodes import Document, is_null, load_file, load_text, mapping_items, position
 
 
 def load(path: Path, display_name: str | None = None) -> Buildspec:

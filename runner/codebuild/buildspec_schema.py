@@ -14,7 +14,7 @@ from runner.codebuild.buildspec import DEFAULT_REPORT_FORMAT, ON_FAILURE
 from runner.codebuild.buildspec_checks import PHASE_NAMES, Command, Shell, has_key, null_key
 from runner.codebuild.coverage_formats import COVERAGE_PARSERS
 from runner.codebuild.report_formats import TEST_PARSERS
-from runner.spec.schema import Bool, Context, Enum, Int, Key, ListOf, MapOf, Obj, Str
+from runner.core.schema import Bool, Context, Enum, Int, Key, ListOf, MapOf, Obj, Str
 
 REPORT_FORMATS = (*TEST_PARSERS, *COVERAGE_PARSERS)  # a new format: add its parser there, nothing here
 ENV_NAME = r"[A-Za-z_][A-Za-z0-9_]*"

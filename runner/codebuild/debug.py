@@ -19,8 +19,8 @@ from runner.adapters.executor import Executor, File, Mount, RunRequest
 from runner.codebuild.phase_runner import PhaseSetup
 from runner.codebuild.shell import restore_lines, shell_binary
 from runner.codebuild.workspace import Workspace
+from runner.core.secrets import SecretSources
 from runner.errors import UsageError
-from runner.spec.secrets import SecretSources
 
 
 def record_phase_start(

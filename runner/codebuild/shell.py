@@ -22,7 +22,7 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from runner.spec.secrets import MASK
+from runner.core.secrets import MASK
 
 MARK = "\x1e"
 COMMANDS, FINALLY = "c", "f"

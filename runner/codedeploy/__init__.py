@@ -1,6 +1,6 @@
 """Environments and deployments (CodeDeploy ECS blue/green on compose and nginx): the public API.
 
-ImageRef(tag, id, repo_digest=None)  (runner/spec/image_ref.py; images.tags.resolve reads deploy inputs)
+ImageRef(tag, id, repo_digest=None)  (runner/core/image_ref.py; images.tags.resolve reads deploy inputs)
 deploy(config, store, environment, service, image, *, strategy=None, execution_id=None,
        source_dir=None, say=print, wait_termination=True) -> DeploymentResult
 promote(config, store, service, from_env, to_env, *, strategy=None, say=print) -> DeploymentResult
@@ -20,7 +20,7 @@ from runner.codedeploy.ownership import EnvironmentOwned
 from runner.codedeploy.rollback import rollback
 from runner.codedeploy.stack import UpResult
 from runner.codedeploy.status import status
-from runner.spec.image_ref import ImageRef
+from runner.core.image_ref import ImageRef
 
 __all__ = [
     "DeploymentResult",

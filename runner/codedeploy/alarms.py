@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from runner.spec.config import Alarm
+from runner.core.config import Alarm
 
 RETRIED = " : "  # $upstream_addr/$upstream_status/$upstream_response_time: one group per location tried
 ERROR_RATE = "error_rate"

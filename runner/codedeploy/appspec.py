@@ -19,8 +19,8 @@ from typing import Any
 from yaml.nodes import MappingNode, Node
 
 from runner.codedeploy.ecs_files import load_document
-from runner.spec.config import Service
-from runner.spec.schema import Context, Int, Key, Kind, ListOf, Obj, Str, find_node, validate
+from runner.core.config import Service
+from runner.core.schema import Context, Int, Key, Kind, ListOf, Obj, Str, find_node, validate
 
 # The ECS lifecycle, in order; only the hookable ones may appear under Hooks.
 LIFECYCLE = (

@@ -14,9 +14,9 @@ from runner.codedeploy.environment import other
 from runner.codedeploy.hooks import HookPlan, resolve
 from runner.codedeploy.lifecycle import Request, run_locked
 from runner.codedeploy.model import STANDARD, DeploymentResult, new_deployment_id
+from runner.core.config import Environment, PipelineConfig, Service
+from runner.core.image_ref import ImageRef
 from runner.errors import RunnerError, UsageError
-from runner.spec.config import Environment, PipelineConfig, Service
-from runner.spec.image_ref import ImageRef
 from runner.store import Store
 from runner.store.deployments import env_state, env_states
 

@@ -12,8 +12,8 @@ import json
 import re
 from pathlib import Path
 
+from runner.core.yamlnodes import MAX_FILE_BYTES, Document, load_bytes, load_text
 from runner.errors import ConfigError, Position
-from runner.spec.yamlnodes import MAX_FILE_BYTES, Document, load_bytes, load_text
 
 # What a build's renderer (envsubst, sed, Terraform templatefile, Jinja) leaves in a file.
 _TEMPLATE = re.compile(

@@ -20,10 +20,10 @@ from runner.codedeploy import appspec
 from runner.codedeploy.ecs_compose import SlotTask
 from runner.codedeploy.ecs_files import load_json_text
 from runner.codedeploy.taskdef import TaskDef, from_document
+from runner.core.config import EcsFiles, Service
+from runner.core.image_ref import ImageRef, image_definitions
+from runner.core.yamlnodes import load_text
 from runner.errors import ConfigError, UsageError
-from runner.spec.config import EcsFiles, Service
-from runner.spec.image_ref import ImageRef, image_definitions
-from runner.spec.yamlnodes import load_text
 
 PLACEHOLDER = re.compile(r"<([^<>\s]+)>")
 APPSPEC_NAMES = ("appspec.yaml", "appspec.yml", "appspec.json")

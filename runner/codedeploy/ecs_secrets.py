@@ -13,8 +13,8 @@ import json
 import re
 
 from runner.codedeploy.taskdef import Secret, TaskDef
+from runner.core.secrets import SecretsFile
 from runner.errors import ConfigError
-from runner.spec.secrets import SecretsFile
 
 _SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")  # Secrets Manager's random ARN suffix
 _SM_REFERENCE = "/aws/reference/secretsmanager/"  # an SSM name that points at Secrets Manager

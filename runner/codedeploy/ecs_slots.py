@@ -18,10 +18,10 @@ from runner.codedeploy import ecs_secrets
 from runner.codedeploy.ecs_compose import SlotTask, container_service, members, secret_variable, slot_name
 from runner.codedeploy.ecs_files import load_json_text
 from runner.codedeploy.taskdef import from_document
+from runner.core.config import PipelineConfig
+from runner.core.secrets import SecretsFile, load_secrets, secrets_path
+from runner.core.yamlnodes import load_text
 from runner.errors import RunnerError
-from runner.spec.config import PipelineConfig
-from runner.spec.secrets import SecretsFile, load_secrets, secrets_path
-from runner.spec.yamlnodes import load_text
 from runner.store.deployments import EnvState
 
 SLOTS = ("blue", "green")

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from runner.codedeploy import ecs_compose
+from runner.core.config import Environment, PipelineConfig, Service
 from runner.errors import RunnerError
-from runner.spec.config import Environment, PipelineConfig, Service
 
 POOL = ipaddress.IPv4Network("10.213.0.0/16")
 ROUTER_HOST = 2

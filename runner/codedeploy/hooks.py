@@ -20,8 +20,8 @@ from pathlib import Path
 
 from runner.adapters.docker.executor import DockerExecutor
 from runner.adapters.executor import Executor, Mount, RunRequest
+from runner.core.config import Service
 from runner.errors import UsageError
-from runner.spec.config import Service
 
 SUCCEEDED = "Succeeded"
 FAILED = "Failed"

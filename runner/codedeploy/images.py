@@ -1,6 +1,6 @@
 """The image a deployment runs, checked against the engine (decision 2).
 
-Deploy inputs are immutable references (the one rule: runner/spec/image_ref.py). With a
+Deploy inputs are immutable references (the one rule: runner/core/image_ref.py). With a
 registry in pipeline.yml, a slot runs the image's `repo@sha256:…` once it was pushed, else
 its image id; never a tag, which could be resolved again whenever a container starts.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from runner.adapters.docker import images
+from runner.core.image_ref import ImageRef, check_immutable
 from runner.errors import RunnerError
 from runner.images import registry
-from runner.spec.image_ref import ImageRef, check_immutable
 
 
 def verify(image: ImageRef, registry_host: str | None = None) -> ImageRef:

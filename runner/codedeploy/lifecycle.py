@@ -39,9 +39,9 @@ from runner.codedeploy.model import (
 )
 from runner.codedeploy.outcome import Outcome, abort, fail, stopped, succeed
 from runner.codedeploy.watch import Watcher
+from runner.core.config import Environment, PipelineConfig, Service
+from runner.core.image_ref import ImageRef
 from runner.errors import EngineError
-from runner.spec.config import Environment, PipelineConfig, Service
-from runner.spec.image_ref import ImageRef
 from runner.store import Store
 from runner.store.deployments import (
     DeploymentRecord,

@@ -1,6 +1,6 @@
 """Deployment vocabulary (CodeDeploy's, decision 6) and the records deployments hand back.
 
-ImageRef is the one image reference (runner/spec/image_ref.py), imported here for deploy's callers.
+ImageRef is the one image reference (runner/core/image_ref.py), imported here for deploy's callers.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import string
 from dataclasses import dataclass, field
 from typing import Any
 
-from runner.spec.image_ref import ImageRef
+from runner.core.image_ref import ImageRef
 
 CREATED = "Created"
 QUEUED = "Queued"

@@ -27,9 +27,9 @@ from runner.codedeploy.model import (
     DeploymentResult,
     new_deployment_id,
 )
+from runner.core.config import Environment, PipelineConfig, Service
+from runner.core.image_ref import ImageRef
 from runner.errors import RunnerError
-from runner.spec.config import Environment, PipelineConfig, Service
-from runner.spec.image_ref import ImageRef
 from runner.store import Store
 from runner.store.deployments import (
     DeploymentRecord,

@@ -22,8 +22,8 @@ from typing import Any
 from runner.adapters.docker import client as docker_client
 from runner.adapters.docker import containers as docker_containers
 from runner.codedeploy.environment import ROUTER
+from runner.core.config import Environment, PipelineConfig
 from runner.errors import UsageError
-from runner.spec.config import Environment, PipelineConfig
 from runner.store import Store
 
 OWNER_HOME = "runner.owner.home"

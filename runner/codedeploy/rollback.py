@@ -19,9 +19,9 @@ from runner.codedeploy.environment import Layout, other, slot_service
 from runner.codedeploy.lifecycle import run_locked
 from runner.codedeploy.model import ROLLBACK, DeploymentResult, new_deployment_id
 from runner.codedeploy.outcome import record_rollback, result_of
+from runner.core.config import Environment, PipelineConfig, Service
+from runner.core.image_ref import ImageRef
 from runner.errors import RunnerError, UsageError
-from runner.spec.config import Environment, PipelineConfig, Service
-from runner.spec.image_ref import ImageRef
 from runner.store import Store
 from runner.store.deployments import EnvState, get_deployment, list_deployments, request_stop
 

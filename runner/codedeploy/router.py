@@ -31,8 +31,8 @@ from pathlib import Path
 from runner.adapters.docker import client as docker_client
 from runner.adapters.docker import containers, runs
 from runner.codedeploy.environment import CONFIG_DIR, LOG_DIR, ROUTER, SLOTS, Layout
+from runner.core.config import Environment, Service
 from runner.errors import RunnerError
-from runner.spec.config import Environment, Service
 from runner.store.deployments import EnvState
 
 LIVE_PORT = 80

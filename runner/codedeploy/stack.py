@@ -28,8 +28,8 @@ from runner.codedeploy.environment import (
     render_compose,
     slot_service,
 )
+from runner.core.config import Environment, PipelineConfig, Service
 from runner.errors import EngineError, RunnerError
-from runner.spec.config import Environment, PipelineConfig, Service
 from runner.store import Store
 from runner.store.deployments import (
     EnvState,

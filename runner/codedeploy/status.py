@@ -8,7 +8,7 @@ from runner.adapters.docker import containers as docker_containers
 from runner.adapters.processes import still_running
 from runner.codedeploy import locks, ownership, router
 from runner.codedeploy.environment import ROUTER, SLOTS, slot_service
-from runner.spec.config import Environment, PipelineConfig, Service
+from runner.core.config import Environment, PipelineConfig, Service
 from runner.store import Store
 from runner.store import queue as trigger_queue
 from runner.store.deployments import (

@@ -1,6 +1,6 @@
 """Traffic shifting configurations (CodeDeploy's names and custom forms) as pure schedules.
 
-The grammar (names, custom forms, percentage bounds) is runner/spec/traffic.py's, shared
+The grammar (names, custom forms, percentage bounds) is runner/core/traffic.py's, shared
 with pipeline.yml's schema; this module turns a configuration into timed traffic shifts.
 
 AWS's intervals are long for a laptop: every interval is divided by pipeline.yml's
@@ -19,9 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from runner.core.durations import seconds
+from runner.core.traffic import CUSTOM, FORMS, HINT, NAMED, percent_error
 from runner.errors import UsageError
-from runner.spec.durations import seconds
-from runner.spec.traffic import CUSTOM, FORMS, HINT, NAMED, percent_error
 
 ALL_AT_ONCE = "AllAtOnce"
 CANARY = "TimeBasedCanary"

@@ -19,9 +19,9 @@ from typing import Any
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from runner.codedeploy.ecs_files import load_document
+from runner.core.schema import Bool, Context, Enum, Int, Key, Kind, ListOf, MapOf, Obj, Str
+from runner.core.yamlnodes import Document, mapping_items, position
 from runner.errors import ConfigError, Position
-from runner.spec.schema import Bool, Context, Enum, Int, Key, Kind, ListOf, MapOf, Obj, Str
-from runner.spec.yamlnodes import Document, mapping_items, position
 
 NETWORK_MODES = ("bridge", "awsvpc", "host", "none")
 CONDITIONS = ("START", "COMPLETE", "SUCCESS", "HEALTHY")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from runner.codedeploy import alarms, router
 from runner.codedeploy.environment import Layout
-from runner.spec.config import Alarm, Environment, Service
+from runner.core.config import Alarm, Environment, Service
 
 INTERVAL_S = 0.25
 PROBE_INTERVAL_S = 1.0

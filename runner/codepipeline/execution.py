@@ -21,11 +21,11 @@ from typing import Any
 
 from runner.adapters import git as source
 from runner.adapters.processes import pid_alive
+from runner.core.config import PipelineConfig
+from runner.core.image_ref import ImageResult
 from runner.errors import RunnerError, UsageError
 from runner.localaws import mode as aws_mode
 from runner.paths import runner_home
-from runner.spec.config import PipelineConfig
-from runner.spec.image_ref import ImageResult
 from runner.store import Store
 from runner.store import pipelines as records
 from runner.store.pipelines import (

@@ -60,8 +60,8 @@ def recover_deployments(store: Store, say: Callable[[str], None]) -> list[str]:
     if not environments:
         return []
     from runner.codedeploy import EnvironmentBusy, locks, ownership, stack
+    from runner.core import config_loader  # only when something must be repaired
     from runner.errors import RunnerError
-    from runner.spec import config_loader  # only when something must be repaired
 
     path = config_loader.find()
     if path is None:

@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Any
 from runner.adapters import git as source
 from runner.adapters.docker import images as docker_images
 from runner.codebuild.phases import FAILED, STOPPED, SUCCEEDED
+from runner.core import image_ref
+from runner.core.config import PipelineConfig, Service
+from runner.core.image_ref import ImageRef, ImageResult
 from runner.errors import EngineError, RunnerError, UsageError
 from runner.images import inputs
 from runner.images import tags as images
 from runner.images.inputs import Inputs
 from runner.localaws import mode as aws_mode
-from runner.spec import image_ref
-from runner.spec.config import PipelineConfig, Service
-from runner.spec.image_ref import ImageRef, ImageResult
 from runner.store import Store
 from runner.store import builds as build_records
 from runner.store import images as records
@@ -210,7 +210,7 @@ def build_service(
             return ServiceBuildResult(decision.service, decision.commit, None, None, FAILED, str(e))
     from runner.codebuild.build import run_build
     from runner.codebuild.buildlog import BuildLog
-    from runner.spec.secrets import Masker
+    from runner.core.secrets import Masker
 
     svc, repo = config.service(service), repository(config)
     home = store.path.parent

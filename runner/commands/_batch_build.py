@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 
 from runner.codebuild import batch as model
 from runner.codebuild.phases import SUCCEEDED
+from runner.core.yamlnodes import load_file
 from runner.errors import EXIT_FAILED, EXIT_OK, UsageError
 from runner.output import print_json, say
-from runner.spec.yamlnodes import load_file
 
 if TYPE_CHECKING:
     from runner.codebuild.batch_run import BatchResult
@@ -68,7 +68,7 @@ def _jobs(args: argparse.Namespace, source: Path) -> int:
         if args.jobs < 1:
             raise UsageError("--jobs must be >= 1")
         return int(args.jobs)
-    from runner.spec import config_loader
+    from runner.core import config_loader
 
     path = config_loader.find(source)
     return config_loader.load(path).build_parallelism if path else os.cpu_count() or 1

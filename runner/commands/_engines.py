@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from runner.spec import config_loader
-from runner.spec.engines import DEFAULT, Engine
+from runner.core import config_loader
+from runner.core.engines import DEFAULT, Engine
 
 if TYPE_CHECKING:
     from runner.adapters.docker.remote import Endpoint

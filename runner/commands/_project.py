@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from runner.core import config_loader
+from runner.core.config import PipelineConfig
 from runner.errors import UsageError
-from runner.spec import config_loader
-from runner.spec.config import PipelineConfig
 
 
 def load_project() -> PipelineConfig:

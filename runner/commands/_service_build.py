@@ -10,10 +10,10 @@ import sys
 from runner.codebuild.phases import SUCCEEDED
 from runner.codepipeline.service_build import ServiceBuildResult, build_service
 from runner.commands._build_common import overrides, report
+from runner.core import config_loader
 from runner.errors import EXIT_FAILED, EXIT_OK, RunnerError, UsageError
 from runner.output import print_json, say
 from runner.paths import runner_home
-from runner.spec import config_loader
 from runner.store import open_store
 from runner.terminal import build_view
 

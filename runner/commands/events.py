@@ -68,7 +68,7 @@ def _print(found: list[tuple[int, dict[str, Any]]], as_json: bool, last: int) ->
 
 def parse_since(text: str) -> float:
     """`10m` → now − 10 minutes; an ISO 8601 time (UTC unless it names an offset)."""
-    from runner.spec.durations import seconds
+    from runner.core.durations import seconds
 
     value = text.strip()
     if re.fullmatch(r"\d+(\.\d+)?(ms|s|m|h|d)", value):

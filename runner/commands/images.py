@@ -114,7 +114,7 @@ def _listed(record: ImageRecord, placements: list[Placement], present: bool) -> 
 def run_copy(args: argparse.Namespace) -> int:
     from runner.adapters.docker.transfer import copy_image
     from runner.commands._engines import configured, endpoint
-    from runner.spec.engines import from_argument
+    from runner.core.engines import from_argument
 
     engines = configured()
     source, target = (endpoint(from_argument(engines, text)) for text in (args.source, args.to))

@@ -6,8 +6,8 @@ import argparse
 from typing import Any
 
 from runner.codebuild import buildspec_schema
+from runner.core import config_schema
 from runner.output import print_json
-from runner.spec import config_schema
 
 
 def add_parser(sub: Any) -> None:

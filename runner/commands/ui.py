@@ -46,7 +46,7 @@ def url_host(host: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from runner.spec import config_loader
+    from runner.core import config_loader
     from runner.store import open_store
     from runner.web.app import create_app
     from runner.web.security import Guard, new_token

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from runner.codebuild import buildspec_loader
+from runner.core import config_loader
 from runner.errors import EXIT_OK, EXIT_USAGE, ConfigError, RunnerError
-from runner.spec import config_loader
 
 MAX_SNIFF = 4096
 

@@ -30,9 +30,9 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from runner.codepipeline.recovery import recover
+    from runner.core import config_loader
     from runner.errors import UsageError
     from runner.paths import runner_home
-    from runner.spec import config_loader
     from runner.store import open_store, queue
     from runner.triggers import post_commit
     from runner.triggers.dispatch import Dispatcher

@@ -168,7 +168,7 @@ def detach_all(drain_s: float = DRAIN_S) -> None:
 
 def load_project(start: Path | None = None) -> Project | None:
     """The rules of the project here: pipeline.yml's, or only the defaults without one."""
-    from runner.spec import config_loader
+    from runner.core import config_loader
 
     path = config_loader.find(start)
     if path is None:

@@ -25,9 +25,9 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from runner.core.schema import Bool, Context, Enum, Key, Kind, ListOf, Obj, Str
+from runner.core.yamlnodes import is_null, mapping_items
 from runner.events import patterns, shapes
-from runner.spec.schema import Bool, Context, Enum, Key, Kind, ListOf, Obj, Str
-from runner.spec.yamlnodes import is_null, mapping_items
 
 DEFAULTS_ENV = "RUNNER_DEFAULT_NOTIFICATIONS"
 TARGET_KINDS = ("command", "webhook", "desktop")

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.adapters import git as source
-from runner.spec.config import PipelineConfig, Service
+from runner.core.config import PipelineConfig, Service
 
 SCHEME = "1"  # bump when the digest's definition changes: every service rebuilds once
 _SPLIT = re.compile(r"[\s'\"=;|&()<>`,:\[\]]+")

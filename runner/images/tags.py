@@ -27,8 +27,8 @@ from typing import Any
 
 from runner.adapters.docker import client as docker_client
 from runner.adapters.docker import images as docker_images
+from runner.core.image_ref import IMAGE_ID, ImageRef, check_immutable, is_immutable, read_handoff
 from runner.errors import RunnerError
-from runner.spec.image_ref import IMAGE_ID, ImageRef, check_immutable, is_immutable, read_handoff
 from runner.store import Store
 from runner.store import images as records
 from runner.store.images import ImageRecord

@@ -31,8 +31,8 @@ def secret_texts(request: BuildRequest) -> list[str]:
     """With --aws local every value of the secrets file is one AWS CLI call away: all are masked."""
     if request.aws_account is None:
         return []
+    from runner.core.secrets import load_secrets
     from runner.localaws.seed import secret_text
-    from runner.spec.secrets import load_secrets
 
     secrets = load_secrets(request.secrets_file)
     return [*secrets.parameters.values(), *(secret_text(s) for s in secrets.secrets.values())] + [

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 
 from runner.adapters.docker import networks
 from runner.adapters.executor import Mount
+from runner.core.secrets import load_secrets
 from runner.errors import EngineError
 from runner.localaws import hosts, process, seed
-from runner.spec.secrets import load_secrets
 
 if TYPE_CHECKING:
     from runner.codebuild.build_result import BuildRequest

@@ -13,9 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from runner.core.secrets import SecretsFile
 from runner.errors import RunnerError
 from runner.localaws.process import LocalAws, state_dir
-from runner.spec.secrets import SecretsFile
 
 
 def seed(home: Path, aws: LocalAws, region: str, secrets: SecretsFile) -> None:

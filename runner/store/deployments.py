@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from runner.spec.image_ref import ImageRef
+from runner.core.image_ref import ImageRef
 from runner.store import outbox
 from runner.store.db import Store
 

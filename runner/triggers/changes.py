@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from runner.adapters import git as source
+from runner.core.config import PipelineConfig, Service
 from runner.paths import PIPELINE_FILE
-from runner.spec.config import PipelineConfig, Service
 
 RUNNER_IGNORE = ".runnerignore"
 

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runner.adapters import git as source
+from runner.core import config_loader
+from runner.core.config import PipelineConfig
 from runner.errors import RunnerError
-from runner.spec import config_loader
-from runner.spec.config import PipelineConfig
 from runner.store import Store, queue
 from runner.store import pipelines as executions
 from runner.store.queue import BUILD, PIPELINE, QueueEntry

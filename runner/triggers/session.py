@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from runner.adapters import git as source
+from runner.core import config_loader
 from runner.errors import RunnerError
-from runner.spec import config_loader
 from runner.store import Store, queue
 from runner.triggers import changes
 from runner.triggers.debounce import Debouncer

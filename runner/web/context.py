@@ -41,7 +41,7 @@ class Context:
         """pipeline.yml as loaded now (reloaded when the file changes); None without one."""
         if self.config_path is None or not self.config_path.is_file():
             return None
-        from runner.spec import config_loader
+        from runner.core import config_loader
 
         mtime = self.config_path.stat().st_mtime
         if self._config is None or self._config[0] != mtime:

@@ -288,7 +288,7 @@ def test_secret_values_are_not_at_rest_anywhere_the_runner_writes(
     of the values, the secrets file inside the source is neither copied nor uploaded,
     state files are 0600."""
     from runner.codebuild.debug import phase_info
-    from runner.spec.secrets import SecretSources
+    from runner.core.secrets import SecretSources
 
     root = write_project(
         tmp_path / "src", AT_REST_BUILDSPEC, {"app.txt": "app\n", "secrets.yml": AT_REST_SECRETS}

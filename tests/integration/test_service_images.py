@@ -21,12 +21,12 @@ from runner.adapters.docker import client as docker_client
 from runner.adapters.docker import images as docker_images
 from runner.adapters.docker import runs
 from runner.codepipeline.service_build import ServiceBuildResult, build_service, changed_services
+from runner.core import config_loader
+from runner.core.config import PipelineConfig
+from runner.core.image_ref import ImageResult
 from runner.errors import UsageError
 from runner.images import gc
 from runner.images.tags import resolve
-from runner.spec import config_loader
-from runner.spec.config import PipelineConfig
-from runner.spec.image_ref import ImageResult
 from runner.store import Store, open_store
 from runner.store import images as records
 from tests.ci import missing

@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from runner.codebuild import buildspec_loader
+from runner.core import config_loader, secrets
 from runner.errors import ConfigError
-from runner.spec import config_loader, secrets
 
 BOUNDED = settings(
     max_examples=200,

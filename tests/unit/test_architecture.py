@@ -13,14 +13,14 @@ RUNNER = Path(__file__).resolve().parents[2] / "runner"
 # (errors, paths, output, terminal, __init__) are open to all.
 ALLOWED: dict[str, set[str]] = {
     "adapters": set(),
-    "spec": {"events", "localaws"},  # the pure rule and mode grammars pipeline.yml carries
-    "store": {"spec", "adapters", "events"},  # events.shapes: an event in its state's transaction
-    "events": {"store", "spec", "adapters"},
-    "localaws": {"store", "spec", "adapters"},
-    "images": {"store", "spec", "adapters"},
-    "codedeploy": {"images", "store", "spec", "adapters"},
-    "codebuild": {"images", "localaws", "store", "spec", "adapters"},
-    "codepipeline": {"codebuild", "codedeploy", "images", "localaws", "store", "spec", "adapters"},
+    "core": {"events", "localaws"},  # the pure rule and mode grammars pipeline.yml carries
+    "store": {"core", "adapters", "events"},  # events.shapes: an event in its state's transaction
+    "events": {"store", "core", "adapters"},
+    "localaws": {"store", "core", "adapters"},
+    "images": {"store", "core", "adapters"},
+    "codedeploy": {"images", "store", "core", "adapters"},
+    "codebuild": {"images", "localaws", "store", "core", "adapters"},
+    "codepipeline": {"codebuild", "codedeploy", "images", "localaws", "store", "core", "adapters"},
 }
 HELPERS = {"errors", "paths", "output", "terminal", "__init__"}
 

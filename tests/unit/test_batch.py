@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from runner.codebuild import batch
+from runner.core.yamlnodes import load_text
 from runner.errors import ConfigError
-from runner.spec.yamlnodes import load_text
 from runner.store import batches, open_store
 
 PHASES = "phases:\n  build:\n    commands: [echo hi]\n"

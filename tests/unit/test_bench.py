@@ -18,7 +18,7 @@ from bench.session import Session
 from bench.timers import Timers
 from bench.traffic import wrk_numbers
 from bench.ui_load import fill
-from runner.spec import config_loader
+from runner.core import config_loader
 
 
 def test_percentile_is_nearest_rank() -> None:

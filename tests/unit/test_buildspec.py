@@ -6,8 +6,8 @@ import pytest
 
 from runner.codebuild import buildspec_loader
 from runner.codebuild.buildspec_checks import syntax_report
+from runner.core.yamlnodes import load_text
 from runner.errors import ConfigError
-from runner.spec.yamlnodes import load_text
 
 MINIMAL = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n"
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from runner.core import config_loader, config_schema
+from runner.core.config import PipelineConfig
+from runner.core.engines import DEFAULT, Engine, from_argument, named, url_error
 from runner.errors import ConfigError, UsageError
-from runner.spec import config_loader, config_schema
-from runner.spec.config import PipelineConfig
-from runner.spec.engines import DEFAULT, Engine, from_argument, named, url_error
 
 BASE = """\
 app: shop

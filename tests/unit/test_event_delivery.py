@@ -14,10 +14,10 @@ from typing import Any, ClassVar
 
 import pytest
 
+from runner.core import config_loader
 from runner.errors import ConfigError
 from runner.events import delivery, shapes
 from runner.events.rules import DEFAULT_RULES, Rule, Target, effective
-from runner.spec import config_loader
 from runner.store import Store, deliveries, outbox
 from runner.store.builds import BuildRecord, create_build, finish_build
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from runner.core import image_ref
+from runner.core.image_ref import ImageRef, ImageResult
 from runner.errors import UsageError
 from runner.images import gc, inputs
 from runner.images import tags as images
 from runner.images.inputs import Inputs, Tree
-from runner.spec import image_ref
-from runner.spec.image_ref import ImageRef, ImageResult
 from runner.store import images as records
 from runner.store import open_store
 from runner.store.builds import BuildOutline

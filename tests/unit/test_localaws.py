@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from runner.cli import main
+from runner.core import config_loader
 from runner.errors import UsageError
 from runner.localaws import hosts, limits, mode, proxy
 from runner.localaws.provision import ca_file, variables
-from runner.spec import config_loader
 
 BUILDSPEC = """\
 version: 0.2

@@ -12,7 +12,7 @@ from runner.codebuild.buildlog import BuildLog
 from runner.codebuild.buildspec import Phase
 from runner.codebuild.phase_runner import Deadline, PhaseSetup, StopSignal, run_phase, wait_for_removals
 from runner.codebuild.phases import FAILED
-from runner.spec.secrets import Masker
+from runner.core.secrets import Masker
 from runner.store import Store
 from tests.unit.process_executor import ProcessExecutor
 

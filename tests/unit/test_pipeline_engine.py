@@ -16,8 +16,8 @@ import pytest
 
 from runner.codepipeline import execution as pipeline
 from runner.codepipeline.execution import Context, Stage, StageFailed
-from runner.spec import config_loader
-from runner.spec.config import PipelineConfig
+from runner.core import config_loader
+from runner.core.config import PipelineConfig
 from runner.store import Store, open_store
 from runner.store import pipelines as records
 

@@ -11,7 +11,7 @@ import pytest
 from runner.codebuild.buildspec import ReportSpec
 from runner.codebuild.report_formats import parse_junit
 from runner.codebuild.reports import build_report, copy_reports, log_line, mask_report
-from runner.spec.secrets import Masker
+from runner.core.secrets import Masker
 
 JUNIT = """<?xml version="1.0"?>
 <testsuites>

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from runner.codebuild import buildspec_loader
+from runner.core import config_loader
 from runner.images import inputs
-from runner.spec import config_loader
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample-services"

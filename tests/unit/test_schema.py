@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from runner.codebuild import buildspec_schema
+from runner.core.schema import Bool, Enum, Int, Key, Kind, ListOf, MapOf, Obj, OneOf, Str, find_node, validate
+from runner.core.yamlnodes import load_text
 from runner.errors import ConfigError
-from runner.spec.schema import Bool, Enum, Int, Key, Kind, ListOf, MapOf, Obj, OneOf, Str, find_node, validate
-from runner.spec.yamlnodes import load_text
 
 SCHEMA = Obj(
     (

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from runner.codebuild import buildspec_loader
+from runner.core.secrets import MASK, Masker, load_secrets, loads_secrets, resolve
 from runner.errors import ConfigError
-from runner.spec.secrets import MASK, Masker, load_secrets, loads_secrets, resolve
 
 ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/token-AbCdEf"
 SECRETS = f"""

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from runner.codepipeline.execution import Context, Stage
-from runner.spec import config_loader
-from runner.spec.config import PipelineConfig
+from runner.core import config_loader
+from runner.core.config import PipelineConfig
 from runner.store import Store, open_store
 from runner.store import pipelines as records
 from runner.store import queue as q

@@ -27,7 +27,7 @@ from runner.adapters.docker import images
 from runner.codedeploy import DeploymentResult, ImageRef, deploy, down
 from runner.codepipeline import execution as pipeline
 from runner.codepipeline.execution import Context, Stage
-from runner.spec.config import PipelineConfig
+from runner.core.config import PipelineConfig
 from runner.store import Store, open_store
 from runner.store.deployments import env_state
 from tests.integration.deploy.helpers import build_app, free_ports, get, sample, write_project

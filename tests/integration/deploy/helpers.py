@@ -15,9 +15,9 @@ from pathlib import Path
 from runner.adapters.docker import client as docker_client
 from runner.adapters.docker import images
 from runner.codedeploy import ImageRef
+from runner.core import config_loader
+from runner.core.config import PipelineConfig
 from runner.images.base import PYTHON
-from runner.spec import config_loader
-from runner.spec.config import PipelineConfig
 
 APP = Path(__file__).with_name("app.py")
 

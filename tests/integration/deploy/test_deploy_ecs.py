@@ -24,8 +24,8 @@ from runner.adapters.docker import client as docker_client
 from runner.adapters.docker import images as docker_images
 from runner.codedeploy import DeploymentResult, ImageRef, deploy, down, taskdef
 from runner.codepipeline.service_build import build_service
+from runner.core.config import PipelineConfig
 from runner.errors import ConfigError
-from runner.spec.config import PipelineConfig
 from runner.store import Store, open_store
 from runner.store.deployments import env_state
 from tests.integration.deploy.conftest import Images

@@ -15,8 +15,8 @@ import pytest
 
 from runner import cli
 from runner.codedeploy import ensure_up, live_images
+from runner.core.config import PipelineConfig, Service
 from runner.images.base import PYTHON
-from runner.spec.config import PipelineConfig, Service
 from runner.store import Store, open_store
 from tests.integration.deploy.conftest import Images
 from tests.integration.deploy.helpers import Load, free_ports, get, write_project

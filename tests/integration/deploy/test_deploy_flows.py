@@ -25,7 +25,7 @@ from runner.codedeploy import (
     rollback,
     status,
 )
-from runner.spec.config import Alarm, PipelineConfig
+from runner.core.config import Alarm, PipelineConfig
 from runner.store import Store, open_store
 from runner.store.deployments import env_state, get_deployment, list_deployments
 from tests.integration.deploy.conftest import Images

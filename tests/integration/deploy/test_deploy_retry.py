@@ -17,7 +17,7 @@ import pytest
 
 from runner.codedeploy import DeploymentResult, ImageRef, deploy, down, ensure_up
 from runner.codedeploy.router import LIVE_PORT
-from runner.spec.config import PipelineConfig
+from runner.core.config import PipelineConfig
 from runner.store import Store, open_store
 from runner.store.deployments import env_state
 from tests.integration.deploy.conftest import Images

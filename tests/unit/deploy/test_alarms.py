@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from runner.codedeploy.alarms import Record, evaluate, p95, parse_line, prune
-from runner.spec.config import Alarm
+from runner.core.config import Alarm
 
 SLOTS = {"10.213.1.10": "blue", "10.213.1.11": "green"}
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from runner.codedeploy.appspec import load, load_for
+from runner.core.config import Service
 from runner.errors import ConfigError
-from runner.spec.config import Service
 
 ECS = """\
 version: 0.0

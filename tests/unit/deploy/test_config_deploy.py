@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from runner.core import config_loader, config_schema
+from runner.core.config import PipelineConfig, ServiceHook
 from runner.errors import ConfigError
-from runner.spec import config_loader, config_schema
-from runner.spec.config import PipelineConfig, ServiceHook
 
 BASE = """\
 app: shop
@@ -85,7 +85,7 @@ def test_retry_on_canary_failure_is_on_unless_turned_off(tmp_path: Path) -> None
     ],
 )
 def test_pipeline_yml_and_the_deploy_engine_read_strategies_alike(tmp_path: Path, strategy: str) -> None:
-    """One grammar (runner/spec/traffic.py): what pipeline.yml accepts, a deployment can run."""
+    """One grammar (runner/core/traffic.py): what pipeline.yml accepts, a deployment can run."""
     from runner.codedeploy.strategies import parse
     from runner.errors import UsageError
 

@@ -12,8 +12,8 @@ from runner.codedeploy.ecs_compose import SlotPlace, SlotTask, members, render, 
 from runner.codedeploy.ecs_files import load_json_text
 from runner.codedeploy.model import ImageRef
 from runner.codedeploy.taskdef import from_document
+from runner.core.config import EcsFiles, Service
 from runner.errors import ConfigError, UsageError
-from runner.spec.config import EcsFiles, Service
 
 TASK = {
     "family": "web",

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from runner.codedeploy.environment import Layout, SlotSpec, allocate, choose_subnet, render_compose, slot_env
+from runner.core import config_loader
+from runner.core.config import PipelineConfig
 from runner.errors import RunnerError
-from runner.spec import config_loader
-from runner.spec.config import PipelineConfig
 
 PIPELINE = """\
 app: shop

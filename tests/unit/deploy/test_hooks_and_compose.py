@@ -8,8 +8,8 @@ import pytest
 
 from runner.adapters import compose
 from runner.codedeploy.hooks import HookPlan, HookRun, resolve, run
+from runner.core.config import Service, ServiceHook
 from runner.errors import EngineError, UsageError
-from runner.spec.config import Service, ServiceHook
 
 SERVICE = Service(
     "web", "svc/web", "b.yml", 8000, "/health", "/web", hooks={"smoke": ServiceHook("make smoke")}

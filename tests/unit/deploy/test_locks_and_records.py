@@ -11,7 +11,7 @@ import pytest
 
 from runner.codedeploy.locks import EnvironmentBusy, hold, is_stale, try_acquire
 from runner.codedeploy.model import new_deployment_id
-from runner.spec.image_ref import ImageRef
+from runner.core.image_ref import ImageRef
 from runner.store import Store
 from runner.store.deployments import (
     DeploymentRecord,

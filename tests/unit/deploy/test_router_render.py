@@ -7,7 +7,7 @@ from pathlib import Path
 
 from runner.codedeploy.environment import Layout
 from runner.codedeploy.router import ROUTER_JS, render_nginx, render_state, write_atomic
-from runner.spec.config import Service
+from runner.core.config import Service
 from runner.store.deployments import EnvState
 
 LAYOUT = Layout("shop", "prod", Path("/h"), "10.213.9.0/24", {"web": 0, "catalog": 1, "admin": 2})

@@ -17,8 +17,8 @@ import pytest
 
 from runner.codedeploy import ecs_secrets
 from runner.codedeploy.taskdef import load
+from runner.core.secrets import loads_secrets
 from runner.errors import ConfigError
-from runner.spec.secrets import loads_secrets
 
 SM_ARN = "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:app/mysql-PihY9g"
 FARGATE = {

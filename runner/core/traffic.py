@@ -1,5 +1,5 @@
 """The grammar of traffic-shifting configurations, written once: pipeline.yml's schema
-(runner/spec/config_schema.py) checks `strategy:` against it, runner/codedeploy/strategies.py parses with it.
+(runner/core/config_schema.py) checks `strategy:` against it, runner/codedeploy/strategies.py parses with it.
 
 Named configurations are CodeDeploy's (CodeDeployDefault.ECSCanary10Percent5Minutes …);
 custom ones are a mapping (`canary: {percent, wait}`, `linear: {percent, every}`) or, on the

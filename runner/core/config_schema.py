@@ -10,14 +10,14 @@ from typing import Any
 
 from yaml.nodes import Node
 
+from runner.core import traffic as traffic_grammar
+from runner.core.config import DEFAULT_BUILD_IMAGE, DEFAULT_ROUTER_IMAGE
+from runner.core.durations import Duration
+from runner.core.engines import ENGINES
+from runner.core.schema import Bool, Context, Enum, Int, Key, ListOf, MapOf, Obj, OneOf, Str
+from runner.core.yamlnodes import shown
 from runner.events.rules import RuleList
 from runner.localaws.mode import DEFAULT_ACCOUNT, MODES
-from runner.spec import traffic as traffic_grammar
-from runner.spec.config import DEFAULT_BUILD_IMAGE, DEFAULT_ROUTER_IMAGE
-from runner.spec.durations import Duration
-from runner.spec.engines import ENGINES
-from runner.spec.schema import Bool, Context, Enum, Int, Key, ListOf, MapOf, Obj, OneOf, Str
-from runner.spec.yamlnodes import shown
 
 NAME = r"[a-z][a-z0-9-]{0,30}"
 NAME_HINT = "a lowercase name (letters, digits, -)"
@@ -155,7 +155,7 @@ class _Named(Str):
         return value
 
 
-_STRATEGY = OneOf(  # the grammar is runner/spec/traffic.py's
+_STRATEGY = OneOf(  # the grammar is runner/core/traffic.py's
     _Named(),
     Obj(tuple(Key(kind, _custom(form)) for kind, form in traffic_grammar.FORMS.items()), check=_one_strategy),
 )

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runner.core.engines import DEFAULT as DEFAULT_ENGINE
+from runner.core.engines import Engine
 from runner.errors import UsageError
 from runner.events.rules import Rule
 from runner.localaws.mode import DEFAULT_ACCOUNT
-from runner.spec.engines import DEFAULT as DEFAULT_ENGINE
-from runner.spec.engines import Engine
 
 # base_images.STANDARD: CodeBuild too builds in its standard image unless told otherwise.
 DEFAULT_BUILD_IMAGE = "runner/standard:bookworm"
@@ -127,7 +127,7 @@ class PipelineConfig:
     account: str = DEFAULT_ACCOUNT
     notifications: tuple[Rule, ...] = ()  # runner/events/rules.py
     default_notifications: bool = True
-    engines: tuple[Engine, ...] = (DEFAULT_ENGINE,)  # runner/spec/engines.py; `local` first
+    engines: tuple[Engine, ...] = (DEFAULT_ENGINE,)  # runner/core/engines.py; `local` first
 
     @property
     def root(self) -> Path:

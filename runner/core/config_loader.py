@@ -7,11 +7,7 @@ from typing import Any
 
 from yaml.nodes import Node
 
-from runner.errors import ConfigError
-from runner.events.rules import rules_from
-from runner.localaws.mode import from_env
-from runner.paths import PIPELINE_FILE
-from runner.spec.config import (
+from runner.core.config import (
     Alarm,
     EcsFiles,
     Environment,
@@ -21,12 +17,16 @@ from runner.spec.config import (
     ServiceHook,
     TestStage,
 )
-from runner.spec.config_schema import SCHEMA
-from runner.spec.durations import seconds
-from runner.spec.engines import DEFAULT as DEFAULT_ENGINE
-from runner.spec.engines import from_schema as engine_from_schema
-from runner.spec.schema import find_node, validate
-from runner.spec.yamlnodes import Document, load_file, load_text, mapping_items, position
+from runner.core.config_schema import SCHEMA
+from runner.core.durations import seconds
+from runner.core.engines import DEFAULT as DEFAULT_ENGINE
+from runner.core.engines import from_schema as engine_from_schema
+from runner.core.schema import find_node, validate
+from runner.core.yamlnodes import Document, load_file, load_text, mapping_items, position
+from runner.errors import ConfigError
+from runner.events.rules import rules_from
+from runner.localaws.mode import from_env
+from runner.paths import PIPELINE_FILE
 
 
 def find(start: Path | None = None) -> Path | None:

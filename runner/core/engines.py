@@ -15,9 +15,9 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node
 
+from runner.core.schema import Context, Key, MapOf, Obj, OneOf, Str
+from runner.core.yamlnodes import mapping_items, shown
 from runner.errors import UsageError
-from runner.spec.schema import Context, Key, MapOf, Obj, OneOf, Str
-from runner.spec.yamlnodes import mapping_items, shown
 
 LOCAL = "local"
 URL_HINT = "unix:///PATH, tcp://HOST:PORT or ssh://USER@HOST"

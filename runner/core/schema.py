@@ -17,8 +17,8 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from runner.core.yamlnodes import SHOWN_CHARS, Document, is_null, kind_name, mapping_items, position, shown
 from runner.errors import ConfigError
-from runner.spec.yamlnodes import SHOWN_CHARS, Document, is_null, kind_name, mapping_items, position, shown
 
 TRUE_WORDS = {"yes", "true", "on", "y"}
 FALSE_WORDS = {"no", "false", "off", "n"}

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runner.core.schema import Key, MapOf, Obj, OneOf, Str, validate
+from runner.core.yamlnodes import Document, load_file, load_text
 from runner.errors import ConfigError, Position
-from runner.spec.schema import Key, MapOf, Obj, OneOf, Str, validate
-from runner.spec.yamlnodes import Document, load_file, load_text
 
 if TYPE_CHECKING:  # a buildspec names the secrets it wants; this module only reads the file
     from runner.codebuild.buildspec import Buildspec

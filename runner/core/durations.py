@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from yaml.nodes import Node
 
-from runner.spec.schema import Context, Str
-from runner.spec.yamlnodes import shown
+from runner.core.schema import Context, Str
+from runner.core.yamlnodes import shown
 
 DURATION = r"\d+(\.\d+)?(ms|s|m|h|d)?"
 DURATION_HINT = "a duration such as 500ms, 30s, 5m, 2h or 7d"

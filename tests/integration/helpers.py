@@ -36,3 +36,20 @@ def build(root: Path, home: Path, lines: list[str] | None = None, **options: obj
 
 def phase_statuses(result: BuildResult) -> dict[str, str]:
     return {p.name: p.status for p in result.phases}
+
+
+def run(tmp_path: Path, home: Path, spec: str, **options: object) -> tuple[BuildResult, list[str]]:
+    """A build of `spec` in tmp_path/src, with the lines it printed."""
+    root = write_project(tmp_path / "src", spec, options.pop("files", None))  # type: ignore[arg-type]
+    lines: list[str] = []
+    return build(root, home, lines, **options), lines
+
+
+def output(lines: list[str]) -> list[str]:
+    """What the commands printed (without the runner's own `[Container]` lines)."""
+    return [line for line in lines if not line.startswith("[Container] ")]
+
+
+def container(lines: list[str]) -> list[str]:
+    """The runner's `[Container]` lines without their timestamp."""
+    return [line.split(" ", 3)[3] for line in lines if line.startswith("[Container] ")]

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from runner.codebuild.build import RUNTIME_WARNING, BuildResult
+from runner.codebuild.build import RUNTIME_WARNING
 from runner.errors import ConfigError
 from runner.store import open_store
-from tests.integration.helpers import build, phase_statuses, write_project
+from tests.integration.helpers import container, output, phase_statuses, run
 
 pytestmark = pytest.mark.docker
 
@@ -27,20 +27,10 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield tmp_path_factory.mktemp("runner-home")
 
 
-def run(tmp_path: Path, home: Path, spec: str, **options: object) -> tuple[BuildResult, list[str]]:
-    root = write_project(tmp_path / "src", spec, options.pop("files", None))  # type: ignore[arg-type]
-    lines: list[str] = []
-    return build(root, home, lines, **options), lines
 
 
-def output(lines: list[str]) -> list[str]:
-    """What the commands printed (without the runner's own `[Container]` lines)."""
-    return [line for line in lines if not line.startswith("[Container] ")]
 
 
-def container(lines: list[str]) -> list[str]:
-    """The runner's `[Container]` lines without their timestamp."""
-    return [line.split(" ", 3)[3] for line in lines if line.startswith("[Container] ")]
 
 
 def test_run_as_top_level_and_per_phase_with_state_across_users(tmp_path: Path, home: Path) -> None:

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.codebuild.build import BuildResult
 from runner.images.base import BUILD
-from tests.integration.helpers import build, phase_statuses, write_project
+from tests.integration.helpers import container, output, phase_statuses, run
 
 pytestmark = pytest.mark.docker
 
@@ -23,18 +22,10 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield tmp_path_factory.mktemp("runner-home")
 
 
-def run(tmp_path: Path, home: Path, spec: str, **options: object) -> tuple[BuildResult, list[str]]:
-    root = write_project(tmp_path / "src", spec, options.pop("files", None))  # type: ignore[arg-type]
-    lines: list[str] = []
-    return build(root, home, lines, **options), lines
 
 
-def output(lines: list[str]) -> list[str]:
-    return [line for line in lines if not line.startswith("[Container] ")]
 
 
-def container(lines: list[str]) -> list[str]:
-    return [line.split(" ", 3)[3] for line in lines if line.startswith("[Container] ")]
 
 
 def test_version_01_runs_each_command_in_its_own_shell(tmp_path: Path, home: Path) -> None:

@@ -25,6 +25,7 @@ from runner.codedeploy.environment import (
     render_compose,
     slot_service,
 )
+from runner.codedeploy.nginx_config import render_nginx
 from runner.errors import EngineError, RunnerError
 from runner.spec.config import Environment, PipelineConfig, Service
 from runner.store import Store
@@ -219,7 +220,7 @@ def ensure_up_locked(
     if router_up and not fresh:
         say(f"{env.name}: the running router does not see {layout.router_dir}: recreating it")
     tasks = ecs_slots.installed(config, layout.directory, states)
-    text = router.render_nginx(layout, config.services, ecs_slots.ports(tasks))
+    text = render_nginx(layout, config.services, ecs_slots.ports(tasks))
     change = router.apply_config(layout, text, config.router_image, running=fresh)
     if change.reloaded:
         say(
@@ -318,7 +319,7 @@ def refresh_router(config: PipelineConfig, store: Store, env: Environment, layou
     """After a task definition is installed: its appspec ContainerPort may be a new upstream port
     (a topology change, so a checked reload; an unchanged config is not reloaded)."""
     tasks = ecs_slots.installed(config, layout.directory, env_states(store, env.name))
-    text = router.render_nginx(layout, config.services, ecs_slots.ports(tasks))
+    text = render_nginx(layout, config.services, ecs_slots.ports(tasks))
     change = router.apply_config(layout, text, config.router_image, running=True)
     if change.reloaded:
         say(f"  router: a task's container port changed the upstreams; reloaded in {change.reload_ms:.0f} ms")

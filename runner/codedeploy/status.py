@@ -8,6 +8,7 @@ from runner.adapters import docker_engine
 from runner.adapters.processes import still_running
 from runner.codedeploy import locks, ownership, router
 from runner.codedeploy.environment import ROUTER, SLOTS, slot_service
+from runner.codedeploy.nginx_config import HEALTH_PREFIX
 from runner.spec.config import Environment, PipelineConfig, Service
 from runner.store import Store
 from runner.store import queue as trigger_queue
@@ -103,7 +104,5 @@ def _health(env: Environment, service: Service, slot: str, running: bool, router
         return "absent"
     if not router_up:
         return "unknown (router down)"
-    code, body = router.get(
-        env, env.test_port, f"{router.HEALTH_PREFIX}/{service.name}/{slot}", timeout_s=2.0
-    )
+    code, body = router.get(env, env.test_port, f"{HEALTH_PREFIX}/{service.name}/{slot}", timeout_s=2.0)
     return "healthy" if code == 200 else f"unhealthy ({code or body.strip()[:60]})"

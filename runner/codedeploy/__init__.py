@@ -8,12 +8,13 @@ rollback(config, store, environment, service=None, say=print) -> DeploymentResul
 ensure_up(config, store, environment, say=print) -> UpResult
 down(config, store, environment, say=print, force=False) -> None  (EnvironmentOwned: another project's)
 live_images(store, environment) -> dict[str, ImageRef]
+hook_network(config, store, environment) -> str | None  (the network that reaches its router as `router`)
 status(config, store, environment=None) -> dict  (the `runner status --json` object)
 
 May import spec, images, store and adapters; never codebuild, codepipeline, triggers or web.
 """
 
-from runner.codedeploy.deployment import deploy, down, ensure_up, live_images, promote
+from runner.codedeploy.deployment import deploy, down, ensure_up, hook_network, live_images, promote
 from runner.codedeploy.locks import EnvironmentBusy
 from runner.codedeploy.model import DeploymentResult
 from runner.codedeploy.ownership import EnvironmentOwned
@@ -31,6 +32,7 @@ __all__ = [
     "deploy",
     "down",
     "ensure_up",
+    "hook_network",
     "live_images",
     "promote",
     "rollback",

@@ -1,4 +1,4 @@
-"""Entry points other parts call: deploy, promote, ensure_up, down, live_images (decision 7)."""
+"""Entry points other parts call: deploy, promote, ensure_up, down, live_images, hook_network (decision 7)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from runner.codedeploy import appspec, ecs_inputs, images, locks, ownership, stack, strategies
-from runner.codedeploy.control import TrafficControl
+from runner.codedeploy.deployment_run import Request
 from runner.codedeploy.environment import other
 from runner.codedeploy.hooks import HookPlan, resolve
-from runner.codedeploy.lifecycle import Request, run_locked
+from runner.codedeploy.lifecycle import run_locked
 from runner.codedeploy.model import STANDARD, DeploymentResult, new_deployment_id
 from runner.core.config import Environment, PipelineConfig, Service
 from runner.core.image_ref import ImageRef
@@ -179,6 +179,13 @@ def down(
         stack.down(config, store, env, say, force)
 
 
+def hook_network(config: PipelineConfig, store: Store, environment: str) -> str | None:
+    """The network hooks and the pipeline's tests join to reach the environment's router as
+    `router` (None while the environment is down)."""
+    env = config.environment(environment)
+    return stack.platform_for(config, store, env).hook_network()
+
+
 def live_images(store: Store, environment: str) -> dict[str, ImageRef]:
     """Service → the image its live slot runs."""
     found = {}
@@ -214,14 +221,13 @@ def finish_termination(
         return
     try:
         with locks.hold(store, env.name, f"terminate:{result.id}"):
-            ownership.check(config, store, env, ports=False)
+            platform = stack.platform_for(config, store, env)
+            ownership.check(config, store, env, platform, ports=False)
             state = env_state(store, env.name, service.name)
             if state.last_deployment == result.id and state.live_slot == result.to_slot and state.warm_until:
-                layout = stack.layout_for(config, store, env)
-                stack.remove_slot(config, env, layout, service, old)
-                TrafficControl(store, layout, [s.name for s in config.services], result.id).update(
-                    service.name, warm_until=None
-                )
+                site = stack.open_site(config, store, env, say, result.id, platform)
+                stack.remove_slot(site, service, old)
+                site.control.update(service.name, warm_until=None)
                 store.event("deploy.original_terminated", result.id, slot=old)
                 say(f"  {service.name}-{old} terminated (termination wait over)")
     except locks.EnvironmentBusy:

@@ -13,10 +13,10 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from runner.adapters.docker import containers
 from runner.codedeploy import ecs_secrets
 from runner.codedeploy.ecs_compose import SlotTask, container_service, members, secret_variable, slot_name
 from runner.codedeploy.ecs_files import load_json_text
+from runner.codedeploy.platform import Unit
 from runner.codedeploy.taskdef import from_document
 from runner.core.config import PipelineConfig
 from runner.core.secrets import SecretsFile, load_secrets, secrets_path
@@ -101,15 +101,16 @@ def compose_environment(config: PipelineConfig, tasks: list[tuple[str, str, Slot
     return secret_environment(tasks, load_secrets(path))
 
 
-def readiness(container_of: Callable[[str], str], service: str, slot: str, task: SlotTask) -> tuple[str, str]:
+def readiness(
+    unit_of: Callable[[str], Unit | None], service: str, slot: str, task: SlotTask
+) -> tuple[str, str]:
     """(why the slot is not ready yet, why it never will be): an essential container that exited
-    fails the slot (ECS stops the task); one with a healthCheck must be healthy. `container_of`
-    maps a compose service to its container name."""
+    fails the slot (ECS stops the task); one with a healthCheck must be healthy. `unit_of`
+    finds the platform's unit of a compose service."""
     waiting = []
     for container in task.task.containers:
-        name = container_of(container_service(service, slot, task, container.name))
-        state = containers.container_state(name)
-        if state is not None and state.status in ("exited", "dead"):
+        state = unit_of(container_service(service, slot, task, container.name))
+        if state is not None and state.ended:
             if container.essential:
                 return "", f"essential container {container.name} exited with code {state.exit_code}"
             continue

@@ -45,7 +45,7 @@ class HookRun:
     """Where and with what a hook runs."""
 
     build_image: str
-    network: str
+    network: str | None  # the platform's hook network (None: the engine's default)
     service_dir: Path
     env: Mapping[str, str]
     host_env: Mapping[str, str]  # the same, with host URLs for `on: host`

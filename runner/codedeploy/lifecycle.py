@@ -10,142 +10,49 @@ https://docs.aws.amazon.com/codedeploy/latest/userguide/deployment-steps-ecs.htm
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 
-from runner.adapters.docker import client as docker_client
-from runner.codedeploy import ecs_slots, hooks, router, stack, strategies
+from runner.codedeploy import ecs_slots, hooks, stack, strategies
 from runner.codedeploy.alarms import Breach
-from runner.codedeploy.appspec import LIFECYCLE
-from runner.codedeploy.control import TrafficControl
-from runner.codedeploy.ecs_inputs import EcsInputs
-from runner.codedeploy.environment import Layout, other
+from runner.codedeploy.deployment_run import (
+    AlarmStop,
+    Failure,
+    Request,
+    Run,
+    StopRequest,
+    hook_run,
+    record_created,
+)
+from runner.codedeploy.environment import other
 from runner.codedeploy.hooks import HookPlan
 from runner.codedeploy.model import (
     BAKING,
-    CREATED,
     DEPLOYMENT_STOP_ON_ALARM,
     DEPLOYMENT_STOP_ON_REQUEST,
     FAILED,
     IN_PROGRESS,
-    PENDING,
     SKIPPED,
-    STANDARD,
     SUCCEEDED,
     DeploymentResult,
 )
-from runner.codedeploy.outcome import Outcome, abort, fail, stopped, succeed
+from runner.codedeploy.outcome import abort, fail, stopped, succeed
 from runner.codedeploy.watch import Watcher
-from runner.core.config import Environment, PipelineConfig, Service
-from runner.core.image_ref import ImageRef
 from runner.errors import EngineError
 from runner.store import Store
-from runner.store.deployments import (
-    DeploymentRecord,
-    create_deployment,
-    record_lifecycle,
-    slot_image,
-    stop_requested,
-    update_deployment,
-)
+from runner.store.deployments import record_lifecycle, slot_image, stop_requested, update_deployment
 
-Say = Callable[[str], None]
 STOP_POLL_S = 0.5
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    """Everything one deployment needs, resolved and validated before the lock is taken."""
-
-    config: PipelineConfig
-    env: Environment
-    service: Service
-    image: ImageRef
-    traffic: strategies.TrafficConfig
-    plans: dict[str, tuple[HookPlan, ...]]
-    source_dir: Path
-    deployment_id: str
-    say: Say
-    kind: str = STANDARD
-    rollback_of: str | None = None
-    execution_id: str | None = None
-    commit: str = ""
-    commit_time: float | None = None  # for the lead-time metric, from the image's labels (no git here)
-    ecs: EcsInputs | None = None  # the task definition to install, for a service described by one
-
-
-class Failure(Exception):
-    def __init__(self, event: str, reason: str) -> None:
-        super().__init__(reason)
-        self.event = event
-        self.reason = reason
-
-
-class AlarmStop(Exception):
-    def __init__(self, breach: Breach) -> None:
-        super().__init__(breach.reason())
-        self.breach = breach
-
-
-class StopRequest(Exception):
-    pass
-
-
-@dataclass
-class Run:
-    """The state of a running deployment (internal, mutable)."""
-
-    request: Request
-    store: Store
-    layout: Layout
-    control: TrafficControl
-    original: str | None
-    replacement: str
-    previous: ImageRef | None
-    watcher: Watcher | None = None
-    installed: bool = False
-    last_stop_check: float = 0.0
-    timings: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def id(self) -> str:
-        return self.request.deployment_id
-
-    @property
-    def service(self) -> str:
-        return self.request.service.name
-
-    def outcome(self) -> Outcome:
-        return Outcome(
-            self.store,
-            self.request.config,
-            self.request.env,
-            self.request.service,
-            self.layout,
-            self.control,
-            self.id,
-            self.request.image,
-            self.previous,
-            self.original,
-            self.replacement,
-            self.installed,
-            self.request.say,
-            self.timings,
-        )
 
 
 def run_locked(request: Request, store: Store) -> DeploymentResult:
     """Run the deployment (the caller holds the environment's lock)."""
-    config, env = request.config, request.env
-    layout, up = stack.prepare_locked(config, store, env, request.say, request.deployment_id)
-    control = TrafficControl(store, layout, [s.name for s in config.services], request.deployment_id)
+    site, up = stack.prepare_locked(request.config, store, request.env, request.say, request.deployment_id)
+    control = site.control
     state = control.state(request.service.name)
     original = state.live_slot if state.image(state.live_slot) else None
-    run = Run(request, store, layout, control, original, other(original), state.image(original))
-    _create(run, up.as_json())
+    run = Run(request, site, original, other(original), state.image(original))
+    record_created(run, up.as_json())
     try:
         _lifecycle(run)
         _stop_watching(run)
@@ -167,55 +74,6 @@ def run_locked(request: Request, store: Store) -> DeploymentResult:
         if run.watcher is not None:
             run.watcher.stop()
     return succeed(run.outcome())
-
-
-def _create(run: Run, up: dict[str, object]) -> None:
-    request, now = run.request, time.time()
-    termination = strategies.scaled(request.env.termination_wait_s, request.config.time_scale)
-    bake = strategies.scaled(request.env.bake_s, request.config.time_scale)
-    record = DeploymentRecord(
-        id=run.id,
-        environment=request.env.name,
-        service=run.service,
-        image_tag=request.image.tag,
-        image_id=request.image.id,
-        image_repo_digest=request.image.repo_digest,
-        strategy=request.traffic.name,
-        status=CREATED,
-        created=now,
-        kind=request.kind,
-        previous_tag=run.previous.tag if run.previous else None,
-        previous_image_id=run.previous.id if run.previous else None,
-        previous_repo_digest=run.previous.repo_digest if run.previous else None,
-        rollback_of=request.rollback_of,
-        from_slot=run.original,
-        to_slot=run.replacement,
-        commit_sha=request.commit or None,
-        execution_id=request.execution_id,
-        detail={
-            "traffic": request.traffic.as_json(),
-            "time_scale": request.config.time_scale,
-            "termination_wait_s": round(termination, 3),
-            "bake_s": round(bake, 3),
-            "router": up,
-            "alarms": [a.name for a in request.env.alarms],
-            # change lead time (runner metrics) runs from here to the deployment's end
-            "commit_time": request.commit_time,
-        },
-        pid=os.getpid(),
-    )
-    create_deployment(run.store, record)
-    for idx, name in enumerate(LIFECYCLE):
-        record_lifecycle(run.store, run.id, idx, name, PENDING)
-    update_deployment(run.store, run.id, status=IN_PROGRESS, started=time.time())
-    run.store.event(
-        "deploy.started", run.id, environment=request.env.name, service=run.service, image=request.image.tag
-    )
-    shift = request.traffic.describe() if run.original else "first deployment: all traffic at once"
-    request.say(
-        f"deployment {run.id}: {run.service} {request.image} → {request.env.name} "
-        f"(slot {run.original or '-'} → {run.replacement}); {shift}"
-    )
 
 
 def _lifecycle(run: Run) -> None:
@@ -267,7 +125,7 @@ def _run_hooks(run: Run, event: str, plans: tuple[HookPlan, ...]) -> str:
     done = []
     for plan in plans:
         run.request.say(f"  {event}: hook {plan.name} ({plan.origin})")
-        result = hooks.run(plan, _hook_env(run, event), lambda: _should_stop(run), run.request.say)
+        result = hooks.run(plan, hook_run(run, event), lambda: _should_stop(run), run.request.say)
         run.store.event(
             "deploy.hook",
             run.id,
@@ -286,48 +144,17 @@ def _run_hooks(run: Run, event: str, plans: tuple[HookPlan, ...]) -> str:
     return "; ".join(done)
 
 
-def _hook_env(run: Run, event: str) -> hooks.HookRun:
-    request = run.request
-    service, env = request.service, request.env
-    route = "" if service.route_host else service.route.rstrip("/")
-    host = router.probe_host(env)
-    values = {
-        "RUNNER_TEST_URL": f"http://router:81{route}",
-        "RUNNER_LIVE_URL": f"http://router:80{route}",
-        "RUNNER_ROUTE_HOST": service.route_host or "",
-        "RUNNER_DEPLOYMENT_ID": run.id,
-        "RUNNER_SERVICE": service.name,
-        "RUNNER_ENVIRONMENT": env.name,
-        "RUNNER_LIFECYCLE_EVENT": event,
-        "RUNNER_NEW_IMAGE": request.image.tag,
-        "RUNNER_OLD_IMAGE": run.previous.tag if run.previous else "",
-    }
-    host_values = values | {
-        "RUNNER_TEST_URL": f"http://{host}:{env.test_port}{route}",
-        "RUNNER_LIVE_URL": f"http://{host}:{env.port}{route}",
-    }
-    return hooks.HookRun(
-        build_image=request.config.build_image,
-        network=run.layout.network,
-        service_dir=(request.source_dir / service.path).resolve(),
-        env=values,
-        host_env=host_values,
-        timeout_s=request.config.hook_timeout_s,
-        labels=docker_client.labels("hook", deployment=run.id),
-    )
-
-
 def _install(run: Run) -> str:
     slot, image = run.replacement, run.request.image
     run.control.update(run.service, force=True, **slot_image(slot, image))
     run.installed = True
-    config, env, service, ecs = run.request.config, run.request.env, run.request.service, run.request.ecs
+    service, ecs = run.request.service, run.request.ecs
     if ecs is not None:  # the replacement task set: this task definition, registered for the slot
         ecs_slots.write(run.layout.directory, service.name, slot, image.id, ecs.text, ecs.fmt, ecs.task)
-        stack.refresh_router(config, run.store, env, run.layout, run.request.say)
-    stack.start_slot(config, env, run.layout, run.store, service, slot)
+        stack.refresh_router(run.site)
+    stack.start_slot(run.site, service, slot)
     try:
-        took = stack.wait_healthy(env, run.layout, service, slot, run.request.say, ecs.task if ecs else None)
+        took = stack.wait_healthy(run.site, service, slot, ecs.task if ecs else None)
     except stack.Unhealthy as e:
         raise Failure("Install", str(e)) from e
     run.request.say(f"  Install: {service.name}-{slot} runs {image.tag}, healthy after {took:.1f}s")
@@ -348,8 +175,10 @@ def _watcher(run: Run) -> Watcher | None:
     def send_back(breach: Breach) -> None:
         run.control.freeze(run.service, weights={original: 100}, test_slot=original, live_slot=original)
 
+    request = run.request
+    log = run.site.platform.access_log()
     return Watcher(
-        run.request.env.alarms, run.layout, run.request.env, run.request.service, run.replacement, send_back
+        request.env.alarms, run.layout, request.env, request.service, run.replacement, send_back, log
     ).start()
 
 

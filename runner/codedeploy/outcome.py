@@ -15,7 +15,6 @@ from typing import Any
 from runner.codedeploy import stack, strategies
 from runner.codedeploy.appspec import LIFECYCLE
 from runner.codedeploy.control import TrafficControl
-from runner.codedeploy.environment import Layout
 from runner.codedeploy.model import (
     DEPLOYMENT_FAILURE,
     FAILED,
@@ -27,6 +26,7 @@ from runner.codedeploy.model import (
     DeploymentResult,
     new_deployment_id,
 )
+from runner.codedeploy.stack import Site
 from runner.core.config import Environment, PipelineConfig, Service
 from runner.core.image_ref import ImageRef
 from runner.errors import RunnerError
@@ -46,12 +46,8 @@ from runner.store.deployments import (
 class Outcome:
     """What the end of a deployment needs to know."""
 
-    store: Store
-    config: PipelineConfig
-    env: Environment
+    site: Site
     service: Service
-    layout: Layout
-    control: TrafficControl
     deployment_id: str
     image: ImageRef
     previous: ImageRef | None
@@ -60,6 +56,22 @@ class Outcome:
     installed: bool
     say: Callable[[str], None]
     timings: dict[str, float]
+
+    @property
+    def store(self) -> Store:
+        return self.site.store
+
+    @property
+    def config(self) -> PipelineConfig:
+        return self.site.config
+
+    @property
+    def env(self) -> Environment:
+        return self.site.env
+
+    @property
+    def control(self) -> TrafficControl:
+        return self.site.control
 
 
 def succeed(o: Outcome) -> DeploymentResult:
@@ -117,7 +129,7 @@ def _roll_back(o: Outcome, event: str, reason: str) -> str | None:
     o.timings["rollback_flip_ms"] = round((time.monotonic() - flip) * 1000, 1)
     if o.installed:
         time.sleep(stack.DRAIN_S)
-        stack.remove_slot(o.config, o.env, o.layout, o.service, o.replacement)
+        stack.remove_slot(o.site, o.service, o.replacement)
         slot = o.replacement
         o.control.update(o.service.name, force=True, **slot_image(slot, None))
     if original is None or o.previous is None:

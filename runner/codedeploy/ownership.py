@@ -2,9 +2,10 @@
 
 Two copies of one project (a second clone, a `git worktree`) share `app:`, so they name the
 same compose projects and usually the same ports, while each keeps its own state. The owner
-is recorded where every copy sees it, on the engine: labels on each container of the compose
-project, carrying the owner's state directory (its identity: RUNNER_HOME, else
-<project>/.runner) and its project directory (named in messages). Not on the network:
+is recorded where every copy sees it, on the engine: labels on each unit the platform runs
+(each container of the compose project), carrying the owner's state directory (its
+identity: RUNNER_HOME, else <project>/.runner) and its project directory (named in
+messages). Not on the network:
 compose 2.40 recreates a network whose labels change, and fails while slots are attached.
 
 A refusal exits 2, like a configuration error: it is decided before anything runs, retrying
@@ -19,9 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner.adapters.docker import client as docker_client
-from runner.adapters.docker import containers as docker_containers
-from runner.codedeploy.environment import ROUTER
+from runner.codedeploy.platform import Listener, Platform
 from runner.core.config import Environment, PipelineConfig
 from runner.errors import UsageError
 from runner.store import Store
@@ -29,7 +28,6 @@ from runner.store import Store
 OWNER_HOME = "runner.owner.home"
 OWNER_PROJECT = "runner.owner.project"
 ANY_ADDRESS = ("", "0.0.0.0", "::")
-COMPOSE_PROJECT = "com.docker.compose.project"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +70,7 @@ def this_project(config: PipelineConfig, store: Store) -> Owner:
 
 
 def recorded(labels: Iterable[Mapping[str, str]]) -> Owner | None:
-    """The owner the first labelled container of a compose project names (they all agree)."""
+    """The owner the first labelled unit of an environment names (they all agree)."""
     for found in labels:
         home = found.get(OWNER_HOME)
         if home:
@@ -81,23 +79,27 @@ def recorded(labels: Iterable[Mapping[str, str]]) -> Owner | None:
 
 
 def check(
-    config: PipelineConfig, store: Store, env: Environment, *, force: bool = False, ports: bool = True
+    config: PipelineConfig,
+    store: Store,
+    env: Environment,
+    platform: Platform,
+    *,
+    force: bool = False,
+    ports: bool = True,
 ) -> Owner | None:
-    """Before any compose call: refuse (EnvironmentOwned) when another project owns the
-    environment or (with ports) the router holding its ports. With force, return the other
-    owner instead. One list call of the engine (two when our router is not running)."""
+    """Before the platform changes anything: refuse (EnvironmentOwned) when another project owns
+    the environment or (with ports) the router holding its ports. With force, return the other
+    owner instead. One cheap look at the platform (two when our router is not running)."""
     mine = this_project(config, store)
-    project = f"{config.app}-{env.name}"
-    containers = docker_containers.container_summaries([f"{COMPOSE_PROJECT}={project}"])
-    owner = recorded(c.labels for c in containers)
+    presence = platform.presence()
+    owner = recorded(presence.labels)
     if owner is not None and owner.home != mine.home:
         if force:
             return owner
-        where = f"{env.name}: compose project {project} belongs to the project in {owner.project}"
+        where = f"{env.name}: {platform.kind} {platform.project} belongs to the project in {owner.project}"
         raise EnvironmentOwned(where, _how_to_proceed(config, env, owner), owner)
-    router_up = any(c.running and c.labels.get(docker_client.KIND) == ROUTER for c in containers)
-    if ports and not router_up:
-        _check_ports(config, env, project, mine)
+    if ports and not presence.router_running:
+        _check_ports(config, env, platform, mine)
     return None
 
 
@@ -114,29 +116,25 @@ def _how_to_proceed(config: PipelineConfig, env: Environment, owner: Owner) -> s
     )
 
 
-def _check_ports(config: PipelineConfig, env: Environment, project: str, mine: Owner) -> None:
-    """A router of another compose project publishing our ports: say whose, not a compose error."""
+def _check_ports(config: PipelineConfig, env: Environment, platform: Platform, mine: Owner) -> None:
+    """A router of another environment publishing our ports: say whose, not a platform error."""
     wanted = {env.port, env.test_port}
-    routers = docker_containers.container_summaries([f"{docker_client.KIND}={ROUTER}"], include_stopped=False)
-    for router in routers:
-        holder = router.labels.get(COMPOSE_PROJECT, router.name)
-        if holder == project:
+    for listener in platform.listeners():
+        if listener.project == platform.project:
             continue
-        for address, port in router.ports:
+        for address, port in listener.ports:
             if port in wanted and (address in ANY_ADDRESS or env.host in (address, *ANY_ADDRESS)):
-                owner = recorded([router.labels])
-                other_env = router.labels.get("runner.environment", "?")
-                where = f"{env.name}: port {port} is held by the router of {holder}"
-                raise EnvironmentOwned(
-                    where, _free_the_port(config, env, other_env, holder, owner, mine), owner
-                )
+                owner = recorded([listener.labels])
+                where = f"{env.name}: port {port} is held by the router of {listener.project}"
+                raise EnvironmentOwned(where, _free_the_port(config, env, listener, owner, mine), owner)
 
 
 def _free_the_port(
-    config: PipelineConfig, env: Environment, other_env: str, holder: str, owner: Owner | None, mine: Owner
+    config: PipelineConfig, env: Environment, listener: Listener, owner: Owner | None, mine: Owner
 ) -> str:
+    other_env = listener.labels.get("runner.environment", "?")
     choose = f"give this copy other ports in {config.path.resolve()}"
-    remove = f"or remove it with `docker compose -p {holder} down -v`"
+    remove = f"or remove it with `{listener.remove_hint}`"
     if owner is None:
         return f"no owning project is recorded on it; {choose}, {remove}"
     if owner.home == mine.home:

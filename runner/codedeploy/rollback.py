@@ -11,15 +11,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from runner.adapters.docker.containers import container_running
 from runner.codedeploy import locks, ownership, router, stack
-from runner.codedeploy.control import TrafficControl
 from runner.codedeploy.deployment import finish_termination, prepare
-from runner.codedeploy.environment import Layout, other, slot_service
+from runner.codedeploy.environment import other, slot_service
 from runner.codedeploy.lifecycle import run_locked
 from runner.codedeploy.model import ROLLBACK, DeploymentResult, new_deployment_id
 from runner.codedeploy.outcome import record_rollback, result_of
-from runner.core.config import Environment, PipelineConfig, Service
+from runner.core.config import PipelineConfig, Service
 from runner.core.image_ref import ImageRef
 from runner.errors import RunnerError, UsageError
 from runner.store import Store
@@ -34,7 +32,8 @@ def rollback(
 ) -> DeploymentResult:
     env = config.environment(environment)
     svc = config.service(service or _last_service(store, env.name))
-    ownership.check(config, store, env, ports=False)
+    platform = stack.platform_for(config, store, env)
+    ownership.check(config, store, env, platform, ports=False)
     active = locks.current(store, env.name)
     if active is not None and active.holder.startswith("d-"):
         running = get_deployment(store, active.holder)
@@ -42,14 +41,13 @@ def rollback(
             return _stop_running(store, running.id, say)
     deployment_id = new_deployment_id()
     with locks.hold(store, env.name, deployment_id):
-        layout = stack.layout_for(config, store, env)
-        stack.recover_interrupted(config, store, env, layout, say, deployment_id)
-        control = TrafficControl(store, layout, [s.name for s in config.services], deployment_id)
-        state = control.state(svc.name)
+        site = stack.open_site(config, store, env, say, deployment_id, platform)
+        stack.recover_interrupted(site)
+        state = site.control.state(svc.name)
         if not state.image(state.live_slot):
             raise RunnerError(f"{svc.name} has nothing live in {env.name}: nothing to roll back")
-        if _warm(env, layout, svc, state):
-            return _flip(config, store, env, layout, control, svc, state, deployment_id, say)
+        if _warm(site, svc, state):
+            return _flip(site, svc, state, deployment_id)
         target = _previous_image(store, state)
         say(f"rollback {svc.name} in {env.name}: the old slot is gone; deploying {target} again")
         request = prepare(
@@ -78,26 +76,20 @@ def _last_service(store: Store, environment: str) -> str:
     return recent[0].service
 
 
-def _warm(env: Environment, layout: Layout, service: Service, state: EnvState) -> bool:
+def _warm(site: stack.Site, service: Service, state: EnvState) -> bool:
     """The other slot still runs its image and answers its health check."""
     slot = other(state.live_slot)
-    if not state.image(slot) or not container_running(layout.container(slot_service(service.name, slot))):
+    if not state.image(slot):
         return False
-    status, _ = router.slot_health(env, service, slot)
+    unit = site.platform.unit(slot_service(service.name, slot))
+    if unit is None or not unit.running:
+        return False
+    status, _ = router.slot_health(site.env, service, slot)
     return status == 200
 
 
-def _flip(
-    config: PipelineConfig,
-    store: Store,
-    env: Environment,
-    layout: Layout,
-    control: TrafficControl,
-    service: Service,
-    state: EnvState,
-    deployment_id: str,
-    say: Say,
-) -> DeploymentResult:
+def _flip(site: stack.Site, service: Service, state: EnvState, deployment_id: str) -> DeploymentResult:
+    store, env, control, say = site.store, site.env, site.control, site.say
     bad_slot = state.live_slot
     warm = other(bad_slot)
     warm_image, bad_image = state.image(warm), state.image(bad_slot)
@@ -130,7 +122,7 @@ def _flip(
     )
     say(f"rollback {deployment_id}: {service.name} 100% → {warm} ({warm_image.tag}) in {flip_ms:.0f} ms")
     time.sleep(stack.DRAIN_S)
-    stack.remove_slot(config, env, layout, service, bad_slot)
+    stack.remove_slot(site, service, bad_slot)
     say(f"  {service.name}-{bad_slot} ({bad_image.tag}) removed")
     return result_of(store, deployment_id, {"flip_ms": flip_ms})
 

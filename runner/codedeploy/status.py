@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from runner.adapters.docker import containers as docker_containers
 from runner.adapters.processes import still_running
-from runner.codedeploy import locks, ownership, router
+from runner.codedeploy import locks, ownership, router, stack
 from runner.codedeploy.environment import ROUTER, SLOTS, slot_service
+from runner.codedeploy.platform import Unit
 from runner.core.config import Environment, PipelineConfig, Service
 from runner.store import Store
 from runner.store import queue as trigger_queue
@@ -31,13 +31,14 @@ def status(config: PipelineConfig, store: Store, environment: str | None = None)
 
 
 def environment_status(config: PipelineConfig, store: Store, env: Environment) -> dict[str, Any]:
-    project = f"{config.app}-{env.name}"
-    containers = docker_containers.project_containers(project)
+    platform = stack.platform_for(config, store, env)
+    project = platform.project
+    units = platform.units()
     mine = ownership.this_project(config, store)
-    owner = ownership.recorded(c.labels for c in containers.values())
+    owner = ownership.recorded(u.labels for u in units.values())
     if owner is not None and owner.home != mine.home:
-        containers = {}  # another project's: none of them is ours, and its router answers for it
-    router_state = containers.get(ROUTER)
+        units = {}  # another project's: none of them is ours, and its router answers for it
+    router_state = units.get(ROUTER)
     router_up = router_state is not None and router_state.running
     network = get_network(store, env.name)
     lock = locks.current(store, env.name)
@@ -50,7 +51,7 @@ def environment_status(config: PipelineConfig, store: Store, env: Environment) -
         "test_url": f"http://{host}:{env.test_port}",
         "subnet": network.subnet if network else None,
         "router": router_state.status if router_state else "absent",
-        # Who owns the compose project on the engine (None: nothing of it runs, or it predates owners).
+        # Who owns the environment on the platform (None: nothing of it runs, or it predates owners).
         "owner": owner.as_json(mine) if owner else None,
         "active": {"holder": lock.holder, "pid": lock.pid, "since": lock.acquired} if lock else None,
         # Deployments whose runner died: the next writing runner command repairs them.
@@ -58,7 +59,7 @@ def environment_status(config: PipelineConfig, store: Store, env: Environment) -
             d.id for d in unfinished_deployments(store, env.name) if not still_running(d.pid, d.created)
         ],
         "services": [
-            _service_status(store, env, s, states.get(s.name), containers, router_up) for s in config.services
+            _service_status(store, env, s, states.get(s.name), units, router_up) for s in config.services
         ],
     }
 
@@ -68,14 +69,14 @@ def _service_status(
     env: Environment,
     service: Service,
     state: EnvState | None,
-    containers: dict[str, docker_containers.ContainerState],
+    units: dict[str, Unit],
     router_up: bool,
 ) -> dict[str, Any]:
     state = state or EnvState(env.name, service.name)
     slots = {}
     for slot in SLOTS:
         image = state.image(slot)
-        container = containers.get(slot_service(service.name, slot))
+        container = units.get(slot_service(service.name, slot))
         running = container is not None and container.running
         slots[slot] = {
             "image": image.as_json() if image else None,
@@ -103,7 +104,5 @@ def _health(env: Environment, service: Service, slot: str, running: bool, router
         return "absent"
     if not router_up:
         return "unknown (router down)"
-    code, body = router.get(
-        env, env.test_port, f"{router.HEALTH_PREFIX}/{service.name}/{slot}", timeout_s=2.0
-    )
+    code, body = router.slot_health(env, service, slot, timeout_s=2.0)
     return "healthy" if code == 200 else f"unhealthy ({code or body.strip()[:60]})"

@@ -1,9 +1,9 @@
 """The alarm watcher: during traffic shifting and bake, reads the router's access log and probes health.
 
-The router writes its JSON access log to a file in a bind-mounted directory: reading
-new bytes from an offset costs microseconds and needs no Docker API call or log driver
-(`docker logs` would re-stream through the engine every second). Alarms are evaluated
-four times a second; a breach sends traffic back at once from this thread.
+The platform hands over the router's JSON access log as it grows (on compose, new bytes of
+a file in a bind-mounted directory: microseconds, no Docker API call or log driver, where
+`docker logs` would re-stream through the engine every second). Alarms are evaluated four
+times a second; a breach sends traffic back at once from this thread.
 """
 
 from __future__ import annotations
@@ -11,38 +11,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from runner.codedeploy import alarms, router
 from runner.codedeploy.environment import Layout
+from runner.codedeploy.platform import LogSource
 from runner.core.config import Alarm, Environment, Service
 
 INTERVAL_S = 0.25
 PROBE_INTERVAL_S = 1.0
-
-
-class LogTail:
-    """New complete lines of a growing file (it may be truncated: then read from its start)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.offset = path.stat().st_size if path.exists() else 0
-        self.pending = b""
-
-    def read(self) -> list[str]:
-        try:
-            with self.path.open("rb") as handle:
-                handle.seek(0, 2)
-                size = handle.tell()
-                if size < self.offset:
-                    self.offset, self.pending = 0, b""
-                handle.seek(self.offset)
-                data = handle.read(size - self.offset)
-        except FileNotFoundError:
-            return []
-        self.offset += len(data)
-        *lines, self.pending = (self.pending + data).split(b"\n")
-        return [line.decode(errors="replace") for line in lines if line]
 
 
 class Watcher:
@@ -56,6 +32,7 @@ class Watcher:
         service: Service,
         slot: str,
         on_breach: Callable[[alarms.Breach], None],
+        log: LogSource,
     ) -> None:
         self.alarms = tuple(alarm_list)
         self.layout = layout
@@ -67,7 +44,7 @@ class Watcher:
         self.breached_at = 0.0
         self.reacted_at = 0.0
         self.error = ""
-        self._tail = LogTail(layout.access_log)
+        self._tail = log
         self._records: list[alarms.Record] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"alarms-{service.name}", daemon=True)

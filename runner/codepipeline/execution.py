@@ -314,9 +314,9 @@ def _deploy(ctx: Context, stage: Stage) -> None:
 
 
 def _test(ctx: Context, stage: Stage) -> None:
-    from runner.adapters.docker import networks
     from runner.codebuild.build import run_build
     from runner.codebuild.build_control import make_request
+    from runner.codedeploy import hook_network
 
     test = ctx.config.test
     assert test is not None and stage.environment is not None
@@ -327,7 +327,7 @@ def _test(ctx: Context, stage: Stage) -> None:
         image=test.image or ctx.config.build_image,
         project=f"{ctx.config.app}-test",
         overrides={"RUNNER_STAGING_URL": "http://router:80"},
-        network=networks.compose_network(f"{ctx.config.app}-{stage.environment}"),
+        network=hook_network(ctx.config, ctx.store, stage.environment),  # staging's router is `router`
         initiator=f"codepipeline/{ctx.config.app}",
         resolved_source_version=ctx.commit,
         region=ctx.config.region,

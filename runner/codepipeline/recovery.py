@@ -59,7 +59,7 @@ def recover_deployments(store: Store, say: Callable[[str], None]) -> list[str]:
     environments = unfinished_environments(store, still_running)
     if not environments:
         return []
-    from runner.codedeploy import EnvironmentBusy, locks, ownership, stack
+    from runner.codedeploy import EnvironmentBusy, locks, stack
     from runner.core import config_loader  # only when something must be repaired
     from runner.errors import RunnerError
 
@@ -73,10 +73,7 @@ def recover_deployments(store: Store, say: Callable[[str], None]) -> list[str]:
         try:
             env = config.environment(name)
             with locks.hold(store, name, "recovery"):
-                ownership.check(config, store, env, ports=False)
-                stack.recover_interrupted(
-                    config, store, env, stack.layout_for(config, store, env), say, "recovery"
-                )
+                stack.repair_locked(config, store, env, say, "recovery")
             repaired.append(name)
         except EnvironmentBusy:
             continue  # a live deployment holds it: it repairs what it takes over

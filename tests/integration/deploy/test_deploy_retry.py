@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from runner.codedeploy import DeploymentResult, ImageRef, deploy, down, ensure_up
-from runner.codedeploy.router import LIVE_PORT
+from runner.codedeploy.nginx_config import LIVE_PORT
 from runner.core.config import PipelineConfig
 from runner.store import Store, open_store
 from runner.store.deployments import env_state

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.codedeploy.environment import Layout, SlotSpec, allocate, choose_subnet, render_compose, slot_env
+from runner.codedeploy.compose_file import network_name, render_compose
+from runner.codedeploy.environment import Layout, SlotSpec, allocate, choose_subnet, slot_env
 from runner.core import config_loader
 from runner.core.config import PipelineConfig
 from runner.errors import RunnerError
@@ -55,7 +56,7 @@ def test_address_pairs_stay_with_their_service() -> None:
         "10.213.7.13",
     )
     assert layout.slot_of_address()["10.213.7.11"] == "green"
-    assert (layout.project, layout.network) == ("shop-staging", "shop-staging_default")
+    assert (layout.project, network_name(layout.project)) == ("shop-staging", "shop-staging_default")
 
 
 def test_compose_file(tmp_path: Path) -> None:

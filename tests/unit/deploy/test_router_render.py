@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from runner.codedeploy.environment import Layout
-from runner.codedeploy.router import ROUTER_JS, render_nginx, render_state, write_atomic
+from runner.codedeploy.local_router import write_atomic
+from runner.codedeploy.nginx_config import ROUTER_JS, render_nginx, render_state
 from runner.core.config import Service
 from runner.store.deployments import EnvState
 

@@ -7,8 +7,6 @@ is left running in any case.
 
 from __future__ import annotations
 
-import os
-import re
 import time
 import uuid
 from collections.abc import Callable
@@ -16,12 +14,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runner.adapters.docker import client as docker_client
 from runner.adapters.docker.executor import DockerExecutor
-from runner.adapters.executor import Executor, Mount, RunRequest
+from runner.adapters.executor import Executor, RunRequest
 from runner.adapters.git import describe
-from runner.codebuild import batch, build_paths, cache, phases, runtime_install, secondary_sources, workspace
-from runner.codebuild.artifacts import ARTIFACTS_EVENT, upload
+from runner.codebuild import build_paths, cache, phases, runtime_install, secondary_sources, workspace
+from runner.codebuild.artifacts import ARTIFACTS_EVENT
+from runner.codebuild.build_outputs import make_reports, upload_artifacts
 from runner.codebuild.build_result import (
     RUNTIME_WARNING,
     BuildRequest,
@@ -30,12 +28,12 @@ from runner.codebuild.build_result import (
     load_inputs,
     local_notes,
 )
-from runner.codebuild.buildenv import BuildIdentity, codebuild_variables, compose
+from runner.codebuild.build_setup import SetupInputs, new_record, phase_setup, state_reader
+from runner.codebuild.buildenv import BuildIdentity
 from runner.codebuild.buildlog import BuildLog
-from runner.codebuild.buildspec import Buildspec, ReportSpec
+from runner.codebuild.buildspec import Buildspec
 from runner.codebuild.buildspec_checks import syntax_report
 from runner.codebuild.debug import record_phase_start
-from runner.codebuild.globs import PathEscape
 from runner.codebuild.phase_ahead import Ahead
 from runner.codebuild.phase_runner import (
     Deadline,
@@ -47,8 +45,8 @@ from runner.codebuild.phase_runner import (
     run_phase,
     wait_for_removals,
 )
-from runner.codebuild.reports import Report, build_report, copy_reports, log_line, mask_report
-from runner.codebuild.shell import StateSaving, read_exported
+from runner.codebuild.reports import Report
+from runner.codebuild.shell import read_exported
 from runner.core.secrets import Masker, SecretSources, secrets_path
 from runner.errors import EngineError, PhaseError, RunnerError, StoreError
 from runner.localaws.limits import HINT as CREDENTIALS_HINT
@@ -122,30 +120,13 @@ class _Build:
         self.source_version = self.request.source_version or info.branch or self.resolved
         self.repo_url = info.repo_url
         self.secondary = tuple(secondary_sources.describe(s) for s in self.request.secondary_sources)
-        record = create_build(
+        return create_build(
             self.store,
-            BuildRecord(
-                id=f"{self.request.project}:{self.uuid}",
-                project=self.request.project,
-                number=0,
-                service=self.request.service,
-                status=phases.IN_PROGRESS,
-                initiator=self.request.initiator,
-                source_dir=str(self.request.source),
-                source_version=self.source_version,
-                resolved_source_version=self.resolved,
-                build_image=self.request.image,
-                buildspec=self.spec.path,
-                started=self.started,
-                ended=None,
-                pid=os.getpid(),
-                result=None,
-                request=self.request.as_json(),
-            ),
+            new_record(self.request, self.spec.path, f"{self.request.project}:{self.uuid}", self.started,
+                       self.source_version, self.resolved),
             # linked at once (`runner stop BATCH` must find it; its first event names the batch)
             (link.batch_id, link.identifier) if (link := self.request.batch) else None,
-        )
-        return record
+        )  # fmt: skip
 
     def run(self) -> BuildResult:
         try:
@@ -281,7 +262,7 @@ class _Build:
                 continue
             self.in_progress = (current, time.time(), image)
             user = phase.run_as or self.spec.run_as
-            saving = replace(setup.saving, reader=_state_reader(self.spec, current, user))
+            saving = replace(setup.saving, reader=state_reader(self.spec, current, user))
             phase_setup = replace(setup, image=image, user=user, saving=saving)
             refreshed = {"CODEBUILD_BUILD_SUCCEEDING": "1" if succeeding else "0"}
             assert self.space is not None
@@ -333,7 +314,6 @@ class _Build:
 
     def _setup(self) -> PhaseSetup:
         assert self.space is not None
-        space = self.space
         who = BuildIdentity(
             project=self.request.project,
             uuid=self.uuid,
@@ -341,49 +321,20 @@ class _Build:
             image=self.request.image,
             initiator=self.request.initiator,
             region=self.request.region,
-            src_dir=space.container_src,
+            src_dir=self.space.container_src,
             start_ms=int(self.started * 1000),
             source_version=self.source_version,
             resolved_source_version=self.resolved,
             repo_url=self.repo_url,
         )
-        env = compose(
-            self.spec.env.variables,
-            self.secret_values,
-            self.request.project_env,
-            self.request.overrides,
-            codebuild_variables(who)
-            | batch.variables(self.request.batch.identifier if self.request.batch else None)
-            | secondary_sources.variables(self.secondary, space.container_secondary)
-            | (self.aws.env if self.aws else {}),
-        )
-        secret_names = {name for name, value in self.secret_values.items() if env.get(name) == value}
-        self.secret_sources = SecretSources.of(self.spec, self.secrets_file, secret_names)
-        mounts = space.mounts() + (self.aws.mounts if self.aws else ())
-        if self.request.privileged:
-            mounts += (Mount("/var/run/docker.sock", "/var/run/docker.sock"),)
-        labels = docker_client.labels("build", build=self.record.id, project=self.request.project)
-        return PhaseSetup(
-            executor=self.executor,
-            image=self.request.image,
-            env=env,
-            mounts=mounts,
-            workdir=space.container_src,
-            user=None,
-            privileged=self.request.privileged,
-            labels=labels,
-            shell=self.spec.env.shell,
-            tmp_host=space.tmp,
-            tmp_container=space.container_tmp,
-            nonce=uuid.uuid4().hex[:12],
-            snapshot_ref=_snapshot_ref(self.request.project, self.record.number),
-            snapshot_labels=labels | {docker_client.KIND: "snapshot"},
-            memory=self.request.memory,
-            network=self.request.network,
-            exported=self.spec.env.exported_variables,
-            shell_per_command=self.spec.version == "0.1",
-            saving=StateSaving(tuple(sorted(secret_names)), host_uid=os.getuid()),
-        )
+        made = phase_setup(
+            SetupInputs(
+                self.request, self.spec, self.space, who, self.record.id, self.secret_values,
+                self.secrets_file, self.secondary, self.aws, self.executor,
+            )
+        )  # fmt: skip
+        self.secret_sources = made.secret_sources
+        return made.setup
 
     def _secrets_file(self) -> tuple[Path, ...]:
         return (self.secrets_file,) if self.secrets_file else ()
@@ -399,34 +350,24 @@ class _Build:
 
     def _upload_artifacts(self) -> None:
         assert self.space is not None
-        if self.spec.artifacts is None:
-            return
-        out = self.request.artifacts_dir or (self.request.work_dir.parent / "artifacts" / self.uuid)
-        # Recorded first: if the runner dies mid-copy, recovery removes the half-written output.
-        self.store.event(ARTIFACTS_EVENT, self.record.id, dir=str(out))
-        paths = self._paths()
-        self.artifacts = upload(
-            self.space.src, paths.artifacts(self.spec.artifacts), out, paths.locate, self._secrets_file()
-        )
-        self.log.container(f"Expanding {len(self.artifacts.get('artifacts', []))} file(s) into {out}")
+        if self.spec.artifacts is not None:
+            out = self.request.artifacts_dir or (self.request.work_dir.parent / "artifacts" / self.uuid)
+            # Recorded first: if the runner dies mid-copy, recovery removes the half-written output.
+            self.store.event(ARTIFACTS_EVENT, self.record.id, dir=str(out))
+            self.artifacts = upload_artifacts(
+                self.space, self.spec.artifacts, self._paths(), out, self._secrets_file(), self.log.container
+            )
 
     def _finalize(self, image: str) -> None:
         assert self.space is not None
         ran_build = any(p.name == phases.BUILD for p in self.phase_records)
         if self.spec.reports and ran_build:
-            self.reports = [mask_report(self._report(spec), self.masker) for spec in self.spec.reports]
-            for report in self.reports:
-                self.log.container(log_line(report))
-            if self.request.reports_dir:
-                copy_reports(self.space.src, self.reports, self.request.reports_dir)
+            self.reports = make_reports(
+                self.space, self.spec.reports, self._paths(), self.request, self.masker, self.log.container
+            )
         if self.spec.cache and self.request.cache_dir:
             cache.save(
-                self.spec.cache,
-                self.request.cache_dir,
-                self.space,
-                image,
-                self.setup,
-                self.log.container,
+                self.spec.cache, self.request.cache_dir, self.space, image, self.setup, self.log.container
             )
 
     def _paths(self) -> build_paths.BuildPaths:
@@ -435,16 +376,6 @@ class _Build:
         if self.paths is None:
             self.paths = build_paths.prepare(self.spec, self.space, self.final, self.log.container)
         return self.paths
-
-    def _report(self, spec: ReportSpec) -> Report:
-        assert self.space is not None
-        group = f"{self.request.project}-{spec.name}"
-        paths = self._paths()
-        try:
-            expanded = build_paths.expand_report(spec, paths.values.variables)
-        except PathEscape as e:
-            return Report(group, spec.file_format, "INCOMPLETE", problem=str(e))
-        return build_report(self.space.src, expanded, group, paths.locate)
 
     # ------------------------------------------------------------ records
 
@@ -457,44 +388,32 @@ class _Build:
         message: str,
         snapshot: str | None = None,
     ) -> None:
-        ended = time.time()
         context = [{"status_code": code, "message": self.masker(message)}]
-        self.phase_records.append(PhaseRecord(name, status, started, ended, context, snapshot))
-        record_phase(
-            self.store,
-            self.record.id,
-            len(self.phase_records),
-            name,
-            status,
-            started,
-            ended,
-            context,
-            snapshot,
-        )
-        if name not in ("SUBMITTED",):
-            self.log.container(f"Phase complete: {name} State: {status}")
-            self.log.container(f"Phase context status code: {code} Message: {message}")
-        self.log.flush()  # what comes next (an upload, a cache save) may be long and silent
+        phase = PhaseRecord(name, status, started, time.time(), context, snapshot)
+        self._store_phase(phase, code, message, logged=name != "SUBMITTED")
 
     def _record_outcome(self, name: str, outcome: PhaseOutcome, image: str) -> None:
         context = self.masker.deep(outcome.context)
-        self.phase_records.append(
-            PhaseRecord(name, outcome.status, outcome.started, outcome.ended, context, image)
-        )
+        phase = PhaseRecord(name, outcome.status, outcome.started, outcome.ended, context, image)
+        self._store_phase(phase, outcome.status_code, outcome.message)
+
+    def _store_phase(self, phase: PhaseRecord, code: str, message: str, logged: bool = True) -> None:
+        self.phase_records.append(phase)
         record_phase(
             self.store,
             self.record.id,
             len(self.phase_records),
-            name,
-            outcome.status,
-            outcome.started,
-            outcome.ended,
-            context,
-            image,
+            phase.name,
+            phase.status,
+            phase.started,
+            phase.ended,
+            phase.context,
+            phase.snapshot,
         )
-        self.log.container(f"Phase complete: {name} State: {outcome.status}")
-        self.log.container(f"Phase context status code: {outcome.status_code} Message: {outcome.message}")
-        self.log.flush()
+        if logged:
+            self.log.container(f"Phase complete: {phase.name} State: {phase.status}")
+            self.log.container(f"Phase context status code: {code} Message: {message}")
+        self.log.flush()  # what comes next (an upload, a cache save) may be long and silent
 
     def _record_abnormal(self, status: str, code: str, message: str) -> None:
         self._record("FINALIZING", status, time.time(), code, message)
@@ -525,23 +444,6 @@ class _Build:
 
 class _PhaseFailed(Exception):
     """A non-command phase (provisioning, source, artifacts) failed and was recorded."""
-
-
-def _state_reader(spec: Buildspec, current: str, user: str | None) -> str | None:
-    """Who must read the state this phase saves: the first later phase's run-as user
-    when another unprivileged one (root reads any file)."""
-    for name in phases.COMMAND_PHASES[phases.COMMAND_PHASES.index(current) + 1 :]:
-        later = spec.phase(name.lower())
-        if later is not None and (later.commands or later.finally_commands):
-            reader = later.run_as or spec.run_as
-            if reader not in (None, user, "root", "0"):
-                return reader
-    return None
-
-
-def _snapshot_ref(project: str, number: int) -> str:
-    name = re.sub(r"[^a-z0-9._-]+", "-", project.lower()).strip("-.") or "build"
-    return f"runner-snapshot/{name}:{number}"
 
 
 def _one_line(e: BaseException) -> str:

@@ -27,12 +27,6 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield tmp_path_factory.mktemp("runner-home")
 
 
-
-
-
-
-
-
 def test_run_as_top_level_and_per_phase_with_state_across_users(tmp_path: Path, home: Path) -> None:
     result, lines = run(
         tmp_path,

@@ -22,12 +22,6 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield tmp_path_factory.mktemp("runner-home")
 
 
-
-
-
-
-
-
 def test_version_01_runs_each_command_in_its_own_shell(tmp_path: Path, home: Path) -> None:
     result, lines = run(
         tmp_path,

@@ -53,6 +53,7 @@ class ComposePlatform:
         self.store = store
         self.env = env
         self.owner = dict(owner)  # labels naming the project that owns the environment
+        self._network: str | None = None  # found once: every hook of a deployment joins it
         self.directory = env_dir(store.path.parent, env.name)
 
     @property
@@ -114,8 +115,10 @@ class ComposePlatform:
         return docker_images.image(image.id) is not None
 
     def hook_network(self) -> str | None:
-        network = docker_networks.compose_network(self.project, ROUTER)
-        return str(network) if network else None
+        if self._network is None:
+            found = docker_networks.compose_network(self.project, ROUTER)
+            self._network = str(found) if found else None
+        return self._network
 
     # ------------------------------------------------------------ the router
 

@@ -95,8 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _deliver_before_exit() -> None:
     """The state-change events still due go out now (bounded); the next command sends the rest."""
-    from runner.events import delivery
-
+    delivery = sys.modules.get("runner.events.delivery")
+    if delivery is None:  # nothing was attached (a read-only command): nothing to send
+        return
     try:
         delivery.detach_all()
     except KeyboardInterrupt:

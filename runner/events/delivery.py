@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runner.errors import RunnerError
-from runner.events import targets
 from runner.events.patterns import matches
 from runner.events.rules import Rule, Target, effective
 from runner.events.shapes import Where
@@ -90,6 +89,8 @@ def pump(store: Store, project: Project, policy: Policy, deadline: float | None 
 
 
 def deliver(store: Store, delivery: deliveries.Delivery, policy: Policy, cwd: Path) -> None:
+    from runner.events import targets  # urllib and friends (~40 ms): only once something is due
+
     try:
         targets.send(Target.from_json(delivery.target), delivery.event, delivery.rule, cwd)
     except targets.Skipped as e:

@@ -22,6 +22,7 @@ from runner.codebuild import batch as model
 from runner.codebuild.batch import Batch, BatchMember, Task
 from runner.codebuild.batch_view import BatchView
 from runner.codebuild.build import BuildRequest, BuildResult, load_inputs, run_build
+from runner.codebuild.build_control import stop_build
 from runner.codebuild.phase_runner import StopSignal
 from runner.codebuild.phases import FAULT, STOPPED, TIMED_OUT
 from runner.errors import ConfigError, UsageError
@@ -34,7 +35,6 @@ from runner.store.batches import (
     set_task_status,
     tasks_of,
 )
-from runner.store.builds import request_stop
 
 POLL_S = 0.25  # how often the loop looks for `runner stop BATCH` and the batch timeout
 COMBINED = "artifacts"  # with --combine-artifacts: DIR/artifacts.zip and DIR/artifacts/<identifier>/
@@ -246,8 +246,7 @@ class _BatchRun:
             self.signals[identifier].event.set()
         for task in tasks_of(self.store, self.record.id):
             if task.identifier in running and task.build_id is not None:
-                request_stop(self.store, task.build_id)
-                _kill_containers(task.build_id)
+                stop_build(self.store, task.build_id)
 
     def _drain(self) -> None:
         """After Ctrl-C: wait for the stopped builds to record themselves (a second Ctrl-C
@@ -287,13 +286,6 @@ def _settings(task: Task) -> dict[str, Any]:
     if task.debug_session:
         values["debug-session"] = True
     return values
-
-
-def _kill_containers(build_id: str) -> None:
-    from runner.adapters.docker import containers
-
-    for container in containers.managed_containers({"runner.build": build_id}):
-        containers.kill_container(container["id"])
 
 
 # ---------------------------------------------------------------- combined artifacts

@@ -13,7 +13,7 @@
 #           -H tcp://10.231.0.2:2375 --tls=false, log /var/log/docker-rnode2.log;
 #   its own docker0 exists only inside rnode2.
 # Like another machine it shares no files with us: in its mount namespace the host's scratch and home
-# trees (/tmp, /root, /home, /work ...) are empty tmpfs, so a bind mount of one of our paths is empty
+# trees (/tmp, /root, /home, /work ..., and this checkout) are empty tmpfs, so a bind mount of one of our paths is empty
 # there. It has no network beyond this machine: DNS points at nothing and an nftables table drops
 # everything the host would forward for it (an air-gapped build box, in effect).
 # The TCP endpoint is plain HTTP without TLS: acceptable only because 10.231.0.2 is reachable from this
@@ -39,8 +39,9 @@ CGROUP_PARENT=docker-rnode2
 CONF_DIR=/etc/docker-rnode2      # its daemon.json ({}): the host's /etc/docker/daemon.json must not apply
 NETNS_ETC=/etc/netns/$NS         # `ip netns exec` bind-mounts these files over /etc
 GUARD=rnode2_guard
-HIDDEN="/tmp /var/tmp /root /home /work /srv /mnt /opt"
 HERE=$(cd "$(dirname "$0")" && pwd)
+# The checkout this script belongs to is hidden too, wherever it was cloned (CI clones outside /work).
+HIDDEN="$(dirname "$HERE") /tmp /var/tmp /root /home /work /srv /mnt /opt"  # the checkout first: it may lie under one of the others
 
 log() { printf 'second-engine: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }

@@ -4,15 +4,16 @@ their way to another engine."""
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from typing import TYPE_CHECKING, Any
 
 from runner.output import print_json, print_table, say
 
 if TYPE_CHECKING:
+    from runner.adapters.docker.remote import Endpoint
     from runner.images.base import ImageState
-
-if TYPE_CHECKING:
+    from runner.images.on_engine import Placed
     from runner.store.images import ImageRecord, Placement
 
 
@@ -20,7 +21,20 @@ def add_parser(sub: Any) -> None:
     parser = sub.add_parser("images", help="base images and built service images")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
     boot = verbs.add_parser("bootstrap", help="build the offline base images (debootstrap)")
+    boot.add_argument(
+        "images",
+        nargs="*",
+        metavar="IMAGE",
+        help="only these (base, build, router, python, standard; with what they are built from)",
+    )
     boot.add_argument("--force", action="store_true", help="rebuild even when current")
+    boot.add_argument(
+        "-H",
+        "--docker-host",
+        metavar="URL|NAME",
+        help="put them on this engine (default: DOCKER_HOST when it is tcp:// or ssh://): "
+        "built here, where the mirror is reachable, then streamed there",
+    )
     boot.add_argument("--json", action="store_true", help="print the image states as JSON")
     boot.set_defaults(func=run_bootstrap)
     listing = verbs.add_parser("list", help="service images: tag, id, commit, build, where deployed")
@@ -42,8 +56,11 @@ def add_parser(sub: Any) -> None:
 def run_bootstrap(args: argparse.Namespace) -> int:
     from runner.images import base as base_images
 
+    target = _bootstrap_target(args.docker_host)
+    if target is not None:
+        return _bootstrap_on(target, args)
     started = time.monotonic()
-    states = base_images.bootstrap(force=args.force, say=say)
+    states = base_images.bootstrap(force=args.force, say=say, only=args.images)
     if args.json:
         print_json([_state(s) for s in states])
         return 0
@@ -51,6 +68,73 @@ def run_bootstrap(args: argparse.Namespace) -> int:
     print_table(["IMAGE", "RECIPE", "ID"], [[s.ref, s.digest, (s.image_id or "")[7:19]] for s in states])
     say(f"base images are current ({built:.1f}s)")
     return 0
+
+
+def _bootstrap_target(text: str | None) -> Endpoint | None:
+    """The engine -H (or a tcp:// or ssh:// DOCKER_HOST) names; None for this machine's engine.
+
+    The images are built on this machine's engine: DOCKER_HOST when it is a unix:// socket, else
+    the default socket. A DOCKER_HOST naming another machine is the target, never the builder:
+    it is dropped from this process's environment before the first client is made.
+    """
+    from runner.adapters.docker.remote import DEFAULT_SOCKET_URL
+    from runner.commands._engines import configured, endpoint
+    from runner.core.engines import from_argument
+
+    host = os.environ.get("DOCKER_HOST", "").strip()
+    if host.startswith(("tcp://", "ssh://")):
+        del os.environ["DOCKER_HOST"]
+        if not text:
+            return _from_docker_env(host)
+    if not text:
+        return None
+    engine = from_argument(configured() if "://" not in text else (), text)
+    here = os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET_URL
+    return None if engine.url in (None, here) else endpoint(engine)
+
+
+def _from_docker_env(host: str) -> Endpoint:
+    """DOCKER_HOST as the docker CLI reads it: with DOCKER_TLS_VERIFY, the certificates in
+    DOCKER_CERT_PATH (default ~/.docker)."""
+    from runner.adapters.docker.remote import Endpoint
+
+    if not os.environ.get("DOCKER_TLS_VERIFY"):
+        return Endpoint(host)
+    certs = os.environ.get("DOCKER_CERT_PATH") or os.path.expanduser("~/.docker")
+    return Endpoint(host, *(os.path.join(certs, f"{n}.pem") for n in ("ca", "cert", "key")))
+
+
+def _bootstrap_on(target: Endpoint, args: argparse.Namespace) -> int:
+    from runner.images.on_engine import bootstrap_on
+
+    started = time.monotonic()
+    placed = bootstrap_on(
+        target,
+        only=args.images,
+        force=args.force,
+        say=say,
+        progress_for=lambda ref: _Progress(f"{ref} → {target.shown()}"),
+    )
+    if args.json:
+        print_json([_state(p.state) | _placed(p, target) for p in placed])
+        return 0
+    print_table(
+        ["IMAGE", "RECIPE", "ID", "ON " + target.shown()],
+        [
+            [p.state.ref, p.state.digest, (p.state.image_id or "")[7:19], _sent(p.bytes_sent, p.seconds)]
+            for p in placed
+        ],
+    )
+    say(f"base images are current on {target.shown()} ({time.monotonic() - started:.1f}s)")
+    return 0
+
+
+def _placed(placed: Placed, target: Endpoint) -> dict[str, Any]:
+    return {"engine": target.shown(), "bytes": placed.bytes_sent, "seconds": round(placed.seconds, 3)}
+
+
+def _sent(sent: int, seconds: float) -> str:
+    return f"copied: {sent / 2**20:.0f} MiB in {seconds:.1f}s" if sent else "already there"
 
 
 def _state(state: ImageState) -> dict[str, Any]:
@@ -121,12 +205,7 @@ def run_copy(args: argparse.Namespace) -> int:
     copied = []
     for ref in args.images:
         done = copy_image(source, ref, target, _Progress(f"{ref} → {target.shown()}"))
-        sent = (
-            f"{done.bytes_sent / 2**20:.0f} MiB in {done.seconds:.1f}s"
-            if done.bytes_sent
-            else "already there"
-        )
-        say(f"{ref}: {done.image_id[7:19]} on {target.shown()} ({sent})")
+        say(f"{ref}: {done.image_id[7:19]} on {target.shown()} ({_sent(done.bytes_sent, done.seconds)})")
         copied.append(
             {
                 "image": ref,

@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -160,21 +160,61 @@ def status() -> list[ImageState]:
     return states
 
 
-def bootstrap(force: bool = False, say: Callable[[str], None] = print) -> list[ImageState]:
-    """Make every base image that is missing or whose recipe changed."""
+def short_name(ref: str) -> str:
+    """runner/python:bookworm → python: what the command line accepts for it."""
+    return ref.partition("/")[2].partition(":")[0]
+
+
+def refs_named(names: Collection[str]) -> tuple[str, ...]:
+    """The base images these names (short names or full tags) mean, in recipe order; all for none."""
+    known = {short_name(r.ref): r.ref for r in RECIPES} | {r.ref: r.ref for r in RECIPES}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        choices = ", ".join(short_name(r.ref) for r in RECIPES)
+        raise UsageError(f"no base image {unknown[0]!r}: expected one of {choices} (or their full tags)")
+    wanted = {known[name] for name in names}
+    return tuple(r.ref for r in RECIPES if not wanted or r.ref in wanted)
+
+
+def _with_parents(refs: Collection[str]) -> set[str]:
+    parents = {r.ref: r.parent for r in RECIPES}
+    found: set[str] = set()
+    for ref in refs:
+        current: str | None = ref
+        while current is not None and current not in found:
+            found.add(current)
+            current = parents[current]
+    return found
+
+
+def bootstrap(
+    force: bool = False, say: Callable[[str], None] = print, only: Collection[str] = ()
+) -> list[ImageState]:
+    """Make every base image (or those `only` names, and what they are built from) that is missing
+    or whose recipe changed; the states of those asked for. `force` rebuilds the ones asked for."""
     digests = recipe_digests()
+    asked = refs_named(only)
+    needed = _with_parents(asked)
     rebuilt: set[str] = set()
     for recipe in RECIPES:
+        if recipe.ref not in needed:
+            continue
         info = docker_images.image(recipe.ref)
+        forced = force and recipe.ref in asked
         parent_rebuilt = recipe.parent in rebuilt
-        if not force and not parent_rebuilt and info and info.labels.get(RECIPE_LABEL) == digests[recipe.ref]:
+        if (
+            not forced
+            and not parent_rebuilt
+            and info
+            and info.labels.get(RECIPE_LABEL) == digests[recipe.ref]
+        ):
             continue
         started = time.monotonic()
         say(f"building {recipe.ref}: {recipe.description}")
         _build(recipe, digests[recipe.ref], say)
         rebuilt.add(recipe.ref)
         say(f"built {recipe.ref} in {time.monotonic() - started:.1f}s")
-    return status()
+    return [state for state in status() if state.ref in asked]
 
 
 def _build(recipe: Recipe, digest: str, say: Callable[[str], None]) -> None:

@@ -3,7 +3,8 @@
 No registry and no network on the target are needed: an air-gapped build box gets the base
 images `runner images bootstrap` made here. The source is saved by image id, so the archive
 carries no tags and a load never moves a tag on the target; the tags asked for are set after
-the load, and only where they are absent or already name the same image.
+the load, and only where they are absent or already name the same image (or where the caller
+says the image the tag names there may be replaced: an older base image of ours).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ CHUNK = 1 << 20
 # (the source writes the archive before its first byte: ~40 % of the time of a large image),
 # "sending" while it streams, "loading" once (the target unpacks it before it answers: ~45 %).
 Progress = Callable[[str, int, int], None]
+# Whether a tag on the target that names other content may move to the copied image, given that
+# content's labels. The default is never; `runner images bootstrap -H` moves its own base image tags.
+Replaceable = Callable[[dict[str, str]], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +42,20 @@ def _no_progress(_stage: str, _done: int, _total: int) -> None:
     pass
 
 
+def _never(_labels: dict[str, str]) -> bool:
+    return False
+
+
 @guarded(lambda source: f"copy an image from {source.shown()}")
-def copy_image(source: Endpoint, ref: str, target: Endpoint, progress: Progress = _no_progress) -> Copied:
-    """Make `ref` (a tag or an id on `source`) present on `target` with the same id."""
+def copy_image(
+    source: Endpoint,
+    ref: str,
+    target: Endpoint,
+    progress: Progress = _no_progress,
+    replaceable: Replaceable = _never,
+) -> Copied:
+    """Make `ref` (a tag or an id on `source`) present on `target` with the same id; nothing is
+    sent when the target has that id already (then only a missing tag is set)."""
     started = time.monotonic()
     src, dst = client(source, TRANSFER_S), client(target, TRANSFER_S)
     attrs = _inspect(src, ref)
@@ -48,12 +63,14 @@ def copy_image(source: Endpoint, ref: str, target: Endpoint, progress: Progress 
         raise EngineError(f"no image {ref} on {source.shown()}")
     image_id, tags = str(attrs["Id"]), _tags_named(ref, attrs)
     for tag in tags:
-        _refuse_other_content(dst, tag, image_id, target)
+        _refuse_other_content(dst, tag, image_id, target, replaceable)
     sent = 0
     if _inspect(dst, image_id) is None:
         sent = _stream(src, dst, image_id, int(attrs.get("Size") or 0), progress, target)
     for tag in tags:
-        _refuse_other_content(dst, tag, image_id, target)  # again: another process may have tagged since
+        _refuse_other_content(
+            dst, tag, image_id, target, replaceable
+        )  # again: another process may have tagged since
         repository, _, version = _split(tag)
         dst.api.tag(image_id, repository, version)
     return Copied(image_id, tags, sent, time.monotonic() - started)
@@ -66,6 +83,10 @@ def _inspect(engine: docker.DockerClient, ref: str) -> dict[str, Any] | None:
         return dict(engine.api.inspect_image(ref))  # type: ignore[no-untyped-call]
     except docker.errors.ImageNotFound:
         return None
+
+
+def _labels(attrs: dict[str, Any]) -> dict[str, str]:
+    return dict((attrs.get("Config") or {}).get("Labels") or {})
 
 
 def _tags_named(ref: str, attrs: dict[str, Any]) -> tuple[str, ...]:
@@ -83,9 +104,11 @@ def _split(ref: str) -> tuple[str, str, str]:
     return repository, colon, tag
 
 
-def _refuse_other_content(engine: docker.DockerClient, tag: str, image_id: str, target: Endpoint) -> None:
+def _refuse_other_content(
+    engine: docker.DockerClient, tag: str, image_id: str, target: Endpoint, replaceable: Replaceable
+) -> None:
     there = _inspect(engine, tag)
-    if there is not None and there["Id"] != image_id:
+    if there is not None and there["Id"] != image_id and not replaceable(_labels(there)):
         raise EngineError(
             f"{tag} on {target.shown()} is another image ({str(there['Id'])[7:19]}, not {image_id[7:19]}): "
             "a tag is never overwritten; remove or retag it there first"

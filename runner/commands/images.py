@@ -25,15 +25,17 @@ def add_parser(sub: Any) -> None:
         "images",
         nargs="*",
         metavar="IMAGE",
-        help="only these (base, build, router, python, standard; with what they are built from)",
+        help="only these: base, build, router, python or standard (what they are built from is made "
+        "here too, and not copied)",
     )
     boot.add_argument("--force", action="store_true", help="rebuild even when current")
     boot.add_argument(
         "-H",
         "--docker-host",
         metavar="URL|NAME",
-        help="put them on this engine (default: DOCKER_HOST when it is tcp:// or ssh://): "
-        "built here, where the mirror is reachable, then streamed there",
+        help="put them on this engine, a pipeline.yml engine or a URL (default: DOCKER_HOST when it "
+        "is tcp:// or ssh://): always built here, where the mirror is reachable, then streamed there "
+        "by image id (nothing is sent when it has that id)",
     )
     boot.add_argument("--json", action="store_true", help="print the image states as JSON")
     boot.set_defaults(func=run_bootstrap)

@@ -67,6 +67,7 @@ def bootstrap_on(
     progress_for: Callable[[str], Progress] = lambda _ref: _no_progress,
 ) -> list[Placed]:
     """`runner images bootstrap -H`: the base images made current here, then copied to `target`."""
+    base.refs_named(only)  # a misspelt name is a usage error, whatever the engine's state
     reachable(target)
     placed = []
     for state in base.bootstrap(force=force, say=say, only=only):

@@ -41,6 +41,12 @@ def add_parser(sub: Any) -> None:
     boot.set_defaults(func=run_bootstrap)
     listing = verbs.add_parser("list", help="service images: tag, id, commit, build, where deployed")
     listing.add_argument("--service", help="only this service's images")
+    listing.add_argument(
+        "-H",
+        "--docker-host",
+        metavar="URL|NAME",
+        help="whether each image is present on this engine (a pipeline.yml engine or a URL) instead of here",
+    )
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=run_list)
     copy = verbs.add_parser(
@@ -151,6 +157,7 @@ def _state(state: ImageState) -> dict[str, Any]:
 def run_list(args: argparse.Namespace) -> int:
     from runner.adapters.docker import client as docker_client
     from runner.adapters.docker import images as docker_images
+    from runner.adapters.docker import remote
     from runner.images import tags as images
     from runner.store import images as records
     from runner.store import open_store
@@ -158,9 +165,15 @@ def run_list(args: argparse.Namespace) -> int:
     store = open_store()
     rows = records.list_images(store, args.service)
     where = records.placements_by_image(store)
-    engine = docker_images.list_images([f"{docker_client.KIND}={images.KIND}"]) if rows else []
-    present = {i.id for i in engine}
+    kind = [f"{docker_client.KIND}={images.KIND}"]
+    there = _engine_argument(args.docker_host)
+    if there is not None:
+        present = remote.image_ids(there, kind) if rows else set()
+    else:
+        present = {i.id for i in docker_images.list_images(kind)} if rows else set()
     listed = [_listed(r, where.get(r.image_id, []), r.image_id in present) for r in rows]
+    if there is not None:
+        listed = [row | {"engine": there.shown()} for row in listed]
     if args.json:
         print_json(listed)
         return 0
@@ -170,7 +183,7 @@ def run_list(args: argparse.Namespace) -> int:
             [
                 r["service"],
                 r["tag"],
-                r["id"][7:19] + ("" if r["present"] else " (gone)"),
+                r["id"][7:19] + ("" if r["present"] else " (not there)" if there else " (gone)"),
                 (r["commit"] or "")[:12],
                 r["build_number"] or "",
                 time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["created"])),
@@ -180,6 +193,16 @@ def run_list(args: argparse.Namespace) -> int:
         ],
     )
     return 0
+
+
+def _engine_argument(text: str | None) -> Endpoint | None:
+    """-H's engine (a pipeline.yml name or a URL); None without -H."""
+    from runner.commands._engines import configured, endpoint
+    from runner.core.engines import from_argument
+
+    if not text:
+        return None
+    return endpoint(from_argument(configured() if "://" not in text else (), text))
 
 
 def _listed(record: ImageRecord, placements: list[Placement], present: bool) -> dict[str, Any]:

@@ -220,3 +220,10 @@ def _read_back(engine: docker.DockerClient, image_id: str, path: str) -> str | N
             return None if data is None else bytes(data.read()).decode("utf-8", "replace")
     finally:
         engine.api.remove_container(created["Id"], force=True)
+
+
+@guarded(lambda endpoint: f"list images on {endpoint.shown()}")
+def image_ids(endpoint: Endpoint, label_filters: list[str]) -> set[str]:
+    """The ids of that engine's images carrying every one of these labels (`key=value`)."""
+    listed = client(endpoint, QUICK_S).api.images(filters={"label": label_filters}, quiet=True)
+    return {str(image_id) for image_id in listed}

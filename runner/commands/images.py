@@ -86,19 +86,15 @@ def _bootstrap_target(text: str | None) -> Endpoint | None:
     it is dropped from this process's environment before the first client is made.
     """
     from runner.adapters.docker.remote import DEFAULT_SOCKET_URL
-    from runner.commands._engines import configured, endpoint
-    from runner.core.engines import from_argument
 
     host = os.environ.get("DOCKER_HOST", "").strip()
     if host.startswith(("tcp://", "ssh://")):
         del os.environ["DOCKER_HOST"]
         if not text:
             return _from_docker_env(host)
-    if not text:
-        return None
-    engine = from_argument(configured() if "://" not in text else (), text)
+    there = _engine_argument(text)
     here = os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET_URL
-    return None if engine.url in (None, here) else endpoint(engine)
+    return None if there is None or there.url in (None, here) else there
 
 
 def _from_docker_env(host: str) -> Endpoint:

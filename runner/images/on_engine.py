@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from runner.adapters.docker.client import KIND, MANAGED
 from runner.adapters.docker.remote import Endpoint, facts
-from runner.adapters.docker.transfer import Copied, Progress, copy_image
+from runner.adapters.docker.transfer import Copied, Progress, copy_image, image_labels
 from runner.errors import EngineError
 from runner.images import base
 from runner.images.base import ImageState
@@ -49,14 +49,24 @@ def reachable(target: Endpoint) -> None:
 
 
 def present_on(
-    target: Endpoint, ref: str, progress: Progress = _no_progress, say: Callable[[str], None] = print
+    target: Endpoint,
+    ref: str,
+    progress: Progress = _no_progress,
+    say: Callable[[str], None] = print,
+    source: Endpoint = HERE,
 ) -> Copied:
-    """Make image `ref` present on `target` under the id it has here: a base image
-    (runner/build:bookworm, …) is built here first when missing or outdated; any other image must
-    be here already. Nothing is sent when the target has that id."""
-    if ref in base.refs_named(()):
+    """Make image `ref` present on `target` under the id it has on `source`; nothing is sent when
+    the target has that id. Any image but a base image must be on `source` already; a base image
+    (runner/build:bookworm, …) that `source` lacks, or has from an older recipe, is bootstrapped
+    first, on this process's default engine (pass that engine as `source` then)."""
+    if ref in base.refs_named(()) and not _current(source, ref):
         base.bootstrap(say=say, only=(ref,))
-    return copy_image(HERE, ref, target, progress, older_base_image)
+    return copy_image(source, ref, target, progress, older_base_image)
+
+
+def _current(source: Endpoint, ref: str) -> bool:
+    labels = image_labels(source, ref)
+    return labels is not None and labels.get(base.RECIPE_LABEL) == base.recipe_digests()[ref]
 
 
 def bootstrap_on(

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from runner.adapters.docker.remote import TRANSFER_S, Endpoint, client, guarded
+from runner.adapters.docker.remote import QUICK_S, TRANSFER_S, Endpoint, client, guarded
 from runner.errors import EngineError
 
 if TYPE_CHECKING:
@@ -74,6 +74,13 @@ def copy_image(
         repository, _, version = _split(tag)
         dst.api.tag(image_id, repository, version)
     return Copied(image_id, tags, sent, time.monotonic() - started)
+
+
+@guarded(lambda endpoint: f"inspect an image on {endpoint.shown()}")
+def image_labels(endpoint: Endpoint, ref: str) -> dict[str, str] | None:
+    """The labels of image `ref` on that engine; None when it has no such image."""
+    attrs = _inspect(client(endpoint, QUICK_S), ref)
+    return None if attrs is None else _labels(attrs)
 
 
 def _inspect(engine: docker.DockerClient, ref: str) -> dict[str, Any] | None:

@@ -95,6 +95,10 @@ def test_bootstrap_streams_the_base_images_to_an_engine_with_no_network(
     assert all(line.endswith("already there") for line in table[1:])
     assert "exporting" not in again.stderr
     assert again.stderr.startswith(f"base images are current on {second_engine.url} (")
+    # what a build on that engine calls for its build image: current here, there already
+    said: list[str] = []
+    placed = present_on(Endpoint(second_engine.url), BUILD, say=said.append)
+    assert (placed.image_id, placed.bytes_sent, said) == (image_id(BUILD), 0, [])
     # usable there: that engine has no registry and no network to pull from
     ran = second_engine.docker("run", "--rm", "--network", "none", PYTHON, "python3", "-c", "print(6 * 7)")
     assert ran.stdout.strip() == "42"

@@ -1,0 +1,61 @@
+"""The second engine reached over ssh:// (scripts/engine-ssh.sh): an sshd in its network namespace.
+
+The client side never touches the real ~/.ssh: each test that talks to it gets a HOME of its
+own whose ~/.ssh/config names the script's client key and whose known_hosts holds its host key,
+as a user would set them up, and no ssh agent. The session fixture starts the sshd unless it
+was running and stops it at the end if it started it (before the second engine stops).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.integration.second_engine import SecondEngine
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "engine-ssh.sh"
+KEYS = Path("/etc/runner-rnode2-ssh")
+HOST = "10.231.0.2"
+URL = f"ssh://root@{HOST}"
+
+
+@dataclass(frozen=True)
+class SshEngine:
+    url: str
+    tcp_url: str  # the same engine's own endpoint, for checks that must not go through ssh
+
+    def home(self, under: Path, identity: Path = KEYS / "client_ed25519", known: bool = True) -> Path:
+        """A HOME whose ~/.ssh/config gives `identity` for the engine's host, and whose known_hosts
+        holds its host key when `known`."""
+        home = under / "home"
+        (home / ".ssh").mkdir(parents=True, exist_ok=True)
+        (home / ".ssh" / "config").write_text(f"Host {HOST}\n  IdentityFile {identity}\n")
+        known_hosts = home / ".ssh" / "known_hosts"
+        known_hosts.write_text((KEYS / "known_hosts").read_text() if known else "")
+        return home
+
+
+def env_with_home(home: Path) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key != "SSH_AUTH_SOCK"}
+    return {**env, "HOME": str(home)}
+
+
+def script(verb: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(SCRIPT), verb], capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="session")
+def ssh_engine(second_engine: SecondEngine) -> Iterator[SshEngine]:
+    was_running = script("status").returncode == 0
+    if not was_running:
+        result = script("start")  # installs Debian's openssh-server on first use
+        assert result.returncode == 0, f"{SCRIPT.name} start failed:\n{result.stderr[-2000:]}"
+    yield SshEngine(URL, second_engine.url)
+    if not was_running:
+        result = script("stop")
+        assert result.returncode == 0, f"{SCRIPT.name} stop failed:\n{result.stderr[-2000:]}"

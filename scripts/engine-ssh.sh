@@ -151,7 +151,7 @@ cmd_stop() {
   if pid=$(sshd_pid); then
     # Its sessions (one sshd per connection, a dial-stdio under each) are its children: they go first,
     # or they would outlive it.
-    sessions=$(ps -o pid= --ppid "$pid" | tr '\n' ' ')
+    sessions=$(ps -o pid= --ppid "$pid" | tr '\n' ' ' || true)  # ps fails when there are none
     # shellcheck disable=SC2086
     if [ -n "${sessions// /}" ]; then kill -TERM $sessions 2>/dev/null || true; fi
     kill -TERM "$pid"

@@ -7,14 +7,15 @@
 #
 # The second engine (scripts/second-engine.sh) must be running: the sshd runs inside its network
 # namespace (rnode2) and listens on 10.231.0.2:22, where a Docker SDK or CLI given ssh://root@10.231.0.2
-# runs `docker system dial-stdio`. That command reaches the second engine's socket and nothing else:
-# the sshd sets DOCKER_HOST=unix:///var/run/docker-rnode2.sock for every session, and in its mount
-# namespace the main engine's /var/run/docker.sock is /dev/null. Like the engine, it sees none of our
+# runs `docker system dial-stdio`. That command reaches the second engine and nothing else: the sshd
+# sets DOCKER_HOST=tcp://10.231.0.2:2375 for every session (the engine's own listener in that namespace,
+# not its unix socket, which a racing `second-engine.sh start` may delete under a running engine), and
+# in its mount namespace the main engine's /var/run/docker.sock is /dev/null. Like the engine, it sees none of our
 # files (the same scratch and home trees are empty tmpfs there).
 #
 # Everything it uses is its own, under /etc/runner-rnode2-ssh: sshd_config, the host key, the client
-# key that authorized_keys admits (client_ed25519; root, key only, no pty or forwarding) and a
-# known_hosts line for 10.231.0.2. A client points at them itself (tests write their own ~/.ssh/config
+# key that authorized_keys admits (client_ed25519; root, key only, no pty or forwarding), a key whose
+# sessions run `false` (nodocker_ed25519: a host without docker) and a known_hosts line for 10.231.0.2. A client points at them itself (tests write their own ~/.ssh/config
 # in a temporary HOME). The host's own sshd, /etc/ssh and /root/.ssh are never read or written.
 # Pid file /var/run/runner-rnode2-sshd.pid, log /var/log/runner-rnode2-sshd.log.
 set -euo pipefail
@@ -26,7 +27,7 @@ DIR=/etc/runner-rnode2-ssh
 CONFIG=$DIR/sshd_config
 PIDFILE=/var/run/runner-rnode2-sshd.pid
 LOG=/var/log/runner-rnode2-sshd.log
-ENGINE_SOCK=/var/run/docker-rnode2.sock
+ENGINE=tcp://10.231.0.2:2375  # the second engine, as its sessions reach it (inside the namespace)
 URL=ssh://root@$ADDR
 HERE=$(cd "$(dirname "$0")" && pwd)
 # Hidden as scripts/second-engine.sh hides them from the engine: the checkout first (it may lie under one of the others).
@@ -73,8 +74,13 @@ write_files() {
   chmod 755 "$DIR"
   [ -s "$DIR/ssh_host_ed25519_key" ] || ssh-keygen -q -t ed25519 -N '' -C "runner-rnode2-ssh host" -f "$DIR/ssh_host_ed25519_key"
   [ -s "$DIR/client_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C "runner-rnode2-ssh client" -f "$DIR/client_ed25519"
+  # A second key, whose sessions run `false` whatever they ask: a host without docker, for tests.
+  [ -s "$DIR/nodocker_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C "runner-rnode2-ssh no docker" -f "$DIR/nodocker_ed25519"
   # restrict: no pty, no forwarding; dial-stdio needs neither.
-  printf 'restrict %s\n' "$(cat "$DIR/client_ed25519.pub")" >"$DIR/authorized_keys"
+  {
+    printf 'restrict %s\n' "$(cat "$DIR/client_ed25519.pub")"
+    printf 'restrict,command="/bin/false" %s\n' "$(cat "$DIR/nodocker_ed25519.pub")"
+  } >"$DIR/authorized_keys"
   printf '%s %s\n' "$ADDR" "$(cut -d' ' -f1,2 "$DIR/ssh_host_ed25519_key.pub")" >"$DIR/known_hosts"
   chmod 644 "$DIR/authorized_keys" "$DIR/known_hosts"
   cat >"$CONFIG" <<EOF
@@ -91,7 +97,7 @@ KbdInteractiveAuthentication no
 UsePAM no
 PrintMotd no
 PrintLastLog no
-SetEnv DOCKER_HOST=unix://$ENGINE_SOCK
+SetEnv DOCKER_HOST=$ENGINE
 EOF
   /usr/sbin/sshd -t -f "$CONFIG" || die "sshd rejects $CONFIG"
 }
@@ -117,11 +123,11 @@ cmd_start() {
     echo "DOCKER_HOST=$URL"
     return 0
   fi
-  ip netns list 2>/dev/null | awk '{ print $1 }' | grep -qx "$NS" && [ -S "$ENGINE_SOCK" ] ||
+  ip netns list 2>/dev/null | awk '{ print $1 }' | grep -qx "$NS" && curl -fsS --max-time 5 "http://${ENGINE#tcp://}/_ping" >/dev/null 2>&1 ||
     die "the second engine is not running (scripts/second-engine.sh start)"
   [ -x /usr/sbin/sshd ] || install_sshd
   local c
-  for c in /usr/sbin/sshd ssh-keygen ip setsid docker; do command -v "$c" >/dev/null 2>&1 || die "$c is not installed"; done
+  for c in /usr/sbin/sshd ssh-keygen ip setsid curl docker; do command -v "$c" >/dev/null 2>&1 || die "$c is not installed"; done
   t0=$(now)
   mkdir -p /run/sshd  # sshd's privilege separation directory (empty, root's; Debian's package makes the same)
   write_files

@@ -61,6 +61,15 @@ def client(url: str, timeout_s: float, connect_s: float) -> docker.DockerClient:
         raise _error(url, str(causes[0].strerror) if causes else str(e)) from e
     except TimeoutError as e:
         raise _error(url, "timed out") from e
+    except docker.errors.DockerException as e:
+        if "RemoteDisconnected" not in str(e):
+            raise
+        # ssh let us in, but the remote command closed without an answer (its stderr is not ours to see)
+        raise _error(
+            url,
+            "the remote `docker system dial-stdio` closed without answering "
+            "(is the docker CLI installed there, and its engine running?)",
+        ) from e
 
 
 def _error(url: str, why: str) -> EngineError:

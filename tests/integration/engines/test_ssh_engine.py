@@ -16,7 +16,7 @@ from runner.adapters.docker.remote import Endpoint
 from runner.images.base import BASE
 from tests.integration.engines.conftest import image_id
 from tests.integration.second_engine import SecondEngine
-from tests.integration.ssh_engine import SCRIPT, SshEngine, env_with_home, script
+from tests.integration.ssh_engine import KEYS, SCRIPT, SshEngine, env_with_home, script
 
 pytestmark = pytest.mark.docker
 
@@ -122,17 +122,20 @@ def test_an_image_reaches_the_ssh_engine_under_its_own_id(
     [
         ("refused-key", "ssh authentication failed: no key of ours is authorized for root@10.231.0.2 "),
         ("unknown-host", "10.231.0.2 is not in ~/.ssh/known_hosts (add its host key there"),
+        ("no-docker", "the remote `docker system dial-stdio` closed without answering "),
     ],
 )
-def test_an_ssh_engine_that_refuses_us_is_one_clear_line(
+def test_an_ssh_engine_we_cannot_use_is_one_clear_line(
     setup: str, error: str, project: Path, tmp_path: Path, ssh_engine: SshEngine
 ) -> None:
     if setup == "refused-key":
         other = tmp_path / "other_ed25519"
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
         home = ssh_engine.home(tmp_path, identity=other)
-    else:
+    elif setup == "unknown-host":
         home = ssh_engine.home(tmp_path, known=False)
+    else:  # a key whose sessions run `false`, as on a host without docker
+        home = ssh_engine.home(tmp_path, identity=KEYS / "nodocker_ed25519")
     listed = runner("engines", "--json", cwd=project, home=home)
     assert listed.returncode == 0, listed.stderr
     row = next(r for r in json.loads(listed.stdout) if r["name"] == "node2-ssh")

@@ -2,8 +2,8 @@
 
 The client side never touches the real ~/.ssh: each test that talks to it gets a HOME of its
 own whose ~/.ssh/config names the script's client key and whose known_hosts holds its host key,
-as a user would set them up, and no ssh agent. The session fixture starts the sshd unless it
-was running and stops it at the end if it started it (before the second engine stops).
+as a user would set them up, and no ssh agent. Each test makes sure the sshd runs; the session
+stops it at the end if it started it (before the second engine stops).
 """
 
 from __future__ import annotations
@@ -50,12 +50,21 @@ def script(verb: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="session")
-def ssh_engine(second_engine: SecondEngine) -> Iterator[SshEngine]:
+def ssh_engine_session(second_engine: SecondEngine) -> Iterator[SshEngine]:
+    """Stops the sshd at the end of the session if the session started it."""
     was_running = script("status").returncode == 0
-    if not was_running:
-        result = script("start")  # installs Debian's openssh-server on first use
-        assert result.returncode == 0, f"{SCRIPT.name} start failed:\n{result.stderr[-2000:]}"
     yield SshEngine(URL, second_engine.url)
     if not was_running:
         result = script("stop")
         assert result.returncode == 0, f"{SCRIPT.name} stop failed:\n{result.stderr[-2000:]}"
+
+
+@pytest.fixture
+def ssh_engine(ssh_engine_session: SshEngine, second_engine: SecondEngine) -> SshEngine:
+    """The sshd, running: started again when needed (a test that restarts the second engine ends
+    the processes of its namespace, this sshd among them); `start` is a no-op when it runs."""
+    if second_engine.docker("version", check=False).returncode != 0:
+        pytest.fail("the second engine does not answer (did a test stop it?)", pytrace=False)
+    result = script("start")  # installs Debian's openssh-server on first use
+    assert result.returncode == 0, f"{SCRIPT.name} start failed:\n{result.stderr[-2000:]}"
+    return ssh_engine_session

@@ -12,9 +12,9 @@ import pytest
 from runner.images.base import BASE
 from tests.conftest import SESSION_LABEL
 from tests.integration.second_engine import SecondEngine, second_engine
-from tests.integration.ssh_engine import ssh_engine
+from tests.integration.ssh_engine import ssh_engine, ssh_engine_session
 
-__all__ = ["fresh_image", "image_id", "second_engine", "ssh_engine"]
+__all__ = ["fresh_image", "image_id", "second_engine", "ssh_engine", "ssh_engine_session"]
 
 
 @pytest.fixture

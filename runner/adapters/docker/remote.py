@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from runner.adapters.docker.client import labels
+from runner.adapters.docker.ssh import HINT as SSH_HINT
 from runner.errors import EngineError
 
 if TYPE_CHECKING:
@@ -30,7 +31,6 @@ DEFAULT_SOCKET_URL = "unix:///var/run/docker.sock"
 QUICK_S = 10.0  # a listing or a probe: an engine that does not answer in this time is unreachable
 TRANSFER_S = 600.0  # a load of a large image answers only when the engine has unpacked it
 PROBE_KIND = "engine-probe"
-SSH_HINT = "ssh:// engines need paramiko (the docker SDK's SSH support): pip install 'runner[ssh]'"
 
 T = TypeVar("T")
 
@@ -67,13 +67,12 @@ def client(endpoint: Endpoint, timeout_s: float = TRANSFER_S) -> docker.DockerCl
     try:
         if endpoint.url is None:
             return docker.from_env(timeout=int(timeout_s))
-        return docker.DockerClient(
-            base_url=endpoint.url,
-            timeout=int(timeout_s),
-            tls=_tls(endpoint),
-            use_ssh_client=endpoint.url.startswith("ssh://"),  # the user's ssh, config and agent
-        )
-    except docker.errors.DockerException as e:
+        if endpoint.url.startswith("ssh://"):
+            from runner.adapters.docker import ssh
+
+            return ssh.client(endpoint.url, timeout_s, QUICK_S)
+        return docker.DockerClient(base_url=endpoint.url, timeout=int(timeout_s), tls=_tls(endpoint))
+    except (docker.errors.DockerException, OSError) as e:
         raise EngineError(f"engine {endpoint.shown()}: {reason(e)}") from e
 
 

@@ -7,15 +7,13 @@ import json
 import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from runner.adapters.docker.remote import Endpoint, shares_filesystem
 from runner.images.base import BASE
-from tests.conftest import SESSION_LABEL
+from tests.integration.engines.conftest import image_id
 from tests.integration.second_engine import SCRIPT, SecondEngine, script
 
 pytestmark = pytest.mark.docker
@@ -101,40 +99,9 @@ def test_the_probe_tells_an_engine_that_shares_our_files_from_one_that_does_not(
     assert not list(tmp_path.glob(".engine-probe-*"))
 
 
-def _containers_and_images(engine: SecondEngine) -> tuple[list[str], list[str]]:
-    return engine.docker("ps", "-aq").stdout.split(), engine.docker("images", "-aq").stdout.split()
-
-
-@pytest.fixture
-def fresh_image(second_engine: SecondEngine) -> Iterator[str]:
-    """A tag of a new image on the main engine (the base image plus a unique label), unknown to
-    the second engine; both engines are rid of it afterwards."""
-    tag = f"runner-test-copy-{uuid.uuid4().hex[:10]}:1"
-    dockerfile = f"FROM {BASE}\nLABEL runner.test.nonce={uuid.uuid4().hex}\n"
-    key, _, value = SESSION_LABEL.partition("=")
-    subprocess.run(
-        ["docker", "build", "-q", "--label", f"{key}={value}", "-t", tag, "-"],
-        input=dockerfile,
-        text=True,
-        check=True,
-        capture_output=True,
-    )
-    yield tag
-    repository = tag.partition(":")[0]
-    for engine in (["docker"], ["docker", "-H", second_engine.url]):
-        listed = subprocess.run([*engine, "images", "-q", repository], capture_output=True, text=True).stdout
-        for image in set(listed.split()):
-            subprocess.run([*engine, "rmi", "-f", image], capture_output=True)
-
-
-def image_id(ref: str, host: str | None = None) -> str:
-    where = ["-H", host] if host else []
-    return subprocess.run(
-        ["docker", *where, "image", "inspect", "-f", "{{.Id}}", ref],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+def _containers_and_images(engine: SecondEngine) -> tuple[set[str], set[str]]:
+    # sets: the engine lists images created in the same second in no fixed order
+    return set(engine.docker("ps", "-aq").stdout.split()), set(engine.docker("images", "-aq").stdout.split())
 
 
 def test_an_image_reaches_an_engine_with_no_network_under_its_own_id(

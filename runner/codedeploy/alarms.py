@@ -103,6 +103,7 @@ def _first_attempt(data: Mapping[str, Any], status: int, duration: float) -> tup
 
 
 def _slot_of_upstream(name: str) -> str | None:
+    name = name.split(":", 1)[0]  # a slot reached by name (Swarm) is `web-green:8000`
     colour = name.removesuffix("-test").rsplit("-", 1)[-1]  # the test listener's upstreams end in -test
     return colour if colour in ("blue", "green") else None
 

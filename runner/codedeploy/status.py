@@ -73,7 +73,7 @@ def _service_status(
     router_up: bool,
 ) -> dict[str, Any]:
     state = state or EnvState(env.name, service.name)
-    slots = {}
+    slots: dict[str, dict[str, Any]] = {}
     for slot in SLOTS:
         image = state.image(slot)
         container = units.get(slot_service(service.name, slot))
@@ -83,6 +83,9 @@ def _service_status(
             "container": container.status if container else "absent",
             "health": _health(env, service, slot, running, router_up),
         }
+        if container is not None and container.replicas is not None:  # a platform of replicas (Swarm)
+            slots[slot]["replicas"] = f"{container.replicas[0]}/{container.replicas[1]}"
+            slots[slot]["nodes"] = list(container.nodes)
     live = state.image(state.live_slot)
     recent = list_deployments(store, env.name, service.name, limit=1)
     return {
@@ -95,6 +98,9 @@ def _service_status(
         "health": slots[state.live_slot]["health"] if state.live_slot else None,
         "warm_until": state.warm_until,
         "slots": slots,
+        # running/desired tasks of the live slot and their nodes (Swarm; None on compose)
+        "replicas": slots[state.live_slot].get("replicas") if state.live_slot else None,
+        "nodes": slots[state.live_slot].get("nodes") if state.live_slot else None,
         "last_deployment": recent[0].summary() if recent else None,
     }
 

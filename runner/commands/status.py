@@ -45,6 +45,7 @@ def show_environment(env: dict[str, Any]) -> None:
             f"  deployment {deployment} was interrupted (its runner died); the next runner command repairs it"
         )
     rows = []
+    swarm = any(s.get("replicas") for s in env["services"])
     for s in env["services"]:
         image = s["image"]
         last = s["last_deployment"]
@@ -55,10 +56,23 @@ def show_environment(env: dict[str, Any]) -> None:
                 f"{image['tag']} ({image['id'][7:19]})" if image else "-",
                 " ".join(f"{k} {v}%" for k, v in sorted(s["weights"].items())) or "-",
                 s["health"] or "-",
+                *(
+                    [f"{s['replicas']} on {','.join(s['nodes']) or '-'}" if s.get("replicas") else "-"]
+                    if swarm
+                    else []
+                ),
                 f"{last['id']} {last['kind'].lower()} {last['status']}" if last else "-",
             ]
         )
     print_table(
-        ["  SERVICE", "LIVE", "IMAGE", "WEIGHTS", "HEALTH", "LAST DEPLOYMENT"],
+        [
+            "  SERVICE",
+            "LIVE",
+            "IMAGE",
+            "WEIGHTS",
+            "HEALTH",
+            *(["REPLICAS"] if swarm else []),
+            "LAST DEPLOYMENT",
+        ],
         [["  " + r[0], *r[1:]] for r in rows],
     )

@@ -80,6 +80,7 @@ class Stage:
     port: int
     test_port: int
     source: Path
+    plain: Path  # a source dir without appspec: no hooks
     lines: list[str] = field(default_factory=list)
 
     def say(self, line: str) -> None:
@@ -111,7 +112,8 @@ def stage(tmp_path_factory: pytest.TempPathFactory, swarm: SecondEngine, images:
         {"web/appspec.yml": HOOKED_APPSPEC},
     )
     store = open_store(root / "home")
-    stage = Stage(config, store, port, test_port, root / "repo")
+    (root / "plain/web").mkdir(parents=True)
+    stage = Stage(config, store, port, test_port, root / "repo", root / "plain")
     try:
         yield stage
     finally:
@@ -167,3 +169,85 @@ def test_status_command_shows_replicas_and_nodes(
     assert cli.main(["status", "prod"]) == 0
     out = capsys.readouterr().out
     assert "REPLICAS" in out and "2/2 on " in out and "rnode2" in out, out
+
+
+def test_canary_alarm_rolls_back(stage: Stage, images: Images) -> None:
+    """The replacement fails every request: the alarm (read from the router's log through the
+    engine API) sends traffic back; with the router's retry the clients see no failure."""
+    before = stage.live()
+    load = Load(stage.port, "/web/version", rate=150, connections=3).start()
+    time.sleep(0.5)
+    result = stage.deploy(images.failing, strategy="canary:50:600m", source_dir=stage.plain)
+    time.sleep(0.5)
+    load.stop()
+    assert result.status == "Stopped" and result.rolled_back, result.reason
+    assert result.rollback_event == "DEPLOYMENT_STOP_ON_ALARM"
+    assert result.reason.startswith("alarm errors: error rate") and result.alarm is not None
+    assert result.alarm["failures"] > 0
+    assert load.failures() == [], load.failures()[:5]
+    assert stage.live() == before
+    later = {version for t, _, version in load.results if t > result.alarm["at"] + 1.0}
+    assert later == {before}
+    web = stage.web()
+    assert web["replicas"] == "2/2", web
+
+
+def test_not_a_manager_is_one_line(
+    stage: Stage, swarm: SecondEngine, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second engine is a worker of the swarm: runner says so and changes nothing."""
+    text = (stage.source / "pipeline.yml").read_text()
+    (stage.source / "pipeline.yml").write_text(
+        text.replace("    platform: swarm\n", "    platform: swarm\n    engine: node2\n")
+    )
+    monkeypatch.chdir(stage.source)
+    monkeypatch.setenv("RUNNER_HOME", str(stage.store.path.parent / "other"))
+    try:
+        code = cli.main(["up", "prod"])
+    finally:
+        (stage.source / "pipeline.yml").write_text(text)
+    err = capsys.readouterr().err.strip()
+    assert code != 0
+    assert (
+        len(err.splitlines()) == 1 and "engine node2 (tcp://10.231.0.2:2375) is not a swarm manager" in err
+    ), err
+    assert "runner never creates, joins or leaves a swarm" in err
+    assert swarm.docker("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip() == "active"
+
+
+def test_worker_engine_stops_under_load(stage: Stage, images: Images) -> None:
+    """The worker's dockerd stops: Swarm reschedules its task on the manager; requests through
+    the live port keep being answered; status shows the change; the next deployment works."""
+    before = stage.live()
+    assert sorted(stage.web()["nodes"]) == ["rnode2", _manager_hostname()]
+    load = Load(stage.port, "/web/version", rate=100, connections=3).start()
+    time.sleep(1.0)
+    stopped = time.monotonic()
+    down = script("node-down")
+    assert down.returncode == 0, down.stderr
+    try:
+        seen: list[dict[str, Any]] = []
+
+        def changed() -> bool:  # Swarm noticed: a task fewer, or none left on the worker
+            seen.append(stage.web())
+            return seen[-1]["replicas"] != "2/2" or "rnode2" not in seen[-1]["nodes"]
+
+        wait_for(changed, timeout=90)
+        wait_for(lambda: stage.web()["replicas"] == "2/2", timeout=120)
+        recovered_s = time.monotonic() - stopped
+        time.sleep(2.0)
+        load.stop()
+        failures = load.failures()
+        slow = sorted(r for r in load.results if r[1] == 200)
+        print(
+            f"node loss: {load.count} requests, {len(failures)} failed; running == desired again "
+            f"after {recovered_s:.1f}s"
+        )
+        assert failures == [], failures[:5]
+        assert {r[2] for r in slow} == {before}
+        following = stage.deploy(images.v3 if before != "3" else images.v1, source_dir=stage.plain)
+        assert following.status == "Succeeded", following.reason
+        assert stage.web()["replicas"] == "2/2"
+    finally:
+        up = script("node-up")
+        assert up.returncode == 0, up.stderr

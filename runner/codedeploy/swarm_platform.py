@@ -20,6 +20,10 @@ import secrets as tokens
 import time
 from collections.abc import Mapping, Sequence
 from ipaddress import IPv4Network
+from pathlib import Path
+from typing import Any
+
+import yaml
 
 from runner.adapters.docker import client as docker_client
 from runner.adapters.docker import services as swarm
@@ -391,6 +395,11 @@ class SwarmPlatform:
             current = states.get(name)
             if swarm.apply(self.manager, self._slot_spec(spec)) or current is None or current.running == 0:
                 started.append(name)
+        backing = self._backing(layout)
+        missing = [name for name in backing if name not in states or not states[name].running]
+        if missing:
+            self._deploy_backing(layout, backing)
+            started += missing
         router = states.get(ROUTER)
         if (
             swarm.apply(self.manager, self._router_spec(), force=stale_router)
@@ -410,6 +419,37 @@ class SwarmPlatform:
         swarm.apply(self.manager, self._slot_spec(slot), force=True)
         timeout = max(PLACE_TIMEOUT_S, slot.service.health_timeout_s)
         self._wait_running([slot_service(slot.service.name, slot.slot)], timeout)
+
+    def _backing(self, layout: Layout) -> list[str]:
+        """The services of the environment's own compose file (backing services), by name."""
+        if not self.env.compose_file:
+            return []
+        data = self._user_compose()[1]
+        return sorted((data.get("services") or {}).keys())
+
+    def _user_compose(self) -> tuple[Path, dict[str, Any]]:
+        path = (self.config.root / str(self.env.compose_file)).resolve()
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise RunnerError(f"environments.{self.env.name}.compose: cannot read {path}: {e}") from e
+        return path, data
+
+    def _deploy_backing(self, layout: Layout, names: Sequence[str]) -> None:
+        """`docker stack deploy` of the user's file into our stack, with an override that puts the
+        owner's labels on each of its services and reaches them by DNS round robin; they join the
+        stack's network as `default`."""
+        path, data = self._user_compose()
+        labels = {**self._labels(), docker_client.KIND: "backing"}
+        override = {
+            "version": str(data.get("version") or "3.8"),
+            # dnsrr: a VIP needs IPVS, which this kind of kernel lacks (and Swarm cannot know)
+            "services": {name: {"deploy": {"labels": labels, "endpoint_mode": "dnsrr"}} for name in names},
+        }
+        extra = layout.directory / "stack-labels.yml"
+        extra.parent.mkdir(parents=True, exist_ok=True)
+        extra.write_text(yaml.safe_dump(override, sort_keys=False))
+        swarm.stack_deploy(self.manager, self.project, [str(path), str(extra)])
 
     def remove(self, layout: Layout, service: Service, slot: str) -> None:
         """Scaled to 0: the service stays (its spec, its history), its tasks stop."""

@@ -9,6 +9,7 @@ digest, never a tag: a node pulls a tag before every task start (ENVIRONMENT.md)
 from __future__ import annotations
 
 import io
+import subprocess
 import tarfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -465,3 +466,32 @@ def image_id(endpoint: Endpoint, ref: str) -> str | None:
         return str(client(endpoint, QUICK_S).api.inspect_image(ref)["Id"])  # type: ignore[no-untyped-call]
     except docker.errors.ImageNotFound:
         return None
+
+
+def stack_deploy(endpoint: Endpoint, stack: str, files: Sequence[str], timeout_s: float = 300.0) -> str:
+    """`docker stack deploy` of compose files into the stack on that manager (Docker's own way to
+    run a compose file's services on a swarm); images are never resolved to digests here."""
+    argv = ["docker"]
+    if endpoint.url:
+        argv += ["-H", endpoint.url]
+    if endpoint.tls_ca or endpoint.tls_cert:
+        argv.append("--tlsverify")
+        argv += [f"--tlscacert={endpoint.tls_ca}"] if endpoint.tls_ca else []
+        argv += (
+            [f"--tlscert={endpoint.tls_cert}", f"--tlskey={endpoint.tls_key}"] if endpoint.tls_cert else []
+        )
+    argv += ["stack", "deploy", "--resolve-image", "never"]
+    for file in files:
+        argv += ["-c", file]
+    argv.append(stack)
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired as e:
+        raise EngineError(f"docker stack deploy {stack} did not finish in {timeout_s:g}s") from e
+    except OSError as e:
+        raise EngineError(f"cannot run docker (the CLI deploys a compose file to a swarm): {e}") from e
+    output = (result.stdout + result.stderr).strip()
+    if result.returncode != 0:
+        tail = "\n".join(output.splitlines()[-8:])
+        raise EngineError(f"docker stack deploy {stack} on {endpoint.shown()} failed:\n{tail}")
+    return output

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from runner import cli
-from runner.codedeploy import DeploymentResult, ImageRef, deploy, down, status
+from runner.codedeploy import DeploymentResult, ImageRef, deploy, down, stack, status
 from runner.store import Store, open_store
 from runner.store.deployments import env_state
 from tests.integration.deploy.conftest import Images
@@ -38,19 +38,32 @@ services:
     health_timeout: 30s
     replicas: 2
     hooks:
-      check-new: 'curl -fsS "$RUNNER_TEST_URL/version" | grep -F "$RUNNER_NEW_IMAGE"'
+      check-new: >-
+        curl -fsS -o /dev/null http://cache:9000/ &&
+        curl -fsS "$RUNNER_TEST_URL/version" | grep -F "$RUNNER_NEW_IMAGE"
 environments:
   - name: prod
     platform: swarm
     port: {port}
     test_port: {test_port}
     termination_wait: 20m
+    compose: backing.yml
     alarms:
       - name: errors
         metric: error_rate
         threshold: "0.2"
         window: 3s
         min_requests: 10
+"""
+BACKING = """\
+version: "3.8"
+services:
+  cache:
+    image: runner/python:bookworm
+    command: ["python3", "-m", "http.server", "9000"]
+    deploy:
+      placement:
+        constraints: ["node.role == manager"]
 """
 HOOKED_APPSPEC = "version: 0.0\nHooks:\n  - AfterAllowTestTraffic: check-new\n"
 
@@ -117,7 +130,7 @@ def stage(tmp_path_factory: pytest.TempPathFactory, swarm: SecondEngine, images:
     config = write_project(
         root / "repo",
         PIPELINE.format(app=app, port=port, test_port=test_port, node2=swarm.url),
-        {"web/appspec.yml": HOOKED_APPSPEC},
+        {"web/appspec.yml": HOOKED_APPSPEC, "backing.yml": BACKING},
     )
     store = open_store(root / "home")
     (root / "plain/web").mkdir(parents=True)
@@ -143,6 +156,9 @@ def test_replicas_spread_over_both_nodes_and_blue_green_under_load(stage: Stage,
     web = stage.web()
     assert web["replicas"] == "2/2" and sorted(web["nodes"]) == ["rnode2", _manager_hostname()], web
     assert stage.live() == "1"
+    # the backing service of the environment's compose file runs in the stack (the hook reached it)
+    units = stack.platform_for(stage.config, stage.store, stage.config.environments[0]).units()
+    assert units["cache"].running and units["cache"].replicas == (1, 1), units
 
     load = Load(stage.port, "/web/version", rate=100, connections=3).start()
     flip = stage.deploy(images.v2, strategy="AllAtOnce")

@@ -193,6 +193,10 @@ def test_status_command_shows_replicas_and_nodes(
     assert cli.main(["status", "prod"]) == 0
     out = capsys.readouterr().out
     assert "REPLICAS" in out and "2/2 on " in out and "rnode2" in out, out
+    assert cli.main(["up", "prod"]) == 0
+    out = capsys.readouterr().out
+    assert "started: nothing to start" in out, out
+    assert f"Swarm publishes ports {stage.port} and {stage.test_port} on ALL interfaces of the manager" in out
 
 
 def test_canary_alarm_rolls_back(stage: Stage, images: Images) -> None:

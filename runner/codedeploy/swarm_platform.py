@@ -76,6 +76,7 @@ class SwarmPlatform:
         self.manager = endpoint_of(self.engine)
         self.directory = env_dir(store.path.parent, env.name)
         self._router: str | None = None  # the router task's container on the manager, found once
+        self._unserved: tuple[str, ...] = ()  # ready nodes that got no image copy (no engine reaches them)
         self.role = swarm.role(self.manager)
         if not self.role.manager:
             where = self.engine.url or "the default engine"
@@ -343,7 +344,8 @@ class SwarmPlatform:
         """Copy the slot's image to every node engine named under engines: that lacks it."""
         if spec.repo_digest:
             return
-        wanted = {n.id for n in swarm.nodes(self.manager) if n.ready}
+        ready = {n.id: n for n in swarm.nodes(self.manager) if n.ready}
+        wanted = set(ready)
         for engine in self.config.engines:
             endpoint = endpoint_of(engine)
             try:
@@ -354,6 +356,8 @@ class SwarmPlatform:
                 wanted.discard(node)
                 if not swarm.has_image(endpoint, spec.image_id):
                     transfer.copy_image(Endpoint(), spec.image_id, endpoint)
+        # Nodes no engines: entry reaches: their tasks start only where the image is already.
+        self._unserved = tuple(f"{ready[n].hostname} ({ready[n].address})" for n in sorted(wanted))
 
     def _wait_running(self, names: Sequence[str], timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
@@ -374,7 +378,13 @@ class SwarmPlatform:
                     counts = f"{s.running}/{s.desired} running" if s else "absent"
                     error = f" (last task error: {s.failed})" if s and s.failed else ""
                     shown.append(f"{self.service_name(name)} {counts}{error}")
-                raise RunnerError(f"{'; '.join(shown)} after {timeout_s:g}s")
+                hint = ""
+                if self._unserved:
+                    hint = (
+                        f"; no engines: entry reaches node(s) {', '.join(self._unserved)}, so the image "
+                        "was not copied there: name them under engines: or set registry:"
+                    )
+                raise RunnerError(f"{'; '.join(shown)} after {timeout_s:g}s{hint}")
             time.sleep(0.3)
 
     def bring_up(

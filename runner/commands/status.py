@@ -36,6 +36,8 @@ def show_environment(env: dict[str, Any]) -> None:
     active = f", deploying: {env['active']['holder']}" if env["active"] else ""
     urls = f"live {env['live_url']}, test {env['test_url']}"
     print(f"{env['name']} ({env['project']}): router {env['router']}, {urls}{active}")
+    if env.get("error"):
+        print(f"  {env['error']}")
     owner = env.get("owner")
     if owner and not owner["ours"]:
         gone = f" (gone: `runner down {env['name']} --force` takes it over)" if owner["gone"] else ""

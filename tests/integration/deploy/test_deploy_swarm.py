@@ -232,14 +232,17 @@ def test_not_a_manager_is_one_line(
     monkeypatch.setenv("RUNNER_HOME", str(stage.store.path.parent / "other"))
     try:
         code = cli.main(["up", "prod"])
+        err = capsys.readouterr().err.strip()
+        assert cli.main(["status", "prod"]) == 0  # status still shows the environment, and why
+        shown = capsys.readouterr().out
     finally:
         (stage.source / "pipeline.yml").write_text(text)
-    err = capsys.readouterr().err.strip()
     assert code != 0
     assert (
         len(err.splitlines()) == 1 and "engine node2 (tcp://10.231.0.2:2375) is not a swarm manager" in err
     ), err
     assert "runner never creates, joins or leaves a swarm" in err
+    assert "prod (" in shown and "is not a swarm manager" in shown, shown
     assert swarm.docker("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip() == "active"
 
 

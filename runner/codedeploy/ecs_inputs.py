@@ -183,7 +183,9 @@ def _target(task: TaskDef, spec: appspec.AppSpec, service: Service) -> tuple[str
     return container.name, spec.container_port
 
 
-def _image_ids(task: TaskDef, known: Mapping[str, str], named: Mapping[str, str], say: Say) -> dict[str, str]:
+def _image_ids(
+    task: TaskDef, known: Mapping[str, str], named: Mapping[str, str], say: Say
+) -> dict[str, str]:
     """Every container's image id: a deployed image's own id, else what the engine has now."""
     ids = {}
     for index, container in enumerate(task.containers):

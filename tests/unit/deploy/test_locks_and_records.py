@@ -98,3 +98,4 @@ def test_deployment_records(store: Store) -> None:
         "INSERT INTO queue (kind, source, status, enqueued) VALUES ('build', 'watch', 'RUNNING', 2)"
     )
     assert [row["status"] for row in active_queue(store)] == ["RUNNING"]
+

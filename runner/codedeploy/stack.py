@@ -21,7 +21,6 @@ from runner.codedeploy.ecs_compose import SlotTask, target_member
 from runner.codedeploy.environment import Layout, SlotSpec, other, slot_service
 from runner.codedeploy.nginx_config import render_nginx
 from runner.codedeploy.platform import Platform
-from runner.codedeploy.swarm_platform import SwarmPlatform
 from runner.core.config import Environment, PipelineConfig, Service
 from runner.errors import EngineError, RunnerError
 from runner.store import Store
@@ -89,6 +88,8 @@ def platform_for(config: PipelineConfig, store: Store, env: Environment) -> Plat
     """The platform the environment runs on: its `platform:` (compose unless swarm)."""
     owner = ownership.this_project(config, store).labels()
     if env.platform == "swarm":
+        from runner.codedeploy.swarm_platform import SwarmPlatform  # only where a swarm environment is asked
+
         return SwarmPlatform(config, store, env, owner)
     return ComposePlatform(config, store, env, owner)
 

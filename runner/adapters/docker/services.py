@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import subprocess
-import tarfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -365,6 +364,8 @@ def exec_in(endpoint: Endpoint, container: str, command: Sequence[str]) -> tuple
 @_error("copy files into a container")
 def put_files(endpoint: Endpoint, container: str, directory: str, files: Mapping[str, bytes]) -> None:
     """Files (mode 0644) into `directory` of a container, running or not (volumes included)."""
+    import tarfile
+
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         for name, data in files.items():

@@ -5,6 +5,10 @@
 #   second-engine.sh stop     stop that dockerd (its pid file), remove the namespace, veth and guard (idempotent)
 #   second-engine.sh status   running or not; exit 0 when it answers, 3 when it does not
 #   second-engine.sh purge    stop, then delete its data root (the images loaded into it)
+#   second-engine.sh swarm-up    a 2-node swarm: the main engine its manager (advertising 10.231.0.1), this one a worker
+#   second-engine.sh swarm-down  both leave the swarm swarm-up formed; the main engine is as it was before
+#   second-engine.sh node-down   stop only this dockerd (a worker node lost; namespace and swarm membership kept)
+#   second-engine.sh node-up     start it again (it rejoins its swarm by itself)
 #
 # Layout (all of it belongs to this script; nothing of the main engine is reused or touched):
 #   netns rnode2; veth veth-rn2 (host side, 10.231.0.1/24) <-> eth0 in rnode2 (10.231.0.2/24)
@@ -194,6 +198,7 @@ cgroup_dirs() {
 cmd_stop() {
   need_root
   local pid i left
+  if [ -s "$SWARM_STATE" ]; then cmd_swarm_down || log "swarm-down reported a problem (stopping anyway)"; fi
   if pid=$(engine_pid); then
     kill -TERM "$pid"  # dockerd stops its containers and its containerd
     for i in $(seq 600); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
@@ -233,13 +238,97 @@ cmd_purge() {
   log "removed $DATA_ROOT"
 }
 
+# ---------------------------------------------------------------- swarm (swarm-up, swarm-down, node-down/up)
+# The main engine becomes a manager only when it is in no swarm; what swarm-up changed is written to
+# $SWARM_STATE, and swarm-down undoes exactly that (its node id must still be the one swarm-up made).
+MAIN=(docker -H unix:///var/run/docker.sock)  # explicit: a DOCKER_HOST in the caller's env must not redirect it
+SECOND=(docker -H "unix://$SOCK")
+SWARM_STATE=/run/second-engine-$NS.swarm
+SWARM_POOL=10.232.0.0/16  # overlay subnets: clear of 10.231.0.0/24, of docker's pools and of runner's 10.213/16
+
+swarm_state() { "$@" info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null || echo unknown; }
+
+cmd_swarm_up() {
+  need_root
+  local token i
+  engine_pid >/dev/null && answers || die "the second engine is not running (start it first)"
+  if [ "$(swarm_state "${MAIN[@]}")" != inactive ]; then
+    if [ -s "$SWARM_STATE" ] && grep -qx "MAIN_NODE=$("${MAIN[@]}" info --format '{{.Swarm.NodeID}}')" "$SWARM_STATE"; then
+      log "the swarm of swarm-up is already formed"
+      return 0
+    fi
+    die "the main engine is in a swarm this script did not form: not touching it (no leave, no join)"
+  fi
+  if [ "$(swarm_state "${SECOND[@]}")" != inactive ]; then "${SECOND[@]}" swarm leave --force >/dev/null; fi
+  {
+    "${MAIN[@]}" network inspect docker_gwbridge >/dev/null 2>&1 && echo MAIN_GWBRIDGE=kept || echo MAIN_GWBRIDGE=ours
+  } >"$SWARM_STATE.tmp"
+  "${MAIN[@]}" swarm init --advertise-addr "$HOST_IP" --listen-addr "$HOST_IP:2377" --data-path-addr "$HOST_IP" \
+    --default-addr-pool "$SWARM_POOL" --default-addr-pool-mask-length 24 >/dev/null || die "swarm init failed"
+  echo "MAIN_NODE=$("${MAIN[@]}" info --format '{{.Swarm.NodeID}}')" >>"$SWARM_STATE.tmp"
+  mv "$SWARM_STATE.tmp" "$SWARM_STATE"
+  token=$("${MAIN[@]}" swarm join-token -q worker)
+  "${SECOND[@]}" swarm join --token "$token" --advertise-addr "$NS_IP" --listen-addr "$NS_IP:2377" \
+    --data-path-addr "$NS_IP" "$HOST_IP:2377" >/dev/null || die "swarm join failed ('swarm-down' undoes the init)"
+  for i in $(seq 120); do
+    [ "$("${MAIN[@]}" node ls --format '{{.Status}}' | grep -c '^Ready$')" -ge 2 ] && { log "swarm up: 2 nodes ready"; return 0; }
+    sleep 0.5
+  done
+  die "the nodes are not Ready after 60 s"
+}
+
+cmd_swarm_down() {
+  need_root
+  local main_node="" gwbridge=kept cur i
+  if answers && [ "$(swarm_state "${SECOND[@]}")" != inactive ]; then
+    "${SECOND[@]}" swarm leave --force >/dev/null && log "the second engine left the swarm"
+  fi
+  if [ ! -s "$SWARM_STATE" ]; then
+    log "no swarm formed by swarm-up: the main engine is not touched"
+    return 0
+  fi
+  # shellcheck disable=SC1090
+  . "$SWARM_STATE"
+  main_node=${MAIN_NODE:-}
+  gwbridge=${MAIN_GWBRIDGE:-kept}
+  cur=$("${MAIN[@]}" info --format '{{.Swarm.NodeID}}')
+  if [ -n "$cur" ] && [ "$cur" = "$main_node" ]; then
+    "${MAIN[@]}" swarm leave --force >/dev/null && log "the main engine left the swarm swarm-up formed"
+  elif [ -n "$cur" ]; then
+    die "the main engine is in another swarm (node $cur): not touching it"
+  fi
+  if [ "$gwbridge" = ours ]; then  # `swarm leave` leaves docker_gwbridge behind
+    for i in $(seq 20); do
+      "${MAIN[@]}" network inspect docker_gwbridge >/dev/null 2>&1 || break
+      "${MAIN[@]}" network rm docker_gwbridge >/dev/null 2>&1 && break
+      sleep 0.5
+    done
+  fi
+  rm -f "$SWARM_STATE"
+  log "swarm down; the main engine's swarm state: $(swarm_state "${MAIN[@]}")"
+}
+
+cmd_node_down() {
+  need_root
+  local pid i
+  pid=$(engine_pid) || { log "not running"; return 0; }
+  kill -TERM "$pid"  # like a machine's engine stopping: its containers stop, it stays a swarm member
+  for i in $(seq 600); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+  [ ! -d "/proc/$pid" ] || die "dockerd $pid still running after 60 s"
+  log "dockerd stopped (namespace and swarm membership kept: 'node-up' starts it again)"
+}
+
 case "${1:-}" in
   start) cmd_start ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
   purge) cmd_purge ;;
+  swarm-up) cmd_swarm_up ;;
+  swarm-down) cmd_swarm_down ;;
+  node-down) cmd_node_down ;;
+  node-up) cmd_start ;;
   *)
-    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac

@@ -83,12 +83,17 @@ def parse_line(line: str, slot_of_address: Mapping[str, str]) -> Record | None:
     except (ValueError, KeyError, TypeError):
         return None
     addresses = str(data.get("ua", ""))
-    if RETRIED in addresses:
+    upstream = _slot_of_upstream(str(data.get("up", "")))
+    retried = RETRIED in addresses
+    if retried:
         addresses = addresses.split(RETRIED)[0]
         status, duration = _first_attempt(data, status, duration)
+        # $proxy_host names the retry's slot, the original: the first attempt was on the other one
+        # (what counts when slots are reached by name and their task addresses are no fixed ones).
+        upstream = {"blue": "green", "green": "blue"}.get(upstream or "")
     # With a retry on the backup server $upstream_addr lists both: the last one answered.
     address = addresses.split(",")[-1].strip().rsplit(":", 1)[0]
-    slot = slot_of_address.get(address) or _slot_of_upstream(str(data.get("up", "")))
+    slot = slot_of_address.get(address) or upstream
     return Record(ts, str(data.get("svc", "")), slot, status, duration)
 
 
@@ -103,6 +108,7 @@ def _first_attempt(data: Mapping[str, Any], status: int, duration: float) -> tup
 
 
 def _slot_of_upstream(name: str) -> str | None:
+    name = name.split(":", 1)[0]  # a slot reached by name (Swarm) is `web-green:8000`
     colour = name.removesuffix("-test").rsplit("-", 1)[-1]  # the test listener's upstreams end in -test
     return colour if colour in ("blue", "green") else None
 

@@ -45,6 +45,7 @@ class ComposePlatform:
     """One environment as a compose project (implements platform.Platform)."""
 
     kind = "compose project"
+    resolves_names = False  # every slot has a fixed address on the project's network
 
     def __init__(
         self, config: PipelineConfig, store: Store, env: Environment, owner: Mapping[str, str]

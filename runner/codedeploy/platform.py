@@ -6,11 +6,11 @@ slots up, placing and removing one slot, what runs now (`Unit`s), the network ho
 the pipeline's tests join, the router's config and state and its access log. The rest of
 codedeploy (lifecycle, traffic, alarms, rollback, status, ownership) speaks only this.
 
-Today's implementation is compose (`compose_platform.py`: containers of a compose project,
-the router's files bind-mounted from our state directory). A Swarm one fits the same
-shape: a unit is a service whose `replicas` and `nodes` say where its tasks run, `place`
-creates a slot's service with N replicas and returns once they all run, and the router's
-state and access log travel through the engine API (`publish_state`, `access_log`).
+Two implementations: compose (`compose_platform.py`: containers of a compose project, the
+router's files bind-mounted from our state directory) and Swarm (`swarm_platform.py`: a unit
+is a service whose `replicas` and `nodes` say where its tasks run, `place` creates a slot's
+service with N replicas and returns once they all run, and the router's state and access log
+travel through the engine API: `publish_state`, `access_log`).
 """
 
 from __future__ import annotations
@@ -92,6 +92,12 @@ class Platform(Protocol):
     @property
     def kind(self) -> str:
         """What `project` is, for messages: `compose project`."""
+        ...
+
+    @property
+    def resolves_names(self) -> bool:
+        """Whether the router reaches slots by name (their tasks' addresses change) rather than
+        at the layout's fixed addresses."""
         ...
 
     def layout(self, *, fresh: bool = False, avoid: tuple[str, ...] = ()) -> Layout:

@@ -53,6 +53,8 @@ class UpResult:
     reloaded: bool = False
     reload_ms: float = 0.0
     services: dict[str, Any] = field(default_factory=dict)
+    all_interfaces: bool = False  # Swarm publishes the ports on every interface of the manager
+    ports: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -65,6 +67,7 @@ class UpResult:
             "router_config_changed": self.config_changed,
             "router_reloaded": self.reloaded,
             "reload_ms": self.reload_ms,
+            "all_interfaces": self.all_interfaces,
         }
 
 
@@ -82,8 +85,13 @@ class Site:
 
 
 def platform_for(config: PipelineConfig, store: Store, env: Environment) -> Platform:
-    """The platform the environment runs on (compose: the only one today)."""
-    return ComposePlatform(config, store, env, ownership.this_project(config, store).labels())
+    """The platform the environment runs on: its `platform:` (compose unless swarm)."""
+    owner = ownership.this_project(config, store).labels()
+    if env.platform == "swarm":
+        from runner.codedeploy.swarm_platform import SwarmPlatform  # only where a swarm environment is asked
+
+        return SwarmPlatform(config, store, env, owner)
+    return ComposePlatform(config, store, env, owner)
 
 
 def open_site(
@@ -128,7 +136,7 @@ def ensure_up_locked(site: Site, router_up: bool, avoid: tuple[str, ...] = ()) -
     if router_up and not fresh:
         site.say(f"{env.name}: the running router does not see {layout.router_dir}: recreating it")
     specs = slot_specs(config, states, layout.directory)
-    text = render_nginx(layout, config.services, ecs_slots.ports(_tasks(specs)))
+    text = render_nginx(layout, config.services, ecs_slots.ports(_tasks(specs)), platform.resolves_names)
     change = platform.apply_router_config(layout, text, running=fresh)
     if change.reloaded:
         site.say(
@@ -159,6 +167,8 @@ def ensure_up_locked(site: Site, router_up: bool, avoid: tuple[str, ...] = ()) -
         change.changed,
         change.reloaded,
         change.reload_ms,
+        all_interfaces=env.platform == "swarm",
+        ports=f"{env.port} and {env.test_port}",
     )
 
 
@@ -230,7 +240,9 @@ def refresh_router(site: Site) -> None:
     """After a task definition is installed: its appspec ContainerPort may be a new upstream port
     (a topology change, so a checked reload; an unchanged config is not reloaded)."""
     tasks = ecs_slots.installed(site.config, site.layout.directory, env_states(site.store, site.env.name))
-    text = render_nginx(site.layout, site.config.services, ecs_slots.ports(tasks))
+    text = render_nginx(
+        site.layout, site.config.services, ecs_slots.ports(tasks), site.platform.resolves_names
+    )
     change = site.platform.apply_router_config(site.layout, text, running=True)
     if change.reloaded:
         site.say(

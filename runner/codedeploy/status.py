@@ -9,6 +9,7 @@ from runner.codedeploy import locks, ownership, router, stack
 from runner.codedeploy.environment import ROUTER, SLOTS, slot_service
 from runner.codedeploy.platform import Unit
 from runner.core.config import Environment, PipelineConfig, Service
+from runner.errors import RunnerError
 from runner.store import Store
 from runner.store import queue as trigger_queue
 from runner.store.deployments import (
@@ -31,9 +32,12 @@ def status(config: PipelineConfig, store: Store, environment: str | None = None)
 
 
 def environment_status(config: PipelineConfig, store: Store, env: Environment) -> dict[str, Any]:
-    platform = stack.platform_for(config, store, env)
-    project = platform.project
-    units = platform.units()
+    error = None
+    try:
+        platform = stack.platform_for(config, store, env)
+        project, units = platform.project, platform.units()
+    except RunnerError as e:  # a swarm manager unreachable (or no manager): the other environments still show
+        project, units, error = f"{config.app}-{env.name}", {}, str(e)
     mine = ownership.this_project(config, store)
     owner = ownership.recorded(u.labels for u in units.values())
     if owner is not None and owner.home != mine.home:
@@ -51,6 +55,7 @@ def environment_status(config: PipelineConfig, store: Store, env: Environment) -
         "test_url": f"http://{host}:{env.test_port}",
         "subnet": network.subnet if network else None,
         "router": router_state.status if router_state else "absent",
+        "error": error,  # why the platform could not be asked (None when it answered)
         # Who owns the environment on the platform (None: nothing of it runs, or it predates owners).
         "owner": owner.as_json(mine) if owner else None,
         "active": {"holder": lock.holder, "pid": lock.pid, "since": lock.acquired} if lock else None,
@@ -73,7 +78,7 @@ def _service_status(
     router_up: bool,
 ) -> dict[str, Any]:
     state = state or EnvState(env.name, service.name)
-    slots = {}
+    slots: dict[str, dict[str, Any]] = {}
     for slot in SLOTS:
         image = state.image(slot)
         container = units.get(slot_service(service.name, slot))
@@ -83,6 +88,9 @@ def _service_status(
             "container": container.status if container else "absent",
             "health": _health(env, service, slot, running, router_up),
         }
+        if container is not None and container.replicas is not None:  # a platform of replicas (Swarm)
+            slots[slot]["replicas"] = f"{container.replicas[0]}/{container.replicas[1]}"
+            slots[slot]["nodes"] = list(container.nodes)
     live = state.image(state.live_slot)
     recent = list_deployments(store, env.name, service.name, limit=1)
     return {
@@ -95,6 +103,9 @@ def _service_status(
         "health": slots[state.live_slot]["health"] if state.live_slot else None,
         "warm_until": state.warm_until,
         "slots": slots,
+        # running/desired tasks of the live slot and their nodes (Swarm; None on compose)
+        "replicas": slots[state.live_slot].get("replicas") if state.live_slot else None,
+        "nodes": slots[state.live_slot].get("nodes") if state.live_slot else None,
         "last_deployment": recent[0].summary() if recent else None,
     }
 

@@ -36,6 +36,8 @@ def show_environment(env: dict[str, Any]) -> None:
     active = f", deploying: {env['active']['holder']}" if env["active"] else ""
     urls = f"live {env['live_url']}, test {env['test_url']}"
     print(f"{env['name']} ({env['project']}): router {env['router']}, {urls}{active}")
+    if env.get("error"):
+        print(f"  {env['error']}")
     owner = env.get("owner")
     if owner and not owner["ours"]:
         gone = f" (gone: `runner down {env['name']} --force` takes it over)" if owner["gone"] else ""
@@ -45,6 +47,7 @@ def show_environment(env: dict[str, Any]) -> None:
             f"  deployment {deployment} was interrupted (its runner died); the next runner command repairs it"
         )
     rows = []
+    swarm = any(s.get("replicas") for s in env["services"])
     for s in env["services"]:
         image = s["image"]
         last = s["last_deployment"]
@@ -55,10 +58,23 @@ def show_environment(env: dict[str, Any]) -> None:
                 f"{image['tag']} ({image['id'][7:19]})" if image else "-",
                 " ".join(f"{k} {v}%" for k, v in sorted(s["weights"].items())) or "-",
                 s["health"] or "-",
+                *(
+                    [f"{s['replicas']} on {','.join(s['nodes']) or '-'}" if s.get("replicas") else "-"]
+                    if swarm
+                    else []
+                ),
                 f"{last['id']} {last['kind'].lower()} {last['status']}" if last else "-",
             ]
         )
     print_table(
-        ["  SERVICE", "LIVE", "IMAGE", "WEIGHTS", "HEALTH", "LAST DEPLOYMENT"],
+        [
+            "  SERVICE",
+            "LIVE",
+            "IMAGE",
+            "WEIGHTS",
+            "HEALTH",
+            *(["REPLICAS"] if swarm else []),
+            "LAST DEPLOYMENT",
+        ],
         [["  " + r[0], *r[1:]] for r in rows],
     )

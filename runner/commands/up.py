@@ -26,6 +26,11 @@ def run(args: argparse.Namespace) -> int:
     started = ", ".join(result.started) if result.started else "nothing to start"
     print(f"{result.environment} is up ({result.project}): live {result.live_url}, test {result.test_url}")
     print(f"  started: {started}")
+    if result.all_interfaces:
+        print(
+            f"  Swarm publishes ports {result.ports} on ALL interfaces of the manager "
+            "(it cannot bind one address): firewall them if that host is reachable from elsewhere"
+        )
     if result.reloaded:
         print(f"  router config changed: graceful reload in {result.reload_ms:.0f} ms")
     return 0

@@ -68,6 +68,7 @@ class Service:
     hooks: Mapping[str, ServiceHook] = field(default_factory=dict)
     health_timeout_s: float = 60.0
     ecs: EcsFiles | None = None
+    replicas: int = 1  # tasks of each slot on a swarm environment (compose runs one container)
 
     @property
     def route_host(self) -> str | None:
@@ -97,6 +98,8 @@ class Environment:
     bake_s: float = 0.0
     host: str = "127.0.0.1"
     retry_on_canary_failure: bool = True
+    platform: str = "compose"  # compose | swarm
+    engine: str = "local"  # swarm: the engines: entry naming a manager of the swarm
 
 
 @dataclass(frozen=True, slots=True)

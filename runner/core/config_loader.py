@@ -20,6 +20,7 @@ from runner.core.config import (
 from runner.core.config_schema import SCHEMA
 from runner.core.durations import seconds
 from runner.core.engines import DEFAULT as DEFAULT_ENGINE
+from runner.core.engines import LOCAL, Engine
 from runner.core.engines import from_schema as engine_from_schema
 from runner.core.schema import find_node, validate
 from runner.core.yamlnodes import Document, load_file, load_text, mapping_items, position
@@ -55,8 +56,13 @@ def _display(path: Path) -> str:
 def from_document(doc: Document, path: Path) -> PipelineConfig:
     data, _ = validate(doc, SCHEMA)
     services = tuple(_service(name, spec) for name, spec in data["services"].items())
-    environments = tuple(_environment(spec) for spec in data["environments"])
+    engines = (
+        DEFAULT_ENGINE,
+        *(engine_from_schema(name, value, path.parent) for name, value in data["engines"].items()),
+    )
+    environments = tuple(_environment(spec, engines) for spec in data["environments"])
     _check_unique(doc, environments)
+    _check_platforms(doc, environments, engines, data["services"])
     test = data["test"]
     return PipelineConfig(
         path=path,
@@ -79,10 +85,7 @@ def from_document(doc: Document, path: Path) -> PipelineConfig:
         account=data["account"],
         notifications=rules_from(data["notifications"]),
         default_notifications=data["default_notifications"],
-        engines=(
-            DEFAULT_ENGINE,
-            *(engine_from_schema(name, value, path.parent) for name, value in data["engines"].items()),
-        ),
+        engines=engines,
     )
 
 
@@ -113,6 +116,7 @@ def _service(name: str, spec: dict[str, Any]) -> Service:
         },
         health_timeout_s=seconds(spec["health_timeout"]),
         ecs=_ecs(spec),
+        replicas=spec["replicas"],
     )
 
 
@@ -124,12 +128,15 @@ def _ecs(spec: dict[str, Any]) -> EcsFiles | None:
     return EcsFiles(given.get("taskdef") or "taskdef.json", given.get("appspec"), images)
 
 
-def _environment(spec: dict[str, Any]) -> Environment:
+def _environment(spec: dict[str, Any], engines: tuple[Engine, ...]) -> Environment:
+    swarm = spec["platform"] == "swarm"
+    engine = spec.get("engine") or LOCAL
+    host = spec.get("host") or (_engine_host(engines, engine) if swarm else "127.0.0.1")
     return Environment(
         name=spec["name"],
         port=spec["port"],
         test_port=spec["test_port"],
-        host=spec["host"],
+        host=host,
         strategy=spec["strategy"],
         approval=spec["approval"],
         approval_timeout_s=seconds(spec["approval_timeout"]),
@@ -141,7 +148,53 @@ def _environment(spec: dict[str, Any]) -> Environment:
         termination_wait_s=seconds(spec["termination_wait"]),
         bake_s=seconds(spec["bake"]),
         retry_on_canary_failure=spec["retry_on_canary_failure"],
+        platform=spec["platform"],
+        engine=engine,
     )
+
+
+def _engine_host(engines: tuple[Engine, ...], name: str) -> str:
+    """Where a swarm environment's router is reached: the manager's host in its engine URL
+    (127.0.0.1 for a local socket); Swarm publishes on every interface of the manager."""
+    url = next((e.url for e in engines if e.name == name), None) or ""
+    if url.startswith(("tcp://", "ssh://")):
+        host = url.split("://", 1)[1].rsplit("@", 1)[-1].rstrip("/")
+        host = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        return host.strip("[]") or "127.0.0.1"
+    return "127.0.0.1"
+
+
+def _check_platforms(
+    doc: Document,
+    environments: tuple[Environment, ...],
+    engines: tuple[Engine, ...],
+    services: dict[str, Any],
+) -> None:
+    """`engine` names an engines: entry and belongs to a swarm environment; swarm runs plain
+    services only (an ECS task definition's containers share one network namespace: compose's)."""
+    names = [e.name for e in engines]
+    for index, (env, spec) in enumerate(zip(environments, find_node(doc, "environments").value, strict=True)):
+        given = any(k.value == "engine" for k, _ in mapping_items(spec))
+        if given and env.platform != "swarm":
+            where = position(doc.name, _environment_node(doc, index, "engine"))
+            raise ConfigError(where, f"environments[{index}].engine", "engine: applies to platform: swarm")
+        if env.platform == "swarm" and env.engine not in names:
+            where = position(doc.name, _environment_node(doc, index, "engine" if given else "platform"))
+            known = ", ".join(names)
+            raise ConfigError(
+                where,
+                f"environments[{index}].engine",
+                f"no engine {env.engine!r} under engines: (known: {known})",
+            )
+        if env.platform == "swarm":
+            ecs = [name for name, s in services.items() if s.get("ecs") or s.get("images")]
+            if ecs:
+                where = position(doc.name, _environment_node(doc, index, "platform"))
+                raise ConfigError(
+                    where,
+                    f"environments[{index}].platform",
+                    f"service {ecs[0]} deploys an ECS task definition, which runs on compose only",
+                )
 
 
 def _check_unique(doc: Document, environments: tuple[Environment, ...]) -> None:

@@ -111,6 +111,13 @@ _SERVICE = Obj(
             default="60s",
             description="how long a new slot may take to answer its health path with 200",
         ),
+        Key(
+            "replicas",
+            Int(minimum=1, maximum=100),
+            default=1,
+            description="tasks of each slot on a swarm environment, spread over its nodes "
+            "(a compose environment runs one container)",
+        ),
     )
 )
 
@@ -166,7 +173,24 @@ _ENVIRONMENT = Obj(
         Key("name", Str(pattern=NAME, pattern_hint=NAME_HINT), required=True),
         Key("port", _PORT, required=True, description="live port (production listener)"),
         Key("test_port", _PORT, required=True, description="test port (test listener)"),
-        Key("host", Str(), default="127.0.0.1", description="address the router ports bind to"),
+        Key(
+            "host",
+            Str(),
+            description="address the router ports bind to (default 127.0.0.1); on swarm, the address "
+            "the manager is reached at (default: the engine URL's host): Swarm publishes on all interfaces",
+        ),
+        Key(
+            "platform",
+            Enum(("compose", "swarm")),
+            default="compose",
+            description="compose: a compose project on the local engine; swarm: Swarm services on "
+            "the swarm whose manager `engine` names",
+        ),
+        Key(
+            "engine",
+            Str(pattern=r"[a-z][a-z0-9-]{0,30}", pattern_hint="a name under engines:"),
+            description="swarm: the engines: entry of a swarm manager (default local)",
+        ),
         Key("strategy", _STRATEGY, default="AllAtOnce", description="traffic shifting configuration"),
         Key(
             "approval",

@@ -85,3 +85,18 @@ def test_prune_keeps_the_longest_window() -> None:
     alarms = [Alarm("a", "error_rate", 0.1, 5.0), Alarm("b", "error_rate", 0.1, 30.0)]
     kept = prune([Record(60.0, "web", "blue", 200, 0), Record(75.0, "web", "blue", 200, 0)], alarms, 100.0)
     assert [r.ts for r in kept] == [75.0]
+
+
+def test_slots_reached_by_name_are_told_by_their_upstream() -> None:
+    """On Swarm a task's address is no fixed slot address: $proxy_host (`web-green:8000`) tells
+    the slot; a retried request's $proxy_host is the original's, so its failure was the other's."""
+    plain = json.loads(line(3.0, 200, "10.213.1.140:8000")) | {"up": "web-green:8000"}
+    assert parse_line(json.dumps(plain), SLOTS) == Record(3.0, "web", "green", 200, 0.002)
+    retried = plain | {
+        "ua": "10.213.1.141:8000 : 10.213.1.150:8000",
+        "us": "500 : 200",
+        "urt": "0.004 : 0.003",
+    }
+    assert parse_line(json.dumps(retried | {"up": "web-blue:8000"}), SLOTS) == Record(
+        3.0, "web", "green", 500, 0.004
+    )

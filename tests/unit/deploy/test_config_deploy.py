@@ -111,3 +111,60 @@ def test_strict_hooks_and_lambda_names_as_hook_keys(tmp_path: Path) -> None:
     assert loaded.strict_hooks is True
     hooks = set(loaded.service("web").hooks)
     assert hooks == {"arn:aws:lambda:us-east-1:1:function:smoke", "web-pre_hook.v2"}
+
+
+SWARM = """\
+app: shop
+engines:
+  node1: tcp://10.0.0.5:2375
+services:
+  web:
+    path: web
+    replicas: 3
+environments:
+  - name: prod
+    port: 8080
+    test_port: 9080
+{env}
+"""
+
+
+def load_swarm(tmp_path: Path, env: str) -> PipelineConfig:
+    return config_loader.loads(SWARM.format(env=env), Path("pipeline.yml"))
+
+
+def test_swarm_platform_engine_and_replicas(tmp_path: Path) -> None:
+    config = load_swarm(tmp_path, "    platform: swarm\n    engine: node1")
+    env = config.environments[0]
+    assert (env.platform, env.engine, env.host) == (
+        "swarm",
+        "node1",
+        "10.0.0.5",
+    )  # where the router is reached
+    assert config.services[0].replicas == 3
+    local = load_swarm(tmp_path, "    platform: swarm").environments[0]
+    assert (local.engine, local.host) == ("local", "127.0.0.1")
+    compose = load(tmp_path).environments[0]
+    assert (compose.platform, compose.host) == ("compose", "127.0.0.1") and load(tmp_path).services[
+        0
+    ].replicas == 1
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            "    platform: swarm\n    engine: node9",
+            "pipeline.yml:13:13: environments[0].engine: no engine 'node9'",
+        ),
+        (
+            "    engine: node1",
+            "pipeline.yml:12:13: environments[0].engine: engine: applies to platform: swarm",
+        ),
+        ("    platform: kubernetes", "pipeline.yml:12:15: environments[0].platform:"),
+    ],
+)
+def test_swarm_keys_are_checked_with_their_position(tmp_path: Path, env: str, message: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        load_swarm(tmp_path, env)
+    assert str(e.value).startswith(message), str(e.value)

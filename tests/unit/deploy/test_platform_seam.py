@@ -58,3 +58,12 @@ def test_the_deployment_modules_speak_to_the_platform_not_the_engine() -> None:
 def test_the_pipeline_asks_codedeploy_for_the_network_of_its_tests() -> None:
     source = (RUNNER / "codepipeline" / "execution.py").read_text(encoding="utf-8")
     assert "compose_network" not in source and "hook_network(" in source
+
+
+def test_only_the_swarm_platform_speaks_to_swarm() -> None:
+    users = sorted(
+        str(path.relative_to(RUNNER.parent))
+        for path in RUNNER.rglob("*.py")
+        if "runner.adapters.docker.services" in imported(path) and path.parent.name != "docker"
+    )
+    assert users == ["runner/codedeploy/swarm_platform.py"]

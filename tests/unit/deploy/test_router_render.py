@@ -102,3 +102,19 @@ def test_atomic_write_is_readable_by_nginx_workers(tmp_path: Path) -> None:
     assert write_atomic(target, "{}\n") is True
     assert write_atomic(target, "{}\n") is False  # unchanged: not rewritten
     assert target.stat().st_mode & 0o777 == 0o644 and list(tmp_path.iterdir()) == [target]
+
+
+def test_slots_reached_by_name_resolve_per_request() -> None:
+    """Swarm: no fixed addresses and no upstream blocks for slots; each pick maps to name:port,
+    resolved by the engine's DNS when a request needs it (nginx starts while a name is missing)."""
+    conf = render_nginx(LAYOUT, [CATALOG], resolve=True)
+    assert "upstream catalog-blue" not in conf and "10.213.9.12" not in conf
+    assert "resolver 127.0.0.11 valid=1s ipv6=off;" in conf
+    assert "map $runner_upstream $runner_upstream_at { catalog-blue catalog-blue:9000;" in conf
+    assert "catalog-green-test catalog-green:9000;" in conf
+    assert "proxy_pass http://$runner_upstream_at; }" in conf and "proxy_pass http://$runner_test_at;" in conf
+    assert "location @runner_retry { proxy_pass http://$runner_original_at; }" in conf
+    assert (
+        "set $runner_health catalog-green:9000; " in conf
+        and "proxy_pass http://$runner_health/healthz;" in conf
+    )

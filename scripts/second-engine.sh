@@ -133,7 +133,7 @@ launch() {
   rm -f "$PIDFILE" "$SOCK"
   printf '\n===== %s second-engine.sh start\n' "$(date -Is)" >>"$LOG"
   # setsid: its own session, so it outlives this shell; ip, unshare and sh exec, so $! becomes dockerd.
-  setsid ip netns exec "$NS" unshare --uts /bin/sh -c "$(inner_script)" </dev/null >>"$LOG" 2>&1 &
+  setsid ip netns exec "$NS" unshare --uts /bin/sh -c "$(inner_script)" </dev/null >>"$LOG" 2>&1 9>&- &
   pid=$!
   t0=$(now)
   until answers; do
@@ -317,6 +317,13 @@ cmd_node_down() {
   [ ! -d "/proc/$pid" ] || die "dockerd $pid still running after 60 s"
   log "dockerd stopped (namespace and swarm membership kept: 'node-up' starts it again)"
 }
+
+# One verb at a time: two test sessions starting it at once could delete the socket of the engine
+# the other one had just started. status only reads, so it never waits.
+if [ "${1:-}" != status ] && [ "$(id -u)" = 0 ]; then
+  exec 9>/run/second-engine-$NS.lock
+  flock -w 300 9 || die "another second-engine.sh is still running after 300 s"
+fi
 
 case "${1:-}" in
   start) cmd_start ;;

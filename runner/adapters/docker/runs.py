@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runner.adapters.docker.client import client, explain, labels, translate
+from runner.adapters.docker.remote_mounts import RemoteMounts
 from runner.adapters.executor import File, Mount, RunOutcome, RunRequest, tar_of
 from runner.errors import EngineError
 
@@ -28,10 +29,18 @@ else:
 class RunningContainer:
     """A started one-shot container: stream its output, wait, then inspect and remove it."""
 
-    def __init__(self, container: Container, mounts: tuple[Mount, ...], shares_files: bool = True) -> None:
+    def __init__(
+        self,
+        container: Container,
+        mounts: tuple[Mount, ...],
+        shares_files: bool = True,
+        remote: RemoteMounts | None = None,
+    ) -> None:
         self.container = container
         self.mounts = mounts
         self.shares_files = shares_files
+        self.remote = remote  # the mounts' volumes, on an engine that does not see our files
+        self.copied_out = False
 
     @property
     def id(self) -> str:
@@ -49,6 +58,9 @@ class RunningContainer:
     @translate("wait for container")
     def wait(self, timeout_s: float | None = None) -> int:
         result = self.container.wait(timeout=timeout_s)
+        if self.remote is not None and not self.copied_out:
+            self.copied_out = True
+            self.remote.copy_out(self.container, self.mounts)  # the build reads its mounts next
         return int(result.get("StatusCode", -1))
 
     @translate("inspect container")
@@ -117,9 +129,12 @@ class RunningContainer:
 
 
 @translate("start container")
-def start(request: RunRequest, shares_files: bool = True) -> RunningContainer:
+def start(
+    request: RunRequest, shares_files: bool = True, remote: RemoteMounts | None = None
+) -> RunningContainer:
     """Create the container, place the request's files (through a mount when the engine
-    shares our filesystem, else copied in), then start it."""
+    shares our filesystem, else copied in), then start it. With `remote`, the mounts are
+    volumes on the engine, filled from their host directories first (remote_mounts.py)."""
     if request.privileged and not privileged_allowed(request.image):
         # A nested or rootless engine refuses privileged containers ("unable to apply caps");
         # the Docker socket a privileged build also gets is what its `docker build` needs.
@@ -127,8 +142,10 @@ def start(request: RunRequest, shares_files: bool = True) -> RunningContainer:
     # A list, not a dict keyed by host path: one directory may be mounted at two targets
     # (`runner build -m` with a secondary source that is the primary's directory).
     binds = [f"{m.source}:{m.target}:{'ro' if m.read_only else 'rw'}" for m in request.mounts]
+    volumes = remote.host_config_mounts(request.mounts, request.labels) if remote is not None else None
     host_config = client().api.create_host_config(
-        binds=binds,
+        binds=None if remote is not None else binds,
+        mounts=volumes,
         privileged=request.privileged,
         network_mode=request.network,
         mem_limit=request.memory,
@@ -148,8 +165,10 @@ def start(request: RunRequest, shares_files: bool = True) -> RunningContainer:
         tty=False,
     )
     container = client().containers.prepare_model({"Id": created["Id"]})  # no inspect: start needs none
-    running = RunningContainer(container, request.mounts, shares_files)
+    running = RunningContainer(container, request.mounts, shares_files, remote)
     try:
+        if remote is not None:
+            remote.copy_in(container, request.mounts, request.image)
         running.put_files(request.files)
         container.start()
     except BaseException:

@@ -51,6 +51,7 @@ FIGURES: dict[str, tuple[str, str, str]] = {
     "batch": ("bench.batch", "run", "8-task no-op matrix: --jobs 2 vs one after another"),
     "aws": ("bench.aws", "run", "--aws local: local AWS start, cost of one AWS CLI call in a build"),
     "events": ("bench.events", "run", "4-phase no-op build with a notification rule vs without"),
+    "remote_build": ("bench.remote_build", "run", "4-phase no-op build: -H engine sharing no files vs local"),
 }
 
 

@@ -42,21 +42,38 @@ def choose(text: str | None) -> Engine | None:
     return engine
 
 
-def executor_for(engine: Engine | None, work_dir: Path, image: str) -> DockerExecutor:
-    """The build's executor on that engine; the local socket's is never probed (it is this machine's)."""
+def executor_here(engine: Engine | None, work_dir: Path) -> DockerExecutor:
+    """An executor on this process's engine; the local socket's is never probed (it is this machine's)."""
     from runner.adapters.docker.executor import DockerExecutor
-    from runner.adapters.docker.remote import Endpoint, shares_filesystem
+    from runner.adapters.docker.remote import shares_filesystem
+
+    here = _endpoint(engine)
+    return (
+        DockerExecutor() if here is None else DockerExecutor(shares_files=shares_filesystem(here, work_dir))
+    )
+
+
+def executor_for(engine: Engine | None, work_dir: Path, image: str) -> DockerExecutor:
+    """The build's executor; an engine without the build image gets it from the one used before -H."""
+    from runner.adapters.docker.remote import Endpoint
+
+    executor = executor_here(engine, work_dir)
+    here = _endpoint(engine)
+    if here is not None and not executor.has_image(image):
+        home = _before[0] if _before else DEFAULT_SOCKET_URL
+        if home != os.environ.get("DOCKER_HOST", "").strip():
+            _copy_image(Endpoint(home), image, here)
+    return executor
+
+
+def _endpoint(engine: Engine | None) -> Endpoint | None:
+    """This process's engine when DOCKER_HOST (or -H) names one; None for the local socket."""
+    from runner.adapters.docker.remote import Endpoint
 
     host = os.environ.get("DOCKER_HOST", "").strip()
     if host in ("", DEFAULT_SOCKET_URL, "unix://"):
-        return DockerExecutor()
-    here = Endpoint(engine.url, engine.tls_ca, engine.tls_cert, engine.tls_key) if engine else Endpoint(host)
-    executor = DockerExecutor(shares_files=shares_filesystem(here, work_dir))
-    if not executor.has_image(image):
-        home = _before[0] if _before else DEFAULT_SOCKET_URL
-        if home != host:
-            _copy_image(Endpoint(home), image, here)
-    return executor
+        return None
+    return Endpoint(engine.url, engine.tls_ca, engine.tls_cert, engine.tls_key) if engine else Endpoint(host)
 
 
 def _copy_image(source: Endpoint, image: str, target: Endpoint) -> None:

@@ -37,4 +37,4 @@ class DockerExecutor:
         return images.read_image_file(image, path)
 
     def interactive(self, request: RunRequest) -> int:
-        return runs.interactive_run(request)
+        return runs.interactive_run(request, None if self.shares_files else self._volumes)

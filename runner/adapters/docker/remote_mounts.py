@@ -66,8 +66,8 @@ class RemoteMounts:
                 continue
             if not os.path.isdir(mount.source):
                 raise EngineError(
-                    f"{mount.source} is a file: an engine that does not see this machine's files "
-                    "takes directories only (is --aws local on? its local AWS runs on this machine)"
+                    f"mount {mount.source}: an engine that does not see this machine's files "
+                    "takes directories only, copied in and out"
                 )
             volume = self._volume(mount.source, owner)
             result.append(
@@ -106,13 +106,14 @@ class RemoteMounts:
 
     def copy_out(self, container: Container, mounts: Iterable[Mount]) -> None:
         """After the container exited: each writable host directory becomes what its volume holds."""
+        mounts = tuple(mounts)
         for mount in mounts:
             if mount.source == ENGINE_SOCKET or mount.read_only:
                 continue
             volume = self.volumes[mount.source]
             stream, _ = container.get_archive(mount.target.rstrip("/") + "/.")
             with self.lock:
-                mirror(stream, Path(mount.source))
+                mirror(stream, Path(mount.source), _nested(mount, mounts))
                 volume.manifest = manifest(Path(mount.source))
 
     def release(self) -> None:
@@ -200,12 +201,23 @@ def _fill_through_helper(volume: str, target: str, image: str, archive: bytes) -
         api.remove_container(created["Id"], force=True)
 
 
-def mirror(stream: Iterator[bytes], root: Path) -> None:
+def _nested(mount: Mount, mounts: tuple[Mount, ...]) -> tuple[str, ...]:
+    """Where other mounts sit inside this one (`-m`: the source inside the workspace), relative to it."""
+    inside = mount.target.rstrip("/") + "/"
+    return tuple(m.target[len(inside) :].strip("/") for m in mounts if m.target.startswith(inside))
+
+
+def mirror(stream: Iterator[bytes], root: Path, skip: tuple[str, ...] = ()) -> None:
     """Make `root` hold exactly what the tar stream of a directory (`dir/.`) holds.
 
     Spooled to a file first (a workspace may be large); an entry is rewritten only when it
     differs, never through a link on the host, and an entry the stream lacks is removed.
+    `skip`: paths below root that are other mounts (the stream holds them too): left alone.
     """
+
+    def skipped(rel: str) -> bool:
+        return any(rel == s or rel.startswith(s + "/") for s in skip)
+
     with tempfile.TemporaryFile() as spool:
         for chunk in stream:
             spool.write(chunk)
@@ -214,12 +226,12 @@ def mirror(stream: Iterator[bytes], root: Path) -> None:
         with tarfile.open(fileobj=spool) as tar:
             for member in tar:
                 rel = _relative(member.name)
-                if rel is None or rel == ".":
+                if rel is None or rel == "." or skipped(rel):
                     continue
                 kept.add(rel)
                 _place(tar, member, rel, root)
     for rel in sorted(manifest(root), key=len, reverse=True):
-        if rel not in kept:
+        if rel not in kept and not skipped(rel):
             path = root / rel
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runner.adapters.docker.client import client, explain, labels, translate
-from runner.adapters.docker.remote_mounts import RemoteMounts
+from runner.adapters.docker.remote_mounts import ENGINE_SOCKET, RemoteMounts
 from runner.adapters.executor import File, Mount, RunOutcome, RunRequest, tar_of
 from runner.errors import EngineError
 
@@ -271,12 +271,14 @@ def privileged_allowed(image_ref: str) -> bool:
         api.remove_container(created["Id"], force=True)
 
 
-def interactive_run(request: RunRequest) -> int:
+def interactive_run(request: RunRequest, remote: RemoteMounts | None = None) -> int:
     """`docker run -it --rm …` through the docker CLI: the SDK has no terminal handling.
 
     Values are passed through the CLI's own environment (`-e NAME`), so they never
     appear on a command line that `ps` could show. The request's files go through its
-    mounts (the CLI starts the container at once).
+    mounts (the CLI starts the container at once). With `remote` (an engine that does not
+    see our files), the mounts are volumes there, filled first through a container that
+    never starts, and removed after the shell (nothing comes back).
     """
     import subprocess
     import sys
@@ -284,6 +286,11 @@ def interactive_run(request: RunRequest) -> int:
     unplaced = place_on_host(request.files, request.mounts)
     if unplaced:
         raise EngineError(f"an interactive run takes files only in its mounts, not {unplaced[0].path}")
+    if remote is not None:
+        try:
+            return _interactive_with_volumes(request, remote)
+        finally:
+            remote.release()
 
     args = ["docker", "run", "--rm", "-i"]
     if sys.stdin.isatty():
@@ -302,6 +309,30 @@ def interactive_run(request: RunRequest) -> int:
         args.append("--privileged")
     args += ["--entrypoint", request.command[0], request.image, *request.command[1:]]
     return subprocess.call(args, env={**os.environ, **request.env})
+
+
+@translate("prepare the debug shell's volumes")
+def _interactive_with_volumes(request: RunRequest, remote: RemoteMounts) -> int:
+    mounts = remote.host_config_mounts(request.mounts, request.labels)
+    api = client().api
+    created = api.create_container(
+        request.image,
+        command=["true"],
+        entrypoint=[],
+        labels=request.labels,
+        host_config=api.create_host_config(mounts=mounts, network_mode="none"),
+    )
+    try:
+        remote.copy_in(
+            client().containers.prepare_model({"Id": created["Id"]}), request.mounts, request.image
+        )
+    finally:
+        api.remove_container(created["Id"], force=True)
+    as_volumes = tuple(
+        Mount(m["Source"], m["Target"], bool(m.get("ReadOnly"))) for m in mounts if m["Type"] == "volume"
+    )
+    binds = tuple(m for m in request.mounts if m.source == ENGINE_SOCKET)
+    return interactive_run(dataclasses.replace(request, mounts=binds + as_volumes, files=()))
 
 
 @translate("run a one-shot container")

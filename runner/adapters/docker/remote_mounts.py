@@ -123,6 +123,8 @@ class RemoteMounts:
         with self.lock:
             names = [v.name for v in self.volumes.values()]
             self.volumes.clear()
+        if not names:
+            return  # an engine that shares our files: nothing was made
         engine = client()
         for name in names:
             try:

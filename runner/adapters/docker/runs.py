@@ -70,7 +70,7 @@ class RunningContainer:
         return RunOutcome(
             exit_code=exit_code,
             oom_killed=bool(state.get("OOMKilled")),
-            changed=filesystem_changed(self.container, self.mounts),
+            changed=filesystem_changed(self.container, self.mounts, self.shares_files),
             container_id=self.id,
             error=str(state.get("Error") or ""),
         )
@@ -200,7 +200,7 @@ def _host_path(path: str, mounts: tuple[Mount, ...]) -> Path | None:
     return None
 
 
-def filesystem_changed(container: Container, mounts: tuple[Mount, ...]) -> bool:
+def filesystem_changed(container: Container, mounts: tuple[Mount, ...], here: bool = True) -> bool:
     """Did the container change its writable layer (files added, changed or deleted)?
 
     `docker diff` costs 0.4-1 s here, so on a local overlay2 engine we look at the
@@ -210,7 +210,7 @@ def filesystem_changed(container: Container, mounts: tuple[Mount, ...]) -> bool:
     """
     data = container.attrs.get("GraphDriver", {}).get("Data") or {}
     upper = data.get("UpperDir")
-    if upper and os.access(upper, os.R_OK):
+    if here and upper and os.access(upper, os.R_OK):  # not `here`: a path on another machine
         return _upper_dir_changed(Path(upper), {m.target for m in mounts})
     api = client().api
     # docker-py's inspect_container has no `size` flag; the engine API does.
@@ -220,17 +220,17 @@ def filesystem_changed(container: Container, mounts: tuple[Mount, ...]) -> bool:
     )
     if int(sized.get("SizeRw") or 0) > 0:
         return True
-    return bool(container.diff())
+    # The engine creates mount points (and their parents) in the writable layer: added (kind 1),
+    # or changed (0) when the image has the parent. Not changes of the build's; anything else is.
+    made = _mount_dirs({m.target for m in mounts})
+    return any(c.get("Path") not in made or c.get("Kind") not in (0, 1) for c in container.diff() or ())
 
 
 def _upper_dir_changed(upper: Path, mount_targets: set[str]) -> bool:
     # Docker creates mount points (and their parents) in the writable layer: those
     # empty directories are not changes. Any other entry (a file, a symlink, a
     # whiteout, a new or opaque directory) is.
-    mount_dirs = {"/"}
-    for target in mount_targets:
-        parts = Path(target).parts
-        mount_dirs.update(str(Path(*parts[: i + 1])) for i in range(len(parts)))
+    mount_dirs = _mount_dirs(mount_targets)
     pending = [(upper, "/")]
     while pending:
         directory, rel = pending.pop()
@@ -244,6 +244,15 @@ def _upper_dir_changed(upper: Path, mount_targets: set[str]) -> bool:
                 if path not in mount_targets:
                     pending.append((Path(entry.path), path))
     return False
+
+
+def _mount_dirs(mount_targets: set[str]) -> set[str]:
+    """The mount points and every directory above them."""
+    found = {"/"}
+    for target in mount_targets:
+        parts = Path(target).parts
+        found.update(str(Path(*parts[: i + 1])) for i in range(len(parts)))
+    return found
 
 
 def _is_opaque(directory: str) -> bool:

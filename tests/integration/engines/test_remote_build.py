@@ -237,3 +237,21 @@ def test_a_failed_build_and_an_interrupted_one_leave_nothing_on_either_engine(
         text=True,
     )
     assert local.stdout.split() == []
+
+
+def test_a_unix_socket_url_is_followed_by_every_client(tmp_path: Path, remote_images: SecondEngine) -> None:
+    """-H unix://… reaches the second engine through its socket: the SDK and the raw socket calls
+    of engine_api.py (image inspect) both follow it, and the probe still finds no shared files."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "buildspec.yml").write_text(
+        "version: 0.2\nphases: {build: {commands: [cat data.txt > copy.txt]}}\nartifacts: {files: [copy.txt]}"
+    )
+    (src / "data.txt").write_text("through the socket\n")
+    out = tmp_path / "out"
+    done = runner(
+        "build", "-H", remote_images.socket_url, "-i", BUILD, "-a", str(out), cwd=src, home=tmp_path / "home"
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert (out / "artifacts" / "copy.txt").read_text() == "through the socket\n"
+    assert left_on(remote_images) == {"containers": [], "volumes": []}

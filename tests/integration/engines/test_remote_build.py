@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -254,4 +255,28 @@ def test_a_unix_socket_url_is_followed_by_every_client(tmp_path: Path, remote_im
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert (out / "artifacts" / "copy.txt").read_text() == "through the socket\n"
+    assert left_on(remote_images) == {"containers": [], "volumes": []}
+
+
+def test_an_engine_without_the_build_image_gets_it_first(tmp_path: Path, remote_images: SecondEngine) -> None:
+    """The image is streamed there from the engine used before -H, with progress lines; a new
+    tag of the build image is enough to see it (its layers are there already: 0 MB sent)."""
+    tag = f"runner-test/remote-image:{uuid.uuid4().hex[:12]}"
+    subprocess.run(["docker", "tag", BUILD, tag], check=True)
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "buildspec.yml").write_text("version: 0.2\nphases: {build: {commands: [echo ran]}}\n")
+    try:
+        done = runner("build", "-H", remote_images.url, "-i", tag, cwd=src, home=tmp_path / "home")
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        assert f"{remote_images.url} has no {tag}: copying it there" in done.stderr
+        assert f"copied {tag} to {remote_images.url}: 0 MB" in done.stderr
+        there = remote_images.docker("image", "inspect", "--format", "{{.Id}}", tag).stdout.strip()
+        here = subprocess.run(
+            ["docker", "image", "inspect", "--format", "{{.Id}}", tag], capture_output=True, text=True
+        ).stdout.strip()
+        assert there == here  # the same image, by id
+    finally:
+        remote_images.docker("rmi", tag, check=False)
+        subprocess.run(["docker", "rmi", tag], capture_output=True)
     assert left_on(remote_images) == {"containers": [], "volumes": []}

@@ -280,3 +280,36 @@ def test_an_engine_without_the_build_image_gets_it_first(tmp_path: Path, remote_
         remote_images.docker("rmi", tag, check=False)
         subprocess.run(["docker", "rmi", tag], capture_output=True)
     assert left_on(remote_images) == {"containers": [], "volumes": []}
+
+
+def test_runner_stop_from_a_process_on_the_local_engine_stops_a_remote_build(
+    tmp_path: Path, remote_images: SecondEngine
+) -> None:
+    """`runner stop` kills the containers it finds on its own engine; the building process,
+    whose container runs elsewhere, kills it once the stop is recorded."""
+    src, home = tmp_path / "src", tmp_path / "home"
+    src.mkdir()
+    (src / "buildspec.yml").write_text("version: 0.2\nphases: {build: {commands: [echo started, sleep 60]}}")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "runner", "build", "-H", remote_images.url, "-i", BUILD, "--json"],
+        cwd=src,
+        env={**os.environ, "RUNNER_HOME": str(home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            if line.strip() == "started":
+                break
+        started = time.monotonic()
+        history = json.loads(runner("history", "--json", cwd=src, home=home).stdout)
+        stopped = runner("stop", history[0]["id"], cwd=src, home=home)
+        assert stopped.returncode == 0, stopped.stderr
+        output, _ = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert time.monotonic() - started < 20  # not the 60 s of the sleep
+    assert json.loads(output)["status"] == "STOPPED"
+    assert left_on(remote_images) == {"containers": [], "volumes": []}

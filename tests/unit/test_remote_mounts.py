@@ -95,3 +95,16 @@ def test_docker_host_refusals_are_one_line(tmp_path: Path) -> None:
     service = runner("build", "web", "-H", "tcp://10.0.0.9:2375", cwd=tmp_path)
     assert service.returncode == 2 and "-H/--docker-host runs plain builds" in service.stderr
     assert all("Traceback" not in r.stderr for r in (unknown, bad, service))
+
+
+def test_an_engine_name_brings_its_tls_files(tmp_path: Path) -> None:
+    (tmp_path / "buildspec.yml").write_text("version: 0.2\nphases: {build: {commands: [true]}}\n")
+    (tmp_path / "pipeline.yml").write_text(
+        "app: shop\nservices: {web: {path: .}}\nenvironments: [{name: prod, port: 8080, test_port: 9080}]\n"
+        "engines:\n  box: {url: 'tcp://10.0.0.9:2376', tls_ca: certs/ca.pem}\n"
+    )
+    done = runner("build", "-H", "box", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        f"runner: error: engine tcp://10.0.0.9:2376: tls_ca {tmp_path}/certs/ca.pem: no such file"
+    )

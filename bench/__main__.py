@@ -52,6 +52,7 @@ FIGURES: dict[str, tuple[str, str, str]] = {
     "aws": ("bench.aws", "run", "--aws local: local AWS start, cost of one AWS CLI call in a build"),
     "events": ("bench.events", "run", "4-phase no-op build with a notification rule vs without"),
     "swarm": ("bench.swarm", "run", "2-node swarm: deploy and a worker's engine lost, under wrk"),
+    "remote_build": ("bench.remote_build", "run", "4-phase no-op build: -H engine sharing no files vs local"),
 }
 
 

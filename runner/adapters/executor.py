@@ -105,7 +105,8 @@ class Executor(Protocol):
     @property
     def shares_files(self) -> bool:
         """Host directories in `mounts` are the container's own, and a file written to one
-        is seen at once by both (FIFOs included): an engine on this machine."""
+        is seen at once by both (FIFOs included): an engine on this machine. Else a mount's
+        content is copied in before the container starts and out after it exits."""
         ...
 
     def start(self, request: RunRequest) -> Running: ...
@@ -118,6 +119,10 @@ class Executor(Protocol):
 
     def interactive(self, request: RunRequest) -> int:
         """Run attached to this terminal (`runner debug`); returns the exit status."""
+        ...
+
+    def release(self) -> None:
+        """Its containers are removed: remove what else they needed on the engine (volumes)."""
         ...
 
 

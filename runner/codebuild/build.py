@@ -307,10 +307,15 @@ class _Build:
         return result
 
     def _discard_prepared(self) -> None:
-        """No container started ahead outlives the build (Ctrl-C included)."""
+        """No container started ahead outlives the build (Ctrl-C included), nor a volume that
+        held its workspace on an engine that does not see our files."""
         if self.ahead is not None:
             self.ahead.discard_all()
         wait_for_removals()
+        try:
+            self.executor.release()
+        except EngineError as e:
+            self.log.container(f"Warning: {e}")
 
     def _setup(self) -> PhaseSetup:
         assert self.space is not None

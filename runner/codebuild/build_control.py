@@ -162,6 +162,10 @@ def end_containers(build_id: str, *, remove: bool, say: Callable[[str], None] | 
                 say(f"removed orphan container {container['name']} of build {build_id}")
         else:
             containers.kill_container(container["id"])
+    if remove:  # the volumes that held its workspace on an engine that does not see our files
+        from runner.adapters.docker.remote_mounts import remove_build_volumes
+
+        remove_build_volumes(build_id)
     return len(found)
 
 

@@ -270,6 +270,9 @@ def _run_container(
     timer = threading.Timer(max(deadline.remaining(), 0), _expire, (deadline, container))
     timer.daemon = True
     timer.start()
+    # `runner stop` kills a build's containers on the engine it reaches; one on another engine
+    # is ours to kill when the stop is recorded.
+    watching = None if setup.executor.shares_files else _watch_stop(stop_requested, container)
     run = _Run()
     try:
         if stop_requested.requested():
@@ -298,6 +301,8 @@ def _run_container(
         raise
     finally:
         timer.cancel()
+        if watching is not None:
+            watching.set()
         log.flush()
         if gate is not None:
             gate.close()
@@ -323,6 +328,23 @@ def first_container(phase: Phase, setup: PhaseSetup) -> tuple[str, RunRequest]:
     """The name and request of a phase's first container (first attempt), as run_phase makes it."""
     name = f"{phase.name}-1-1"
     return name, container_request(setup, setup.image, f"{setup.tmp_container}/{name}.sh")
+
+
+STOP_POLL_S = 1.0
+
+
+def _watch_stop(stop_requested: StopSignal, container: Running) -> threading.Event:
+    """Kill the container once a stop is recorded (asked every STOP_POLL_S); set the event to end."""
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(STOP_POLL_S):
+            if stop_requested.requested():
+                container.kill()
+                return
+
+    threading.Thread(target=watch, daemon=True).start()
+    return done
 
 
 def _expire(deadline: Deadline, container: Running) -> None:

@@ -61,6 +61,14 @@ def add_parser(sub: Any) -> None:
         help="local: AWS CLI calls go to a local AWS (moto) the runner starts; none (default): "
         "unchanged (RUNNER_AWS, pipeline.yml aws:)",
     )
+    parser.add_argument(
+        "-H",
+        "--docker-host",
+        dest="docker_host",
+        metavar="URL|NAME",
+        help="run the build on this Docker engine (a URL, or a name under engines: in pipeline.yml); "
+        "default: DOCKER_HOST, else the local socket",
+    )
     parser.add_argument("--no-cache", action="store_true", help="rebuild even if inputs are unchanged")
     parser.add_argument("--commit", metavar="SHA", help="with SERVICE: build this commit")
     parser.add_argument("--json", action="store_true", help="print the build result as JSON")
@@ -85,6 +93,13 @@ def _add_batch_flags(parser: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from runner.commands import _docker_host
+
+    engine = _docker_host.choose(args.docker_host)
+    if engine is not None and (args.service or args.batch):
+        raise UsageError(
+            "-H/--docker-host runs plain builds; a SERVICE or --batch build runs on this machine"
+        )
     if args.service:
         if args.batch:
             raise UsageError("--batch runs a buildspec's batch; it does not take a SERVICE")
@@ -97,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
     from runner.commands._batch_build import is_batch_only, run_batch_build
 
     if args.batch or is_batch_only(request.buildspec):
+        if engine is not None:
+            raise UsageError("-H/--docker-host runs plain builds, not a buildspec's batch")
         code = run_batch_build(args, request)
         if code is not None:
             return code
@@ -105,9 +122,12 @@ def run(args: argparse.Namespace) -> int:
     from runner.terminal import build_view
 
     load_inputs(request)  # a bad buildspec or secrets file is refused before the store exists
+    executor = _docker_host.executor_for(engine, request.work_dir, request.image)
+    if not executor.shares_files and request.aws_account:
+        raise UsageError("--aws local needs an engine on this machine (its local AWS listens here)")
     store = open_store()
     with build_view(sys.stderr if args.json else sys.stdout) as show:
-        result = run_build(request, store, show=show)
+        result = run_build(request, store, show=show, executor=executor)
     report(result, args.json)
     return EXIT_OK if result.status == SUCCEEDED else EXIT_FAILED
 

@@ -22,8 +22,8 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from runner.adapters.docker import client as docker_client
-    from runner.adapters.docker.executor import DockerExecutor
     from runner.codebuild.debug import open_shell
+    from runner.commands._docker_host import executor_here
 
     store = open_store()
     build = get_build(store, args.build_id)
@@ -35,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
     uuid = build.id.rpartition(":")[2]
     say(f"debugging {build.id} at the start of {phase} (exit the shell to leave)")
     labels = docker_client.labels("debug", build=build.id)
-    return open_shell(runner_home() / "work" / uuid, phase, labels, DockerExecutor())
+    work = runner_home() / "work"
+    return open_shell(work / uuid, phase, labels, executor_here(None, work))  # DOCKER_HOST's engine
 
 
 def _failed_phase(store: Any, build_id: str) -> str:

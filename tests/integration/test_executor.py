@@ -11,7 +11,7 @@ import pytest
 
 from runner.adapters.docker import client as docker_client
 from runner.adapters.docker.executor import DockerExecutor
-from runner.adapters.executor import File, RunRequest
+from runner.adapters.executor import File, Mount, RunRequest
 from runner.codebuild.build import BuildRequest, run_build
 from runner.images.base import BUILD
 from runner.store import open_store
@@ -82,3 +82,27 @@ def test_a_build_runs_with_its_scripts_copied_in(tmp_path: Path, runner_home: Pa
     assert result.status == "SUCCEEDED", lines
     assert {"after exit dist", "build sees dist"} <= set(lines)
     assert (tmp_path / "artifacts" / "artifacts" / "dist" / "app.txt").read_text() == "built\n"
+
+
+@pytest.mark.parametrize(("command", "changed"), [("true", False), ("touch /etc/new-file", True)])
+def test_an_engine_whose_layers_we_cannot_read_still_tells_a_change_from_mount_points(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str, changed: bool
+) -> None:
+    """On another machine the container's upper directory is not ours to read: its size, then
+    `docker diff`, where the engine's own mount points (and their parents) are no change."""
+    from runner.adapters.docker import runs
+
+    monkeypatch.setattr(runs.os, "access", lambda _path, _mode: False)
+    request = RunRequest(
+        image=BUILD,
+        command=["/bin/sh", "-c", command],
+        env={},
+        labels=docker_client.labels("test"),
+        mounts=(Mount(str(tmp_path), "/codebuild/output/deep/er"),),
+    )
+    running = DockerExecutor().start(request)
+    try:
+        assert running.wait(timeout_s=60) == 0
+        assert running.finish(0).changed is changed
+    finally:
+        running.remove()

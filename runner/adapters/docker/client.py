@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from runner.adapters.docker import engine_api
@@ -41,10 +42,52 @@ KIND = "runner.kind"
 ENGINE_HINT = "start it with `make setup` (or start Docker Desktop), then retry"
 
 
+@dataclass(frozen=True, slots=True)
+class Tls:
+    """A tcp:// engine's TLS files (pipeline.yml `engines:`); all None: plain TCP."""
+
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+
+
+_tls_of_host: dict[str, Tls] = {}  # DOCKER_HOST value -> its TLS files, set by use_engine
+
+
+def use_engine(url: str, tls: Tls = Tls()) -> None:
+    """Make `url` this process's engine, as the docker CLI's -H does: DOCKER_HOST is set before
+    the first client is made (engine_api.py reads it too, so a Unix socket follows it)."""
+    if client.cache_info().currsize:
+        raise RuntimeError("use_engine after the first client was made")
+    os.environ["DOCKER_HOST"] = url
+    _tls_of_host[url] = tls
+
+
+def tls_config(tls: Tls, shown: str) -> Any:
+    """The SDK's TLS settings for these files; False when there are none."""
+    if not (tls.ca or tls.cert):
+        return False
+    files = {"tls_ca": tls.ca, "tls_cert": tls.cert, "tls_key": tls.key}
+    for key, path in files.items():
+        if path and not os.path.isfile(path):  # the SDK's own message names neither the key nor the file
+            raise EngineError(f"engine {shown}: {key} {path}: no such file")
+    cert = (tls.cert, tls.key) if tls.cert and tls.key else None
+    return docker.tls.TLSConfig(client_cert=cert, ca_cert=tls.ca, verify=tls.ca or True)
+
+
 @functools.cache
 def client() -> docker.DockerClient:
+    host = os.environ.get("DOCKER_HOST", "")
     try:
-        engine = docker.from_env(timeout=300)
+        if host in _tls_of_host or host.startswith("ssh://"):
+            engine = docker.DockerClient(
+                base_url=host,
+                timeout=300,
+                tls=tls_config(_tls_of_host.get(host, Tls()), host),
+                use_ssh_client=host.startswith("ssh://"),  # the user's ssh, config and agent
+            )
+        else:
+            engine = docker.from_env(timeout=300)
         engine.ping()
     except docker.errors.DockerException as e:
         raise EngineError(_unreachable(e)) from e

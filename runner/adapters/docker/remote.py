@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from runner.adapters.docker.client import labels
+from runner.adapters.docker.client import Tls, labels, tls_config
 from runner.adapters.docker.ssh import HINT as SSH_HINT
 from runner.errors import EngineError
 
@@ -77,16 +77,7 @@ def client(endpoint: Endpoint, timeout_s: float = TRANSFER_S) -> docker.DockerCl
 
 
 def _tls(endpoint: Endpoint) -> Any:
-    import docker
-
-    if not (endpoint.tls_ca or endpoint.tls_cert):
-        return False
-    files = {"tls_ca": endpoint.tls_ca, "tls_cert": endpoint.tls_cert, "tls_key": endpoint.tls_key}
-    for key, path in files.items():
-        if path and not os.path.isfile(path):  # the SDK's own message names neither the key nor the file
-            raise EngineError(f"engine {endpoint.shown()}: {key} {path}: no such file")
-    cert = (endpoint.tls_cert, endpoint.tls_key) if endpoint.tls_cert and endpoint.tls_key else None
-    return docker.tls.TLSConfig(client_cert=cert, ca_cert=endpoint.tls_ca, verify=endpoint.tls_ca or True)
+    return tls_config(Tls(endpoint.tls_ca, endpoint.tls_cert, endpoint.tls_key), endpoint.shown())
 
 
 def reason(e: BaseException) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runner.adapters.docker.client import client, explain, labels, translate
+from runner.adapters.docker.remote_mounts import ENGINE_SOCKET, RemoteMounts
 from runner.adapters.executor import File, Mount, RunOutcome, RunRequest, tar_of
 from runner.errors import EngineError
 
@@ -28,10 +29,18 @@ else:
 class RunningContainer:
     """A started one-shot container: stream its output, wait, then inspect and remove it."""
 
-    def __init__(self, container: Container, mounts: tuple[Mount, ...], shares_files: bool = True) -> None:
+    def __init__(
+        self,
+        container: Container,
+        mounts: tuple[Mount, ...],
+        shares_files: bool = True,
+        remote: RemoteMounts | None = None,
+    ) -> None:
         self.container = container
         self.mounts = mounts
         self.shares_files = shares_files
+        self.remote = remote  # the mounts' volumes, on an engine that does not see our files
+        self.copied_out = False
 
     @property
     def id(self) -> str:
@@ -49,6 +58,9 @@ class RunningContainer:
     @translate("wait for container")
     def wait(self, timeout_s: float | None = None) -> int:
         result = self.container.wait(timeout=timeout_s)
+        if self.remote is not None and not self.copied_out:
+            self.copied_out = True
+            self.remote.copy_out(self.container, self.mounts)  # the build reads its mounts next
         return int(result.get("StatusCode", -1))
 
     @translate("inspect container")
@@ -58,7 +70,7 @@ class RunningContainer:
         return RunOutcome(
             exit_code=exit_code,
             oom_killed=bool(state.get("OOMKilled")),
-            changed=filesystem_changed(self.container, self.mounts),
+            changed=filesystem_changed(self.container, self.mounts, self.shares_files),
             container_id=self.id,
             error=str(state.get("Error") or ""),
         )
@@ -117,9 +129,12 @@ class RunningContainer:
 
 
 @translate("start container")
-def start(request: RunRequest, shares_files: bool = True) -> RunningContainer:
+def start(
+    request: RunRequest, shares_files: bool = True, remote: RemoteMounts | None = None
+) -> RunningContainer:
     """Create the container, place the request's files (through a mount when the engine
-    shares our filesystem, else copied in), then start it."""
+    shares our filesystem, else copied in), then start it. With `remote`, the mounts are
+    volumes on the engine, filled from their host directories first (remote_mounts.py)."""
     if request.privileged and not privileged_allowed(request.image):
         # A nested or rootless engine refuses privileged containers ("unable to apply caps");
         # the Docker socket a privileged build also gets is what its `docker build` needs.
@@ -127,8 +142,10 @@ def start(request: RunRequest, shares_files: bool = True) -> RunningContainer:
     # A list, not a dict keyed by host path: one directory may be mounted at two targets
     # (`runner build -m` with a secondary source that is the primary's directory).
     binds = [f"{m.source}:{m.target}:{'ro' if m.read_only else 'rw'}" for m in request.mounts]
+    volumes = remote.host_config_mounts(request.mounts, request.labels) if remote is not None else None
     host_config = client().api.create_host_config(
-        binds=binds,
+        binds=None if remote is not None else binds,
+        mounts=volumes,
         privileged=request.privileged,
         network_mode=request.network,
         mem_limit=request.memory,
@@ -148,8 +165,10 @@ def start(request: RunRequest, shares_files: bool = True) -> RunningContainer:
         tty=False,
     )
     container = client().containers.prepare_model({"Id": created["Id"]})  # no inspect: start needs none
-    running = RunningContainer(container, request.mounts, shares_files)
+    running = RunningContainer(container, request.mounts, shares_files, remote)
     try:
+        if remote is not None:
+            remote.copy_in(container, request.mounts, request.image)
         running.put_files(request.files)
         container.start()
     except BaseException:
@@ -181,7 +200,7 @@ def _host_path(path: str, mounts: tuple[Mount, ...]) -> Path | None:
     return None
 
 
-def filesystem_changed(container: Container, mounts: tuple[Mount, ...]) -> bool:
+def filesystem_changed(container: Container, mounts: tuple[Mount, ...], here: bool = True) -> bool:
     """Did the container change its writable layer (files added, changed or deleted)?
 
     `docker diff` costs 0.4-1 s here, so on a local overlay2 engine we look at the
@@ -191,7 +210,7 @@ def filesystem_changed(container: Container, mounts: tuple[Mount, ...]) -> bool:
     """
     data = container.attrs.get("GraphDriver", {}).get("Data") or {}
     upper = data.get("UpperDir")
-    if upper and os.access(upper, os.R_OK):
+    if here and upper and os.access(upper, os.R_OK):  # not `here`: a path on another machine
         return _upper_dir_changed(Path(upper), {m.target for m in mounts})
     api = client().api
     # docker-py's inspect_container has no `size` flag; the engine API does.
@@ -201,17 +220,17 @@ def filesystem_changed(container: Container, mounts: tuple[Mount, ...]) -> bool:
     )
     if int(sized.get("SizeRw") or 0) > 0:
         return True
-    return bool(container.diff())
+    # The engine creates mount points (and their parents) in the writable layer: added (kind 1),
+    # or changed (0) when the image has the parent. Not changes of the build's; anything else is.
+    made = _mount_dirs({m.target for m in mounts})
+    return any(c.get("Path") not in made or c.get("Kind") not in (0, 1) for c in container.diff() or ())
 
 
 def _upper_dir_changed(upper: Path, mount_targets: set[str]) -> bool:
     # Docker creates mount points (and their parents) in the writable layer: those
     # empty directories are not changes. Any other entry (a file, a symlink, a
     # whiteout, a new or opaque directory) is.
-    mount_dirs = {"/"}
-    for target in mount_targets:
-        parts = Path(target).parts
-        mount_dirs.update(str(Path(*parts[: i + 1])) for i in range(len(parts)))
+    mount_dirs = _mount_dirs(mount_targets)
     pending = [(upper, "/")]
     while pending:
         directory, rel = pending.pop()
@@ -225,6 +244,15 @@ def _upper_dir_changed(upper: Path, mount_targets: set[str]) -> bool:
                 if path not in mount_targets:
                     pending.append((Path(entry.path), path))
     return False
+
+
+def _mount_dirs(mount_targets: set[str]) -> set[str]:
+    """The mount points and every directory above them."""
+    found = {"/"}
+    for target in mount_targets:
+        parts = Path(target).parts
+        found.update(str(Path(*parts[: i + 1])) for i in range(len(parts)))
+    return found
 
 
 def _is_opaque(directory: str) -> bool:
@@ -252,12 +280,14 @@ def privileged_allowed(image_ref: str) -> bool:
         api.remove_container(created["Id"], force=True)
 
 
-def interactive_run(request: RunRequest) -> int:
+def interactive_run(request: RunRequest, remote: RemoteMounts | None = None) -> int:
     """`docker run -it --rm …` through the docker CLI: the SDK has no terminal handling.
 
     Values are passed through the CLI's own environment (`-e NAME`), so they never
     appear on a command line that `ps` could show. The request's files go through its
-    mounts (the CLI starts the container at once).
+    mounts (the CLI starts the container at once). With `remote` (an engine that does not
+    see our files), the mounts are volumes there, filled first through a container that
+    never starts, and removed after the shell (nothing comes back).
     """
     import subprocess
     import sys
@@ -265,6 +295,11 @@ def interactive_run(request: RunRequest) -> int:
     unplaced = place_on_host(request.files, request.mounts)
     if unplaced:
         raise EngineError(f"an interactive run takes files only in its mounts, not {unplaced[0].path}")
+    if remote is not None:
+        try:
+            return _interactive_with_volumes(request, remote)
+        finally:
+            remote.release()
 
     args = ["docker", "run", "--rm", "-i"]
     if sys.stdin.isatty():
@@ -283,6 +318,30 @@ def interactive_run(request: RunRequest) -> int:
         args.append("--privileged")
     args += ["--entrypoint", request.command[0], request.image, *request.command[1:]]
     return subprocess.call(args, env={**os.environ, **request.env})
+
+
+@translate("prepare the debug shell's volumes")
+def _interactive_with_volumes(request: RunRequest, remote: RemoteMounts) -> int:
+    mounts = remote.host_config_mounts(request.mounts, request.labels)
+    api = client().api
+    created = api.create_container(
+        request.image,
+        command=["true"],
+        entrypoint=[],
+        labels=request.labels,
+        host_config=api.create_host_config(mounts=mounts, network_mode="none"),
+    )
+    try:
+        remote.copy_in(
+            client().containers.prepare_model({"Id": created["Id"]}), request.mounts, request.image
+        )
+    finally:
+        api.remove_container(created["Id"], force=True)
+    as_volumes = tuple(
+        Mount(m["Source"], m["Target"], bool(m.get("ReadOnly"))) for m in mounts if m["Type"] == "volume"
+    )
+    binds = tuple(m for m in request.mounts if m.source == ENGINE_SOCKET)
+    return interactive_run(dataclasses.replace(request, mounts=binds + as_volumes, files=()))
 
 
 @translate("run a one-shot container")

@@ -1,0 +1,95 @@
+"""`runner build -H URL|NAME` (or DOCKER_HOST): the Docker engine a build runs on.
+
+As with the docker CLI, -H makes the engine this process's one before the first client is
+made. Whether that engine sees our files is probed once (a bind-mounted nonce file); when it
+does not, the build's workspace goes in and out through its API. An engine that lacks the
+build image gets it streamed from the engine this machine uses otherwise, with progress.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from runner.core.engines import Engine, from_argument
+
+if TYPE_CHECKING:
+    from runner.adapters.docker.executor import DockerExecutor
+    from runner.adapters.docker.remote import Endpoint
+
+DEFAULT_SOCKET_URL = "unix:///var/run/docker.sock"
+_before: list[str] = []  # the engine this process used before -H: where a missing build image comes from
+
+
+def choose(text: str | None) -> Engine | None:
+    """-H's engine, made this process's engine; None without -H (DOCKER_HOST, else the socket)."""
+    if not text:
+        return None
+    if "://" in text:
+        engine = from_argument((), text)
+    else:
+        from runner.commands._engines import configured
+
+        engine = from_argument(configured(), text)
+    if engine.url is None:  # `local`: what DOCKER_HOST (else the socket) names
+        return None
+    from runner.adapters.docker import client
+
+    _before.append(os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET_URL)
+    client.use_engine(engine.url, client.Tls(engine.tls_ca, engine.tls_cert, engine.tls_key))
+    return engine
+
+
+def executor_here(engine: Engine | None, work_dir: Path) -> DockerExecutor:
+    """An executor on this process's engine; the local socket's is never probed (it is this machine's)."""
+    from runner.adapters.docker.executor import DockerExecutor
+    from runner.adapters.docker.remote import shares_filesystem
+
+    here = _endpoint(engine)
+    return (
+        DockerExecutor() if here is None else DockerExecutor(shares_files=shares_filesystem(here, work_dir))
+    )
+
+
+def executor_for(engine: Engine | None, work_dir: Path, image: str) -> DockerExecutor:
+    """The build's executor; an engine without the build image gets it from the one used before -H."""
+    from runner.adapters.docker.remote import Endpoint
+
+    executor = executor_here(engine, work_dir)
+    here = _endpoint(engine)
+    if here is not None and not executor.has_image(image):
+        home = _before[0] if _before else DEFAULT_SOCKET_URL
+        if home != os.environ.get("DOCKER_HOST", "").strip():
+            _copy_image(Endpoint(home), image, here)
+    return executor
+
+
+def _endpoint(engine: Engine | None) -> Endpoint | None:
+    """This process's engine when DOCKER_HOST (or -H) names one; None for the local socket."""
+    from runner.adapters.docker.remote import Endpoint
+
+    host = os.environ.get("DOCKER_HOST", "").strip()
+    if host in ("", DEFAULT_SOCKET_URL, "unix://"):
+        return None
+    return Endpoint(engine.url, engine.tls_ca, engine.tls_cert, engine.tls_key) if engine else Endpoint(host)
+
+
+def _copy_image(source: Endpoint, image: str, target: Endpoint) -> None:
+    from runner.adapters.docker import transfer
+
+    out = sys.stderr
+    shown = [-1]
+
+    def progress(stage: str, done: int, total: int) -> None:
+        percent = min(99, done * 100 // total) if total else 0
+        if stage != "sending" or percent >= shown[0] + 10:
+            shown[0] = percent if stage == "sending" else shown[0]
+            mb = done // (1 << 20)
+            print(f"copying build image {image} to {target.shown()}: {stage} {mb} MB", file=out, flush=True)
+
+    print(f"{target.shown()} has no {image}: copying it there", file=out, flush=True)
+    copied = transfer.copy_image(source, image, target, progress)
+    done = f"{copied.bytes_sent >> 20} MB in {copied.seconds:.1f}s"
+    print(f"copied {image} to {target.shown()}: {done}", file=out, flush=True)

@@ -9,7 +9,6 @@ build image gets it streamed from the engine this machine uses otherwise, with p
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -77,19 +76,9 @@ def _endpoint(engine: Engine | None) -> Endpoint | None:
 
 
 def _copy_image(source: Endpoint, image: str, target: Endpoint) -> None:
-    from runner.adapters.docker import transfer
+    from runner.images.on_engine import present_on
+    from runner.output import TransferProgress, say
 
-    out = sys.stderr
-    shown = [-1]
-
-    def progress(stage: str, done: int, total: int) -> None:
-        percent = min(99, done * 100 // total) if total else 0
-        if stage != "sending" or percent >= shown[0] + 10:
-            shown[0] = percent if stage == "sending" else shown[0]
-            mb = done // (1 << 20)
-            print(f"copying build image {image} to {target.shown()}: {stage} {mb} MB", file=out, flush=True)
-
-    print(f"{target.shown()} has no {image}: copying it there", file=out, flush=True)
-    copied = transfer.copy_image(source, image, target, progress)
-    done = f"{copied.bytes_sent >> 20} MB in {copied.seconds:.1f}s"
-    print(f"copied {image} to {target.shown()}: {done}", file=out, flush=True)
+    say(f"{target.shown()} has no {image}: copying it there")
+    copied = present_on(target, image, TransferProgress(f"{image} → {target.shown()}"), say, source)
+    say(f"copied {image} to {target.shown()}: {copied.bytes_sent >> 20} MB in {copied.seconds:.1f}s")

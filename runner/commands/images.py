@@ -8,7 +8,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from runner.output import print_json, print_table, say
+from runner.output import TransferProgress, print_json, print_table, say
 
 if TYPE_CHECKING:
     from runner.adapters.docker.remote import Endpoint
@@ -117,7 +117,7 @@ def _bootstrap_on(target: Endpoint, args: argparse.Namespace) -> int:
         only=args.images,
         force=args.force,
         say=say,
-        progress_for=lambda ref: _Progress(f"{ref} → {target.shown()}"),
+        progress_for=lambda ref: TransferProgress(f"{ref} → {target.shown()}"),
     )
     if args.json:
         print_json([_state(p.state) | _placed(p, target) for p in placed])
@@ -225,7 +225,7 @@ def run_copy(args: argparse.Namespace) -> int:
     source, target = (endpoint(from_argument(engines, text)) for text in (args.source, args.to))
     copied = []
     for ref in args.images:
-        done = copy_image(source, ref, target, _Progress(f"{ref} → {target.shown()}"))
+        done = copy_image(source, ref, target, TransferProgress(f"{ref} → {target.shown()}"))
         say(f"{ref}: {done.image_id[7:19]} on {target.shown()} ({_sent(done.bytes_sent, done.seconds)})")
         copied.append(
             {
@@ -240,20 +240,3 @@ def run_copy(args: argparse.Namespace) -> int:
     if args.json:
         print_json(copied)
     return 0
-
-
-class _Progress:
-    """Progress on stderr, at most every two seconds (the total is the image's size, an estimate)."""
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-        self.shown_at = time.monotonic()
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if stage == "exporting":
-            say(f"{self.what}: ~{total / 2**20:.0f} MiB, the source engine is exporting it")
-        elif stage == "loading":
-            say(f"{self.what}: {done / 2**20:.0f} MiB sent, the target engine is loading it")
-        elif time.monotonic() - self.shown_at >= 2.0:
-            self.shown_at = time.monotonic()
-            say(f"{self.what}: {done / 2**20:.0f} of ~{total / 2**20:.0f} MiB sent")

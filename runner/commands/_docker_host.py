@@ -42,14 +42,13 @@ def choose(text: str | None) -> Engine | None:
 
 
 def executor_here(engine: Engine | None, work_dir: Path) -> DockerExecutor:
-    """An executor on this process's engine; the local socket's is never probed (it is this machine's)."""
+    """An executor on this process's engine; the local socket's is never probed (it is this machine's).
+    An engine that does not answer the probe is taken as not sharing our files: the build's
+    provisioning then fails on it as on the local socket (FAULT, with the fix)."""
     from runner.adapters.docker.executor import DockerExecutor
-    from runner.adapters.docker.remote import shares_filesystem
 
     here = _endpoint(engine)
-    return (
-        DockerExecutor() if here is None else DockerExecutor(shares_files=shares_filesystem(here, work_dir))
-    )
+    return DockerExecutor() if here is None else DockerExecutor(shares_files=_shares_files(here, work_dir))
 
 
 def executor_for(engine: Engine | None, work_dir: Path, image: str) -> DockerExecutor:
@@ -58,11 +57,30 @@ def executor_for(engine: Engine | None, work_dir: Path, image: str) -> DockerExe
 
     executor = executor_here(engine, work_dir)
     here = _endpoint(engine)
-    if here is not None and not executor.has_image(image):
+    if here is not None and _lacks(executor, image):
         home = _before[0] if _before else DEFAULT_SOCKET_URL
         if home != os.environ.get("DOCKER_HOST", "").strip():
             _copy_image(Endpoint(home), image, here)
     return executor
+
+
+def _lacks(executor: DockerExecutor, image: str) -> bool:
+    from runner.errors import EngineError
+
+    try:
+        return not executor.has_image(image)
+    except EngineError:  # unreachable: provisioning says so
+        return False
+
+
+def _shares_files(here: Endpoint, work_dir: Path) -> bool:
+    from runner.adapters.docker.remote import shares_filesystem
+    from runner.errors import EngineError
+
+    try:
+        return shares_filesystem(here, work_dir)
+    except EngineError:
+        return False
 
 
 def _endpoint(engine: Engine | None) -> Endpoint | None:

@@ -112,6 +112,15 @@ def finish_build(store: Store, build_id: str, status: str, result: dict[str, Any
         outbox.build_changed(store, db, build_id)
 
 
+def note_result(store: Store, build_id: str, **fields: Any) -> None:
+    """Add fields to a finished build's result (where a fleet ran it) without announcing a change."""
+    with store.transaction() as db:
+        rows = db.execute("SELECT result FROM builds WHERE id=?", (build_id,)).fetchall()
+        if rows:
+            result = json.loads(rows[0][0]) if rows[0][0] else {}
+            db.execute("UPDATE builds SET result=? WHERE id=?", (json.dumps(result | fields), build_id))
+
+
 def reopen_build(store: Store, build_id: str, pid: int) -> None:
     """A service build's image step runs after its phases: the build is in progress again
     until the image exists, so a crash there is found by recovery like any other."""

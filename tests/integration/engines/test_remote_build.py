@@ -177,8 +177,8 @@ def test_bind_mounts_of_our_paths_are_empty_there(
         cache_dir=runner_home / "cache",
     )
     monkeypatch.setenv("DOCKER_HOST", remote_images.url)
-    docker_client.client.cache_clear()
-    runs.privileged_allowed.cache_clear()
+    docker_client.forget_clients()
+    runs._privileged_allowed.cache_clear()
     try:
         outcomes = {}
         for shares in (True, False):
@@ -187,8 +187,8 @@ def test_bind_mounts_of_our_paths_are_empty_there(
             result = run_build(request, store, lines.append, executor=DockerExecutor(shares))
             outcomes[shares] = (result.status, "only here" in lines)
     finally:
-        docker_client.client.cache_clear()
-        runs.privileged_allowed.cache_clear()
+        docker_client.forget_clients()
+        runs._privileged_allowed.cache_clear()
     # With binds even the phase script, written to our workspace, is missing there (FAULT).
     assert outcomes == {True: ("FAULT", False), False: ("SUCCEEDED", True)}
     assert left_on(remote_images) == {"containers": [], "volumes": []}

@@ -15,7 +15,9 @@ the history, each with the engine it ran on (`engine` in its result).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -55,23 +57,26 @@ class Fleet:
         return cls(tuple(named(config.engines, name) for name in config.build_engines), say)
 
     def run(self, request: BuildRequest, store: Store, show: Say) -> BuildResult:
-        """The buildspec's phases on the least-loaded engine; once more elsewhere when that engine
-        went away during the build (FAULT)."""
+        """The buildspec's phases on the least-loaded engine; once more on another one when the
+        build ended FAULT (engine trouble: an engine that dies mid-build may still answer for
+        a moment while it stops its containers, so FAULT decides, not a reachability check)."""
         engine = self._place(show)
-        try:
-            result = self._run_on(engine, request, store, show)
-        finally:
-            self._done(engine)
-        if result.status != FAULT or self._load(engine).ok:
+        if engine is None:
+            tried = ", ".join(e.name for e in self.engines)
+            raise RunnerError(f"no build engine is reachable (build_engines: {tried})")
+        result = self._run_on(engine, request, store, show)
+        if result.status != FAULT:
             return result
-        show(f"engine {engine.name} is gone: build {result.id} ended FAULT there; retrying on another engine")
         other = self._place(show, avoid=(engine.name,))
-        try:
-            return self._run_on(other, request, store, show)
-        finally:
-            self._done(other)
+        if other is None:
+            self.say(
+                f"build {result.id} ended FAULT on engine {engine.name}, and no other engine is reachable"
+            )
+            return result
+        self.say(f"build {result.id} ended FAULT on engine {engine.name}: running it again on {other.name}")
+        return self._run_on(other, dataclasses.replace(request, submitted=time.time()), store, show)
 
-    def _place(self, show: Say, avoid: tuple[str, ...] = ()) -> Engine:
+    def _place(self, show: Say, avoid: tuple[str, ...] = ()) -> Engine | None:
         with self._lock:  # builds placed together see each other's placement
             loads = [self._load(engine) for engine in self.engines if engine.name not in avoid]
             for down in (load for load in loads if not load.ok and load.name not in self._warned):
@@ -79,8 +84,7 @@ class Fleet:
                 self.say(f"warning: build engine {down.name} is unreachable ({down.error}): skipping it")
             chosen = choose(loads, avoid)
             if chosen is None:
-                tried = ", ".join(e.name for e in self.engines)
-                raise RunnerError(f"no build engine is reachable (build_engines: {tried})")
+                return None
             self._placed[chosen.name] += 1
         show(f"building on engine {chosen.name} ({chosen.running} build(s) there, {chosen.ncpu} CPUs)")
         return named(self.engines, chosen.name)
@@ -106,8 +110,11 @@ class Fleet:
     def _run_on(self, engine: Engine, request: BuildRequest, store: Store, show: Say) -> BuildResult:
         from runner.codebuild.build import run_build
 
-        with _on(engine, request, show) as executor:
-            result = run_build(request, store, show=show, executor=executor)
+        try:
+            with _on(engine, request, show) as executor:
+                result = run_build(request, store, show=show, executor=executor)
+        finally:
+            self._done(engine)
         build_records.note_result(store, result.id, engine=engine.name)
         return result
 

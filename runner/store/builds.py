@@ -45,6 +45,7 @@ class BuildRecord:
             "started": self.started,
             "ended": self.ended,
             "duration_s": round(self.ended - self.started, 3) if self.ended else None,
+            "engine": (self.result or {}).get("engine"),  # -H's or a build fleet's; None: the default one
         }
 
     def started_text(self) -> str:

@@ -78,11 +78,11 @@ def run_pipeline(root: Path, lines: list[str]) -> str:
 
 
 def engines_of_builds(root: Path) -> dict[str, list[tuple[str, str]]]:
-    """Service → its builds' (status, engine) in the order they started, as the history has them."""
+    """Service → its builds' (status, engine) in the order they started (`runner history --json`)."""
     store = open_store(home_dir())
     found: dict[str, list[tuple[str, str]]] = {}
     for record in sorted(build_records.list_builds(store), key=lambda r: (r.started, r.number)):
-        found.setdefault(record.project, []).append((record.status, (record.result or {}).get("engine", "")))
+        found.setdefault(record.project, []).append((record.status, record.summary()["engine"]))
     return found
 
 
@@ -169,6 +169,7 @@ def test_a_build_whose_engine_dies_is_fault_and_runs_again_elsewhere(
     finally:
         started = script("start")
         assert started.returncode == 0, started.stderr[-2000:]
+        remove_dead_builds_volumes(remote_images)
     assert outcome == ["Succeeded"], "\n".join(lines)
     builds = engines_of_builds(root)
     assert builds == {"api": [("FAULT", "node2"), ("SUCCEEDED", "local")]}, "\n".join(lines)
@@ -184,3 +185,11 @@ def running_build(engine: SecondEngine) -> bool:
         "ps", "-q", "--filter", "label=runner.kind=build", "--filter", f"label={SESSION_LABEL}", check=False
     )
     return bool(listed.stdout.split())
+
+
+def remove_dead_builds_volumes(engine: SecondEngine) -> None:
+    """The FAULT build's workspace volumes: its engine stopped before they could be removed."""
+    filters = ["--filter", "label=runner.kind=workspace", "--filter", f"label={SESSION_LABEL}"]
+    left = engine.docker("volume", "ls", "-q", *filters, check=False).stdout.split()
+    if left:
+        engine.docker("volume", "rm", "-f", *left, check=False)

@@ -156,6 +156,8 @@ def test_a_remote_build_by_url_and_by_name_is_the_local_build(
     assert "cache had kept" in logs[again["id"]]  # the local cache directory, filled by the remote build
     assert "scratch gone" in logs[by_url["id"]]
     assert (src / "scratch.txt").is_file()  # the source was copied, never changed
+    history = json.loads(runner("history", "--json", cwd=src, home=remote_home).stdout)
+    assert [(b["id"], b["engine"]) for b in history] == [(again["id"], "node2"), (by_url["id"], engine.url)]
     assert left_on(engine) == {"containers": [], "volumes": []}
 
 

@@ -54,6 +54,9 @@ class Fleet:
         """None without build_engines: (every build on this process's engine, as before)."""
         if not config.build_engines:
             return None
+        if config.aws == "local":  # its local AWS listens on this machine only
+            say("warning: aws: local: the builds run on the local engine, not on build_engines:")
+            return None
         return cls(tuple(named(config.engines, name) for name in config.build_engines), say)
 
     def run(self, request: BuildRequest, store: Store, show: Say) -> BuildResult:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from runner.codepipeline.build_fleet import Fleet
 from runner.core import config_loader
 from runner.core.placement import EngineLoad, choose
 from runner.errors import ConfigError
@@ -73,3 +74,17 @@ def test_a_wrong_build_engine_is_named_with_its_position(text: str, message: str
     with pytest.raises(ConfigError) as error:
         config_loader.loads(BASE + text, Path("pipeline.yml"))
     assert str(error.value) == message
+
+
+def test_a_fleet_only_with_build_engines_and_never_with_a_local_aws() -> None:
+    said: list[str] = []
+    assert Fleet.of(config_loader.loads(BASE, Path("pipeline.yml")), said.append) is None
+    fleet = Fleet.of(
+        config_loader.loads(BASE + "build_engines: [node2, local]\n", Path("pipeline.yml")), said.append
+    )
+    assert fleet is not None and [e.name for e in fleet.engines] == ["node2", "local"]
+    local_aws = config_loader.loads(
+        BASE + "aws: local\nbuild_engines: [local, node2]\n", Path("pipeline.yml")
+    )
+    assert Fleet.of(local_aws, said.append) is None
+    assert said == ["warning: aws: local: the builds run on the local engine, not on build_engines:"]

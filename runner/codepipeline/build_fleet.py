@@ -18,7 +18,6 @@ import contextlib
 import dataclasses
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -45,8 +44,8 @@ class Fleet:
 
     engines: tuple[Engine, ...]
     say: Say
-    _placed: Counter[str] = field(default_factory=Counter)  # builds of this stage running per engine
-    _warned: set[str] = field(default_factory=set)
+    _placed: dict[str, list[str]] = field(default_factory=dict)  # engine → this stage's builds there
+    _down: set[str] = field(default_factory=set)  # found unreachable: not asked again in this stage
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -63,14 +62,14 @@ class Fleet:
         """The buildspec's phases on the least-loaded engine; once more on another one when the
         build ended FAULT (engine trouble: an engine that dies mid-build may still answer for
         a moment while it stops its containers, so FAULT decides, not a reachability check)."""
-        engine = self._place(show)
+        engine = self._place(request.project, show)
         if engine is None:
             tried = ", ".join(e.name for e in self.engines)
             raise RunnerError(f"no build engine is reachable (build_engines: {tried})")
         result = self._run_on(engine, request, store, show)
         if result.status != FAULT:
             return result
-        other = self._place(show, avoid=(engine.name,))
+        other = self._place(request.project, show, avoid=(engine.name,))
         if other is None:
             self.say(
                 f"build {result.id} ended FAULT on engine {engine.name}, and no other engine is reachable"
@@ -79,36 +78,41 @@ class Fleet:
         self.say(f"build {result.id} ended FAULT on engine {engine.name}: running it again on {other.name}")
         return self._run_on(other, dataclasses.replace(request, submitted=time.time()), store, show)
 
-    def _place(self, show: Say, avoid: tuple[str, ...] = ()) -> Engine | None:
+    def _place(self, project: str, show: Say, avoid: tuple[str, ...] = ()) -> Engine | None:
         with self._lock:  # builds placed together see each other's placement
             loads = [self._load(engine) for engine in self.engines if engine.name not in avoid]
-            for down in (load for load in loads if not load.ok and load.name not in self._warned):
-                self._warned.add(down.name)
+            for down in (load for load in loads if not load.ok and load.name not in self._down):
+                self._down.add(down.name)
                 self.say(f"warning: build engine {down.name} is unreachable ({down.error}): skipping it")
             chosen = choose(loads, avoid)
             if chosen is None:
                 return None
-            self._placed[chosen.name] += 1
+            self._placed.setdefault(chosen.name, []).append(project)
         show(f"building on engine {chosen.name} ({chosen.running} build(s) there, {chosen.ncpu} CPUs)")
         return named(self.engines, chosen.name)
 
-    def _done(self, engine: Engine) -> None:
+    def _done(self, engine: Engine, project: str) -> None:
         with self._lock:
-            self._placed[engine.name] -= 1
+            self._placed[engine.name].remove(project)
 
     def _load(self, engine: Engine) -> EngineLoad:
-        """Facts and running builds of one engine; a build placed there but not yet started counts too."""
+        """Facts and running builds of one engine. This stage's builds there count from their
+        placement on (their containers start later), each once: not also as a running container."""
         from runner.adapters.docker import remote
 
+        if engine.name in self._down:
+            return EngineLoad(engine.name, False, error="unreachable")
         where = _endpoint(engine)
         facts = remote.facts(where)
         if not facts.ok:
             return EngineLoad(engine.name, False, error=facts.error or "unreachable")
         try:
-            running = remote.running_builds(where)
+            running = remote.running_builds(where)  # the project of each running build container
         except EngineError as e:
             return EngineLoad(engine.name, False, error=str(e))
-        return EngineLoad(engine.name, True, running + self._placed[engine.name], facts.ncpu or 1)
+        ours = self._placed.get(engine.name, [])
+        others = [project for project in running if project not in ours]
+        return EngineLoad(engine.name, True, len(others) + len(ours), facts.ncpu or 1)
 
     def _run_on(self, engine: Engine, request: BuildRequest, store: Store, show: Say) -> BuildResult:
         from runner.codebuild.build import run_build
@@ -117,7 +121,7 @@ class Fleet:
             with _on(engine, request, show) as executor:
                 result = run_build(request, store, show=show, executor=executor)
         finally:
-            self._done(engine)
+            self._done(engine, request.project)
         build_records.note_result(store, result.id, engine=engine.name)
         return result
 

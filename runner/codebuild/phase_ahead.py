@@ -15,6 +15,7 @@ not match: they are killed and removed in the background, never used.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import os
 import threading
@@ -83,8 +84,11 @@ class Ahead:
         for name, request in upcoming:
             if name not in self._prepared:
                 prepared = self._prepared[name] = _Prepared(request)
-                prepared.thread = threading.Thread(
-                    target=self._start, args=(name, prepared), name=f"ahead-{name}", daemon=True
+                prepared.thread = threading.Thread(  # in this thread's context: its engine (a fleet)
+                    target=contextvars.copy_context().run,
+                    args=(self._start, name, prepared),
+                    name=f"ahead-{name}",
+                    daemon=True,
                 )
                 prepared.thread.start()
 

@@ -248,11 +248,13 @@ def _source(ctx: Context, stage: Stage) -> None:
 
 
 def _build(ctx: Context, stage: Stage) -> None:
+    from runner.codepipeline.build_fleet import Fleet
     from runner.codepipeline.service_build import ServiceBuildResult, build_service
 
     built = ctx.images()
     todo = [s.name for s in ctx.config.services if s.name not in built]
     failures: list[str] = []
+    fleet = Fleet.of(ctx.config, ctx.say)  # None: every build on this process's engine
 
     def one(name: str) -> ServiceBuildResult:
         return build_service(
@@ -263,6 +265,7 @@ def _build(ctx: Context, stage: Stage) -> None:
             initiator=f"codepipeline/{ctx.config.app}",
             show=ctx.build_output(name),
             snapshot_dir=ctx.snapshot,
+            run=fleet.run if fleet else None,
         )
 
     with ThreadPoolExecutor(max_workers=ctx.config.build_parallelism) as pool:

@@ -36,6 +36,8 @@ from runner.store.images import ImageRecord
 if TYPE_CHECKING:  # the build engine is imported when a build runs: not to decide "unchanged"
     from runner.codebuild.build import BuildRequest, BuildResult
 
+    RunPhases = Callable[[BuildRequest, Store, Callable[[str], None]], BuildResult]
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:
@@ -192,11 +194,13 @@ def build_service(
     overrides: Mapping[str, str] | None = None,
     timeout_min: float | None = None,
     memory: str | None = None,
+    run: RunPhases | None = None,
 ) -> ServiceBuildResult:
     """Build one service and its image, or reuse the image of identical inputs (no container runs).
 
     commit None builds the working tree; snapshot_dir (with a commit) is a ready
-    `git archive` snapshot of that commit, e.g. the pipeline's.
+    `git archive` snapshot of that commit, e.g. the pipeline's. `run` runs the buildspec's
+    phases (a build fleet places them on an engine); the image is built here either way.
     """
     submitted = time.time()  # the build's start if one runs (CodeBuild: the StartBuild call)
     say = show or (lambda _line: None)
@@ -220,7 +224,7 @@ def build_service(
         src = snapshot_dir if snapshot_dir and commit else commit_snapshot(repo, decision.commit, home)
     request = _request(config, svc, src, home, decision, initiator, overrides or {}, timeout_min, memory)
     request = replace(request, submitted=submitted)
-    result = run_build(request, store, show=say)
+    result = run(request, store, say) if run else run_build(request, store, show=say)
     if result.status != SUCCEEDED:
         return ServiceBuildResult(svc.name, decision.commit, result, None, result.status, tag=decision.tag)
     log = BuildLog(store, result.id, Masker([]), say)  # the image step continues the build's log

@@ -128,6 +128,10 @@ def run(args: argparse.Namespace) -> int:
     store = open_store()
     with build_view(sys.stderr if args.json else sys.stdout) as show:
         result = run_build(request, store, show=show, executor=executor)
+    if engine is not None:
+        from runner.store.builds import note_result
+
+        note_result(store, result.id, engine=engine.name)
     report(result, args.json)
     return EXIT_OK if result.status == SUCCEEDED else EXIT_FAILED
 

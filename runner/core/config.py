@@ -131,6 +131,7 @@ class PipelineConfig:
     notifications: tuple[Rule, ...] = ()  # runner/events/rules.py
     default_notifications: bool = True
     engines: tuple[Engine, ...] = (DEFAULT_ENGINE,)  # runner/core/engines.py; `local` first
+    build_engines: tuple[str, ...] = ()  # names from engines:; () builds on local only
 
     @property
     def root(self) -> Path:

@@ -63,6 +63,7 @@ def from_document(doc: Document, path: Path) -> PipelineConfig:
     environments = tuple(_environment(spec, engines) for spec in data["environments"])
     _check_unique(doc, environments)
     _check_platforms(doc, environments, engines, data["services"])
+    _check_build_engines(doc, data["build_engines"], engines)
     test = data["test"]
     return PipelineConfig(
         path=path,
@@ -86,6 +87,7 @@ def from_document(doc: Document, path: Path) -> PipelineConfig:
         notifications=rules_from(data["notifications"]),
         default_notifications=data["default_notifications"],
         engines=engines,
+        build_engines=data["build_engines"],
     )
 
 
@@ -195,6 +197,18 @@ def _check_platforms(
                     f"environments[{index}].platform",
                     f"service {ecs[0]} deploys an ECS task definition, which runs on compose only",
                 )
+
+
+def _check_build_engines(doc: Document, names: tuple[str, ...], engines: tuple[Engine, ...]) -> None:
+    """Each build_engines: entry names an engines: entry (or local), once."""
+    known = [e.name for e in engines]
+    items = find_node(doc, "build_engines").value if names else []
+    for index, (name, node) in enumerate(zip(names, items, strict=True)):
+        if name not in known:
+            message = f"no engine {name!r} under engines: (known: {', '.join(known)})"
+            raise ConfigError(position(doc.name, node), f"build_engines[{index}]", message)
+        if name in names[:index]:
+            raise ConfigError(position(doc.name, node), f"build_engines[{index}]", f"{name} is listed twice")
 
 
 def _check_unique(doc: Document, environments: tuple[Environment, ...]) -> None:

@@ -262,6 +262,16 @@ SCHEMA = Obj(
         Key("notifications", RuleList(), default=(), description="rules: an event pattern and its targets"),
         Key("default_notifications", Bool(), default=True, description="desktop notification of failures"),
         Key(
+            "build_engines",
+            ListOf(
+                Str(pattern=r"[a-z][a-z0-9-]{0,30}", pattern_hint="a name under engines: or local"),
+                min_items=1,
+            ),
+            default=(),
+            description="the Build stage runs each service build on the least-loaded reachable one "
+            "of these engines (default: local only)",
+        ),
+        Key(
             "engines",
             ENGINES,
             default={},

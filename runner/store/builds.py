@@ -45,6 +45,7 @@ class BuildRecord:
             "started": self.started,
             "ended": self.ended,
             "duration_s": round(self.ended - self.started, 3) if self.ended else None,
+            "engine": (self.result or {}).get("engine"),  # -H's or a build fleet's; None: the default one
         }
 
     def started_text(self) -> str:
@@ -110,6 +111,15 @@ def finish_build(store: Store, build_id: str, status: str, result: dict[str, Any
             (status, time.time(), json.dumps(result), build_id),
         )
         outbox.build_changed(store, db, build_id)
+
+
+def note_result(store: Store, build_id: str, **fields: Any) -> None:
+    """Add fields to a finished build's result (where a fleet ran it) without announcing a change."""
+    with store.transaction() as db:
+        rows = db.execute("SELECT result FROM builds WHERE id=?", (build_id,)).fetchall()
+        if rows:
+            result = json.loads(rows[0][0]) if rows[0][0] else {}
+            db.execute("UPDATE builds SET result=? WHERE id=?", (json.dumps(result | fields), build_id))
 
 
 def reopen_build(store: Store, build_id: str, pid: int) -> None:

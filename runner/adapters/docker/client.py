@@ -7,9 +7,10 @@ Every container, image, network and volume the runner creates carries the label
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
@@ -57,7 +58,7 @@ _tls_of_host: dict[str, Tls] = {}  # DOCKER_HOST value -> its TLS files, set by 
 def use_engine(url: str, tls: Tls = Tls()) -> None:
     """Make `url` this process's engine, as the docker CLI's -H does: DOCKER_HOST is set before
     the first client is made (engine_api.py reads it too, so a Unix socket follows it)."""
-    if client.cache_info().currsize:
+    if _client_of.cache_info().currsize:
         raise RuntimeError("use_engine after the first client was made")
     os.environ["DOCKER_HOST"] = url
     _tls_of_host[url] = tls
@@ -75,9 +76,30 @@ def tls_config(tls: Tls, shown: str) -> Any:
     return docker.tls.TLSConfig(client_cert=cert, ca_cert=tls.ca, verify=tls.ca or True)
 
 
-@functools.cache
+@contextlib.contextmanager
+def on_engine(url: str, tls: Tls = Tls()) -> Iterator[None]:
+    """Within this thread, talk to `url` instead of this process's engine (a build fleet's
+    builds run side by side on different engines; DOCKER_HOST is one per process)."""
+    _tls_of_host[url] = tls
+    token = engine_api.CHOSEN.set(url)
+    try:
+        yield
+    finally:
+        engine_api.CHOSEN.reset(token)
+
+
 def client() -> docker.DockerClient:
-    host = os.environ.get("DOCKER_HOST", "")
+    """This thread's engine: on_engine's, else DOCKER_HOST's, else the default socket."""
+    return _client_of(engine_api.docker_host())
+
+
+def forget_clients() -> None:
+    """Tests that change DOCKER_HOST: the next client() is made anew."""
+    _client_of.cache_clear()
+
+
+@functools.cache
+def _client_of(host: str) -> docker.DockerClient:
     try:
         if host in _tls_of_host or host.startswith("ssh://"):
             engine = docker.DockerClient(
@@ -96,7 +118,7 @@ def client() -> docker.DockerClient:
 
 def _unreachable(e: BaseException) -> str:
     """Name where we looked and what to do; the SDK's own text is a nested repr."""
-    host = os.environ.get("DOCKER_HOST")
+    host = engine_api.docker_host()
     if host:
         return (
             f"cannot reach the Docker engine at DOCKER_HOST={host}: fix or unset DOCKER_HOST, "

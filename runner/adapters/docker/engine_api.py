@@ -13,11 +13,21 @@ from __future__ import annotations
 import json
 import os
 import socket
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import quote, urlencode
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
 TIMEOUT_S = 60.0
+
+# A build fleet runs builds on several engines from one process's threads: within a thread
+# (its context) this names the engine instead of DOCKER_HOST (client.on_engine sets it).
+CHOSEN: ContextVar[str | None] = ContextVar("runner_docker_host", default=None)
+
+
+def docker_host() -> str:
+    """The engine this thread uses: the one on_engine chose, else DOCKER_HOST ("": the socket)."""
+    return CHOSEN.get() or os.environ.get("DOCKER_HOST", "").strip()
 
 
 class Unreachable(Exception):
@@ -35,7 +45,7 @@ class ApiError(Exception):
 def socket_path() -> str | None:
     """The engine's Unix socket as the SDK's from_env() finds it; None when DOCKER_HOST names
     another transport (tcp://, ssh://: the SDK and its TLS settings handle those)."""
-    host = os.environ.get("DOCKER_HOST", "").strip()
+    host = docker_host()
     if host in ("", "unix://"):
         return DEFAULT_SOCKET
     for scheme in ("unix://", "http+unix://"):

@@ -217,3 +217,14 @@ def image_ids(endpoint: Endpoint, label_filters: list[str]) -> set[str]:
     """The ids of that engine's images carrying every one of these labels (`key=value`)."""
     listed = client(endpoint, QUICK_S).api.images(filters={"label": label_filters}, quiet=True)
     return {str(image_id) for image_id in listed}
+
+
+@guarded(lambda endpoint: f"count the builds running on {endpoint.shown()}")
+def running_builds(endpoint: Endpoint) -> list[str]:
+    """The project of each of our build containers running on that engine now (a build fleet's load).
+
+    "Ours" by the labels every build container carries (with RUNNER_LABELS' extras: tests
+    count only their own)."""
+    wanted = [f"{key}={value}" for key, value in labels("build").items()]
+    found = client(endpoint, QUICK_S).api.containers(filters={"label": wanted, "status": "running"})
+    return [str((container.get("Labels") or {}).get("runner.project", "")) for container in found]

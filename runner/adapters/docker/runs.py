@@ -11,8 +11,9 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from runner.adapters.docker import engine_api
 from runner.adapters.docker.client import client, explain, labels, translate
 from runner.adapters.docker.remote_mounts import ENGINE_SOCKET, RemoteMounts
 from runner.adapters.executor import File, Mount, RunOutcome, RunRequest, tar_of
@@ -49,11 +50,12 @@ class RunningContainer:
     @translate("read container output")
     def output(self) -> Iterator[bytes]:
         # The SDK's logs() inspects the container first to learn whether it has a TTY;
-        # ours never do (tty=False at create), so ask for the stream directly.
-        api = client().api
+        # ours never do (tty=False at create), so ask for the stream directly, of the engine
+        # that runs it (a build fleet's threads use several).
+        api: Any = self.container.client.api  # type: ignore[union-attr]
         params = {"stdout": 1, "stderr": 1, "follow": 1, "timestamps": 0, "tail": "all"}
-        response = api._get(api._url("/containers/{0}/logs", self.id), params=params, stream=True)  # type: ignore[attr-defined]
-        yield from api._get_result_tty(True, response, False)  # type: ignore[attr-defined]
+        response = api._get(api._url("/containers/{0}/logs", self.id), params=params, stream=True)
+        yield from api._get_result_tty(True, response, False)
 
     @translate("wait for container")
     def wait(self, timeout_s: float | None = None) -> int:
@@ -262,9 +264,13 @@ def _is_opaque(directory: str) -> bool:
         return False
 
 
-@functools.cache
 def privileged_allowed(image_ref: str) -> bool:
-    """Can this engine start privileged containers? (Asked once per process with a trivial one.)"""
+    """Can this engine start privileged containers? (Asked once per engine with a trivial one.)"""
+    return _privileged_allowed(engine_api.docker_host(), image_ref)
+
+
+@functools.cache
+def _privileged_allowed(host: str, image_ref: str) -> bool:
     api = client().api
     config = api.create_host_config(privileged=True)
     created = api.create_container(

@@ -55,8 +55,8 @@ def left_on(engine: SecondEngine) -> dict[str, list[str]]:
 
 
 def _fresh_clients() -> None:
-    docker_client.client.cache_clear()
-    runs.privileged_allowed.cache_clear()
+    docker_client.forget_clients()
+    runs._privileged_allowed.cache_clear()
 
 
 @pytest.fixture

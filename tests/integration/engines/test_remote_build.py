@@ -156,6 +156,8 @@ def test_a_remote_build_by_url_and_by_name_is_the_local_build(
     assert "cache had kept" in logs[again["id"]]  # the local cache directory, filled by the remote build
     assert "scratch gone" in logs[by_url["id"]]
     assert (src / "scratch.txt").is_file()  # the source was copied, never changed
+    history = json.loads(runner("history", "--json", cwd=src, home=remote_home).stdout)
+    assert [(b["id"], b["engine"]) for b in history] == [(again["id"], "node2"), (by_url["id"], engine.url)]
     assert left_on(engine) == {"containers": [], "volumes": []}
 
 
@@ -177,8 +179,8 @@ def test_bind_mounts_of_our_paths_are_empty_there(
         cache_dir=runner_home / "cache",
     )
     monkeypatch.setenv("DOCKER_HOST", remote_images.url)
-    docker_client.client.cache_clear()
-    runs.privileged_allowed.cache_clear()
+    docker_client.forget_clients()
+    runs._privileged_allowed.cache_clear()
     try:
         outcomes = {}
         for shares in (True, False):
@@ -187,8 +189,8 @@ def test_bind_mounts_of_our_paths_are_empty_there(
             result = run_build(request, store, lines.append, executor=DockerExecutor(shares))
             outcomes[shares] = (result.status, "only here" in lines)
     finally:
-        docker_client.client.cache_clear()
-        runs.privileged_allowed.cache_clear()
+        docker_client.forget_clients()
+        runs._privileged_allowed.cache_clear()
     # With binds even the phase script, written to our workspace, is missing there (FAULT).
     assert outcomes == {True: ("FAULT", False), False: ("SUCCEEDED", True)}
     assert left_on(remote_images) == {"containers": [], "volumes": []}

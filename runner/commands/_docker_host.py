@@ -43,12 +43,18 @@ def choose(text: str | None) -> Engine | None:
 
 def executor_here(engine: Engine | None, work_dir: Path) -> DockerExecutor:
     """An executor on this process's engine; the local socket's is never probed (it is this machine's).
-    An engine that does not answer the probe is taken as not sharing our files: the build's
-    provisioning then fails on it as on the local socket (FAULT, with the fix)."""
+    -H's engine must answer the probe (one line when it does not); DOCKER_HOST's, when it does not,
+    is taken as not sharing our files, and the build's provisioning fails on it as on the local
+    socket (FAULT, with the fix)."""
     from runner.adapters.docker.executor import DockerExecutor
+    from runner.adapters.docker.remote import shares_filesystem
 
     here = _endpoint(engine)
-    return DockerExecutor() if here is None else DockerExecutor(shares_files=_shares_files(here, work_dir))
+    if here is None:
+        return DockerExecutor()
+    return DockerExecutor(
+        shares_files=shares_filesystem(here, work_dir) if engine else _shares_files(here, work_dir)
+    )
 
 
 def executor_for(engine: Engine | None, work_dir: Path, image: str) -> DockerExecutor:

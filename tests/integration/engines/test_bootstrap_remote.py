@@ -46,12 +46,13 @@ def image_id(ref: str, host: str | None = None) -> str | None:
 
 @pytest.fixture
 def absent_before(second_engine: SecondEngine) -> Iterator[set[str]]:
-    """The small base images the second engine lacks now; afterwards their tags are removed
+    """The small base images whose id the second engine lacks now; afterwards the tags it lacked are removed
     there again, and only those (other tests may use the ones that were there), never by force:
     an image in use there stays."""
-    absent = {ref for ref in SMALL if image_id(ref, second_engine.url) is None}
-    yield absent
-    for ref in absent:
+    untagged = {ref for ref in SMALL if image_id(ref, second_engine.url) is None}
+    # by id: an earlier test may have untagged an image there that its snapshots still hold
+    yield {ref for ref in SMALL if image_id(str(image_id(ref)), second_engine.url) is None}
+    for ref in untagged:
         second_engine.docker("rmi", ref, check=False)
 
 

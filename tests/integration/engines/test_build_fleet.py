@@ -14,6 +14,7 @@ import pytest
 
 from runner.codepipeline.execution import Context, Stage, create_execution, run_execution
 from runner.core import config_loader
+from runner.images.base import BUILD
 from runner.paths import runner_home as home_dir
 from runner.store import builds as build_records
 from runner.store import open_store
@@ -44,6 +45,7 @@ def buildspec(seconds: int) -> str:
 def project(root: Path, engine_url: str, services: tuple[str, ...], engines: str, seconds: int = 0) -> Path:
     pipeline = [
         "app: fleet",
+        f"build_image: {BUILD}",  # streamed to node2 once per session (the standard image is 1.4 GB)
         "services:",
         *(f"  {name}: {{path: services/{name}}}" for name in services),
         "environments:",

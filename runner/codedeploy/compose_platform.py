@@ -10,7 +10,6 @@ about containers and networks.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from ipaddress import IPv4Network
 from pathlib import Path
 
 import yaml
@@ -25,17 +24,15 @@ from runner.codedeploy.environment import (
     ROUTER,
     Layout,
     SlotSpec,
-    allocate,
-    choose_subnet,
     env_dir,
     slot_service,
 )
+from runner.codedeploy.network_record import free_subnet, recorded, settle
 from runner.codedeploy.platform import ConfigChange, Listener, LogSource, Presence, Unit
 from runner.core.config import Environment, PipelineConfig, Service
 from runner.core.image_ref import ImageRef
 from runner.errors import RunnerError
 from runner.store import Store
-from runner.store.deployments import NetworkRecord, get_network, put_network
 
 COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
@@ -67,24 +64,13 @@ class ComposePlatform:
         """With fresh (before its network is created), adopt the subnet of an existing network of
         the project, or choose one that no other network uses (and not `avoid`)."""
         network = compose_file.network_name(self.project)
-        record = get_network(self.store, self.env.name)
-        ours = record is not None and record.project == self.project
-        subnet = record.subnet if record is not None and ours else ""
-        if not ours or fresh or avoid:
+        record = recorded(self.store, self.env.name, self.project)
+        subnet = record.subnet if record else ""
+        if record is None or fresh or avoid:
             existing = None if avoid else docker_networks.network_subnet(network)
-            if existing:
-                subnet = existing
-            else:
-                taken = [*docker_networks.network_subnets(exclude=network), *avoid]
-                if not subnet or avoid or _overlaps(subnet, taken):
-                    subnet = choose_subnet(self.project, taken)
-        addresses = allocate(
-            record.addresses if record is not None and ours else {}, [s.name for s in self.config.services]
-        )
-        updated = NetworkRecord(self.env.name, self.project, subnet, addresses)
-        if updated != record:
-            put_network(self.store, updated)
-        return Layout(self.config.app, self.env.name, self.directory, subnet, addresses)
+            taken = [] if existing else docker_networks.network_subnets(exclude=network)
+            subnet = existing or free_subnet(self.project, subnet, taken, avoid)
+        return settle(self.store, self.config, self.env.name, self.project, self.directory, record, subnet)
 
     # ------------------------------------------------------------ what runs
 
@@ -234,8 +220,3 @@ def _listener(project: str, labels: Mapping[str, str], ports: tuple[tuple[str, i
 
 def _unit(name: str, state: docker_containers.ContainerState) -> Unit:
     return Unit(name, state.status, state.labels, state.exit_code, state.health)
-
-
-def _overlaps(subnet: str, taken: list[str]) -> bool:
-    mine = IPv4Network(subnet)
-    return any(mine.overlaps(IPv4Network(t, strict=False)) for t in taken if ":" not in t)

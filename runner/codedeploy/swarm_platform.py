@@ -19,7 +19,6 @@ import ipaddress
 import secrets as tokens
 import time
 from collections.abc import Mapping, Sequence
-from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +34,11 @@ from runner.codedeploy.environment import (
     ROUTER,
     Layout,
     SlotSpec,
-    allocate,
-    choose_subnet,
     env_dir,
     slot_env,
     slot_service,
 )
+from runner.codedeploy.network_record import free_subnet, recorded, settle
 from runner.codedeploy.nginx_config import ROUTER_JS
 from runner.codedeploy.platform import ConfigChange, Listener, LogSource, Presence, Unit
 from runner.core.config import Environment, PipelineConfig, Service
@@ -48,7 +46,6 @@ from runner.core.engines import Engine, named
 from runner.core.image_ref import ImageRef
 from runner.errors import EngineError, RunnerError
 from runner.store import Store
-from runner.store.deployments import NetworkRecord, get_network, put_network
 
 MAX_ACCESS_LOG = 64 * 1024 * 1024
 PLACE_TIMEOUT_S = 120.0  # a slot's tasks all running (image copies to nodes come before)
@@ -115,23 +112,14 @@ class SwarmPlatform:
     def layout(self, *, fresh: bool = False, avoid: tuple[str, ...] = ()) -> Layout:
         """The overlay network's subnet (kept when it exists); its upper half holds the tasks'
         addresses, so no task has one of the fixed slot addresses the alarms look up."""
-        record = get_network(self.store, self.env.name)
-        ours = record is not None and record.project == self.project
-        subnet = record.subnet if record is not None and ours else ""
+        record = recorded(self.store, self.env.name, self.project)
+        subnet = record.subnet if record else ""
         existing = swarm.network_subnet(self.manager, self.network)
         if existing:
             subnet = existing
         elif not subnet or fresh or avoid:
-            taken = [*swarm.subnets(self.manager), *avoid]
-            if not subnet or avoid or _overlaps(subnet, taken):
-                subnet = choose_subnet(self.project, taken)
-        addresses = allocate(
-            record.addresses if record is not None and ours else {}, [s.name for s in self.config.services]
-        )
-        updated = NetworkRecord(self.env.name, self.project, subnet, addresses)
-        if updated != record:
-            put_network(self.store, updated)
-        return Layout(self.config.app, self.env.name, self.directory, subnet, addresses)
+            subnet = free_subnet(self.project, subnet, swarm.subnets(self.manager), avoid)
+        return settle(self.store, self.config, self.env.name, self.project, self.directory, record, subnet)
 
     # ------------------------------------------------------------ what runs
 
@@ -532,8 +520,3 @@ def _unit(name: str, state: swarm.ServiceState) -> Unit:
         replicas=(state.running, state.desired),
         nodes=state.nodes,
     )
-
-
-def _overlaps(subnet: str, taken: list[str]) -> bool:
-    mine = IPv4Network(subnet)
-    return any(mine.overlaps(IPv4Network(t, strict=False)) for t in taken if ":" not in t)
